@@ -1,0 +1,1 @@
+//! snnkit-cache: see Cargo.toml description.

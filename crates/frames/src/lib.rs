@@ -1,0 +1,1 @@
+//! snnkit-frames: see Cargo.toml description.

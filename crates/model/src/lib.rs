@@ -1,0 +1,1 @@
+//! snnkit-model: see Cargo.toml description.

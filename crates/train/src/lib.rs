@@ -1,0 +1,1 @@
+//! snnkit-train: see Cargo.toml description.

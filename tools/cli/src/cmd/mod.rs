@@ -1,0 +1,12 @@
+//! One module per subcommand. Each defines `Args` (clap) and `run`.
+
+pub mod bench;
+pub mod cache;
+pub mod convert;
+pub mod demo;
+pub mod eval;
+pub mod events;
+pub mod frames;
+pub mod inspect;
+pub mod synth;
+pub mod train;

@@ -1,0 +1,69 @@
+//! `snnkit`: raw event files in, trained SMA-AZO networks out.
+
+mod cmd;
+mod npy;
+
+use clap::{Parser, Subcommand};
+
+/// Neuromorphic event data and spiking neural networks: decode, bin, cache, train, evaluate.
+#[derive(Parser)]
+#[command(name = "snnkit", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a summary of an event file (format, sensor size, event count, time span).
+    Inspect(cmd::inspect::Args),
+    /// Decode an event file into an int64 [N, 4] .npy array (columns t, x, y, p).
+    Events(cmd::events::Args),
+    /// Integrate an event file into float32 [T, 2, H, W] frames (SpikingJelly semantics), as .npy.
+    Frames(cmd::frames::Args),
+    /// Write a synthetic dataset in the DVS128 Gesture layout (AEDAT 3.1 files, label CSVs, trial lists).
+    Synth(cmd::synth::Args),
+    /// Convert a dataset into the HDF5 frame cache (one file per split).
+    Convert(cmd::convert::Args),
+    /// Inspect frame caches.
+    Cache(cmd::cache::Args),
+    /// Train an SMA-AZO network on a frame cache.
+    Train(cmd::train::Args),
+    /// Evaluate a checkpoint on a frame cache.
+    Eval(cmd::eval::Args),
+    /// Run the whole pipeline on the synthetic dataset: synth, convert, train, eval.
+    Demo(cmd::demo::Args),
+    /// Benchmarks: decoding, binning, conversion, loading, convolution, training steps.
+    Bench(cmd::bench::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SNNKIT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Events(a) => cmd::events::run(a),
+        Command::Frames(a) => cmd::frames::run(a),
+        Command::Synth(a) => cmd::synth::run(a),
+        Command::Convert(a) => cmd::convert::run(a),
+        Command::Cache(a) => cmd::cache::run(a),
+        Command::Train(a) => cmd::train::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, naming the file and offset where the error carries them.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

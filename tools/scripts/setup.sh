@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian/Ubuntu machine lacks to build and test snnkit:
+# the HDF5 C library and headers, pkg-config, and (for the h5py interoperability test) python3 with h5py.
+# Safe to run repeatedly; does nothing when everything is present.
+set -euo pipefail
+
+need_apt=()
+pkg-config --exists hdf5 2>/dev/null || [[ -e /usr/include/hdf5/serial/hdf5.h ]] || need_apt+=(libhdf5-dev)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v cc >/dev/null || need_apt+=(build-essential)
+if ((${#need_apt[@]})); then
+  echo "setup: installing ${need_apt[*]} with apt-get" >&2
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found; install Rust from https://rustup.rs" >&2
+  exit 1
+fi
+
+# Python with numpy and h5py, in a venv inside target/, for the cache interoperability test.
+if [[ ${SNNKIT_SKIP_PYTHON:-0} != 1 ]] && command -v python3 >/dev/null; then
+  venv=${SNNKIT_PY_VENV:-$(pwd)/target/pyenv}
+  if ! "$venv/bin/python" -c 'import h5py, numpy' 2>/dev/null; then
+    echo "setup: creating $venv with numpy and h5py" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q numpy h5py
+  fi
+fi
