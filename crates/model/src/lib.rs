@@ -1,1 +1,54 @@
-//! snnkit-model: see Cargo.toml description.
+//! snnkit-model: spiking layers on candle — LIF, SMA, AZO and SMA-VGG8, numerically matching the
+//! authors' PyTorch code (SMA-AZO on spikingjelly 0.0.0.0.14). Spec: `../shared/docs/sma-azo-spec.md`.
+//!
+//! # Public API (stable names; the trainer codes against these)
+//!
+//! Network:
+//! - [`Vgg8Config`] (serde, `#[serde(default)]`): `time_steps, num_classes, in_channels, height,
+//!   width, widths: [usize; 5], head: [usize; 2], pool_size, dropout, sma: bool, sma_kernels,
+//!   c_reduction, t_reduction, sma_activation: Activation, azo: Option<AzoConfig>, lif: LifConfig,
+//!   init_seed, dropout_seed`.
+//!   - `Vgg8Config::preset("dvs128-gesture" | "cifar10-dvs" | "n-caltech101") -> Result<Vgg8Config>`
+//!   - `.with_width_multiplier(f64) -> Vgg8Config`; explicit widths: set `widths` / `head` /
+//!     `height` / `width` fields. `sma: false` = VGG without SMA; `azo: None` = SMA without AZO.
+//! - [`SmaVgg8`]:
+//!   - `SmaVgg8::new(&Vgg8Config, &Device) -> Result<SmaVgg8>`
+//!   - `forward_t(&self, x: &Tensor /*[T,B,2,H,W]*/, train: bool) -> candle_core::Result<Tensor /*[T,B,K]*/>`
+//!   - `forward_trace(&self, x, train) -> candle_core::Result<Vgg8Trace { output, blocks }>`
+//!   - `named_parameters() -> Vec<(String, Var)>` (trainable, sorted), `varmap() -> &VarMap`,
+//!     `named_buffers() -> Vec<(String, Tensor)>` (BN running stats + `num_batches_tracked`),
+//!     `store() -> &ParamStore`
+//!   - `save_safetensors(&Path) -> Result<()>` (atomic), `load_safetensors(&Path) -> Result<()>`
+//!     (by PyTorch name; extra tensors in the file are ignored, missing ones are an error)
+//!   - `firing_rates() -> BTreeMap<String, f64>`: spike rate per LIF layer of the last forward,
+//!     keyed by reference module path (`block1.2`, `block2.1.S_Convs.0.lif`, `block2.3`, ...,
+//!     `others.3`, `others.6`)
+//!   - `set_dropout_masks(&HashMap<String, Tensor>) -> Result<()>` (keys `others.4`/`others.7`,
+//!     `[B,F]`, used by the next training forward only), `last_dropout_masks()`,
+//!     `dropout_rng_state() -> ([u8; 32], u128)`, `set_dropout_rng_state(seed, word_pos)`
+//!
+//! Modules: [`Lif`] / [`LifConfig`] / [`lif_multistep`] (fused custom op [`LifOp`]),
+//! [`Sma`] / [`SmaConfig`] / [`SmaTrace`] / [`Activation`], [`AzoConfig`] / [`AzoSelection`] /
+//! [`azo::azo_select`] / [`azo::azo_replace`], [`layers::BatchNorm`], [`layers::SeqDropout`],
+//! [`layers::max_pool2x2`], [`layers::adaptive_avg_pool2d`], [`conv::conv2d`] (the single
+//! convolution entry point), [`ParamStore`], [`FiringRates`], [`Error`] / [`Result`].
+//!
+//! Parameter names are the reference's PyTorch `state_dict` names (`block2.1.S_Convs.2.bn.running_var`,
+//! `others.2.weight`, ...). Without SMA, blocks 2 and 3 are named like blocks 1, 4, 5
+//! (`blockK.0.0` conv, `blockK.1.0` BN), as a PyTorch `Sequential` without the SMA entry would be.
+
+pub mod azo;
+pub mod conv;
+pub mod error;
+pub mod layers;
+pub mod lif;
+pub mod sma;
+pub mod store;
+pub mod vgg;
+
+pub use azo::{AzoConfig, AzoSelection};
+pub use error::{Error, Result};
+pub use lif::{lif_multistep, FiringRates, Lif, LifConfig, LifOp};
+pub use sma::{Activation, Sma, SmaConfig, SmaTrace};
+pub use store::ParamStore;
+pub use vgg::{SmaVgg8, Vgg8Config, Vgg8Trace, PRESETS};

@@ -1,0 +1,367 @@
+//! SMA-VGG8 (spec §4): five conv blocks (SMA after the conv of blocks 2 and 3) and a spiking head.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use candle_core::{Device, Result, Tensor, Var};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::azo::AzoConfig;
+use crate::error::{self, Error};
+use crate::layers::{
+    adaptive_avg_pool2d, dropout_rng, fold_tb, max_pool2x2, unfold_tb, BatchNorm, Conv2d, Linear, SeqDropout,
+};
+use crate::lif::{FiringRates, Lif, LifConfig};
+use crate::sma::{Activation, Sma, SmaConfig};
+use crate::store::ParamStore;
+
+/// SMA-VGG8 configuration (serde-friendly so a trainer TOML can embed it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Vgg8Config {
+    /// Simulation length T (the SMA T-MSE is tied to it).
+    pub time_steps: usize,
+    /// Number of classes K.
+    pub num_classes: usize,
+    /// Input channels (2 polarities).
+    pub in_channels: usize,
+    /// Input height.
+    pub height: usize,
+    /// Input width.
+    pub width: usize,
+    /// Conv widths of blocks 1..5 (reference 64-128-256-512-512).
+    pub widths: [usize; 5],
+    /// Hidden widths of the head (reference 2048, 1024).
+    pub head: [usize; 2],
+    /// AdaptiveAvgPool2d output size (reference 3).
+    pub pool_size: usize,
+    /// Dropout probability of the head (reference 0.5).
+    pub dropout: f64,
+    /// Insert SMA after the conv of blocks 2 and 3 (false = the plain VGG ablation).
+    pub sma: bool,
+    /// SMA kernel sizes.
+    pub sma_kernels: Vec<usize>,
+    /// SMA channel reduction CR.
+    pub c_reduction: usize,
+    /// SMA time reduction TR.
+    pub t_reduction: usize,
+    /// SMA encoder activation.
+    pub sma_activation: Activation,
+    /// AZO ratios (`None` = SMA-VGG without AZO).
+    pub azo: Option<AzoConfig>,
+    /// LIF parameters of every neuron.
+    pub lif: LifConfig,
+    /// Seed of the parameter initialisation.
+    pub init_seed: u64,
+    /// Seed of the dropout masks.
+    pub dropout_seed: u64,
+}
+
+impl Default for Vgg8Config {
+    fn default() -> Self {
+        Self {
+            time_steps: 16,
+            num_classes: 11,
+            in_channels: 2,
+            height: 128,
+            width: 128,
+            widths: [64, 128, 256, 512, 512],
+            head: [2048, 1024],
+            pool_size: 3,
+            dropout: 0.5,
+            sma: true,
+            sma_kernels: vec![1, 3, 5, 7],
+            c_reduction: 4,
+            t_reduction: 4,
+            sma_activation: Activation::Lif,
+            azo: Some(AzoConfig { rcr: 10, rtr: 4 }),
+            lif: LifConfig::default(),
+            init_seed: 0,
+            dropout_seed: 0,
+        }
+    }
+}
+
+/// Names of the built-in presets.
+pub const PRESETS: [&str; 3] = ["dvs128-gesture", "cifar10-dvs", "n-caltech101"];
+
+impl Vgg8Config {
+    /// The released settings: `dvs128-gesture` (T 16, 11 classes, 128×128, RCR 10),
+    /// `cifar10-dvs` (T 10, 10 classes, 128×128, RCR 4), `n-caltech101` (T 14, 101 classes,
+    /// 180×240, RCR 24); RTR 4 everywhere.
+    pub fn preset(name: &str) -> error::Result<Self> {
+        let base = Self::default();
+        let (t, k, h, w, rcr) = match name {
+            "dvs128-gesture" => (16, 11, 128, 128, 10),
+            "cifar10-dvs" => (10, 10, 128, 128, 4),
+            "n-caltech101" => (14, 101, 180, 240, 24),
+            _ => {
+                return Err(Error::Config(format!(
+                    "unknown model preset {name:?} (known: {})",
+                    PRESETS.join(", ")
+                )))
+            }
+        };
+        Ok(Self {
+            time_steps: t,
+            num_classes: k,
+            height: h,
+            width: w,
+            azo: Some(AzoConfig { rcr, rtr: 4 }),
+            ..base
+        })
+    }
+
+    /// Scales conv and head widths by `m` (rounded, at least 1), e.g. 0.125 for CPU-sized runs.
+    pub fn with_width_multiplier(mut self, m: f64) -> Self {
+        let s = |v: usize| ((v as f64 * m).round() as usize).max(1);
+        self.widths = self.widths.map(s);
+        self.head = self.head.map(s);
+        self
+    }
+
+    /// Flattened head input: `widths[4] · pool²`.
+    pub fn head_input(&self) -> usize {
+        self.widths[4] * self.pool_size * self.pool_size
+    }
+
+    /// SMA configuration of a block with `channels` channels.
+    pub fn sma_config(&self, channels: usize) -> SmaConfig {
+        SmaConfig {
+            channels,
+            time_steps: self.time_steps,
+            kernels: self.sma_kernels.clone(),
+            c_reduction: self.c_reduction,
+            t_reduction: self.t_reduction,
+            activation: self.sma_activation,
+            azo: self.azo,
+            lif: self.lif,
+        }
+    }
+
+    fn validate(&self) -> error::Result<()> {
+        if self.widths.contains(&0) || self.head.contains(&0) || self.num_classes == 0 {
+            return Err(Error::Config("widths, head sizes and classes must be positive".into()));
+        }
+        if self.height < 32 || self.width < 32 {
+            return Err(Error::Config(format!(
+                "input {}x{} too small: five 2x2 max-pools need at least 32x32",
+                self.height, self.width
+            )));
+        }
+        if self.time_steps == 0 || self.in_channels == 0 || self.pool_size == 0 {
+            return Err(Error::Config("time_steps, in_channels and pool_size must be positive".into()));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::Config(format!("dropout must be in [0, 1), got {}", self.dropout)));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Block {
+    conv: Conv2d,
+    sma: Option<Sma>,
+    bn: BatchNorm,
+    lif: Lif,
+}
+
+/// Outputs of one forward with the per-block intermediates.
+#[derive(Debug, Clone)]
+pub struct Vgg8Trace {
+    /// Network output `[T, B, K]`.
+    pub output: Tensor,
+    /// Output of each conv block after max-pooling, `[T, B, C, H, W]` (5 entries).
+    pub blocks: Vec<Tensor>,
+}
+
+/// The SMA-VGG8 network.
+pub struct SmaVgg8 {
+    cfg: Vgg8Config,
+    store: ParamStore,
+    rates: FiringRates,
+    blocks: Vec<Block>,
+    fc: [Linear; 3],
+    head_lif: [Lif; 2],
+    dropout: [SeqDropout; 2],
+    drop_rng: Arc<Mutex<ChaCha8Rng>>,
+}
+
+impl std::fmt::Debug for SmaVgg8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmaVgg8").field("cfg", &self.cfg).field("store", &self.store).finish()
+    }
+}
+
+impl SmaVgg8 {
+    /// Builds the network on `device` with PyTorch default init seeded by `cfg.init_seed`.
+    pub fn new(cfg: &Vgg8Config, device: &Device) -> error::Result<Self> {
+        cfg.validate()?;
+        let store = ParamStore::new(device, cfg.init_seed);
+        let rates = FiringRates::new();
+        let mut blocks = Vec::with_capacity(5);
+        let mut cin = cfg.in_channels;
+        for (i, &cout) in cfg.widths.iter().enumerate() {
+            let name = format!("block{}", i + 1);
+            let with_sma = cfg.sma && (i == 1 || i == 2);
+            let conv = Conv2d::new(&store, &format!("{name}.0.0"), cin, cout, 3, 1)?;
+            let (sma, bn_idx, lif_idx) = if with_sma {
+                let sma = Sma::new(&store, &format!("{name}.1"), &cfg.sma_config(cout), &rates)?;
+                (Some(sma), 2, 3)
+            } else {
+                (None, 1, 2)
+            };
+            let bn = BatchNorm::new(&store, &format!("{name}.{bn_idx}.0"), cout)?;
+            let lif = Lif::new(cfg.lif, &format!("{name}.{lif_idx}"), rates.clone());
+            blocks.push(Block { conv, sma, bn, lif });
+            cin = cout;
+        }
+        let fc = [
+            Linear::new(&store, "others.2", cfg.head_input(), cfg.head[0])?,
+            Linear::new(&store, "others.5", cfg.head[0], cfg.head[1])?,
+            Linear::new(&store, "others.8", cfg.head[1], cfg.num_classes)?,
+        ];
+        let head_lif = [
+            Lif::new(cfg.lif, "others.3", rates.clone()),
+            Lif::new(cfg.lif, "others.6", rates.clone()),
+        ];
+        let drop_rng = dropout_rng(cfg.dropout_seed);
+        let dropout = [
+            SeqDropout::new(cfg.dropout, "others.4", drop_rng.clone()),
+            SeqDropout::new(cfg.dropout, "others.7", drop_rng.clone()),
+        ];
+        Ok(Self { cfg: cfg.clone(), store, rates, blocks, fc, head_lif, dropout, drop_rng })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Vgg8Config {
+        &self.cfg
+    }
+
+    /// Parameters and buffers.
+    pub fn store(&self) -> &ParamStore {
+        &self.store
+    }
+
+    /// Trainable parameters as a candle-nn `VarMap` (PyTorch names).
+    pub fn varmap(&self) -> &candle_nn::VarMap {
+        self.store.varmap()
+    }
+
+    /// Trainable parameters sorted by name (what an optimizer updates).
+    pub fn named_parameters(&self) -> Vec<(String, Var)> {
+        self.store.named_parameters()
+    }
+
+    /// BatchNorm buffers sorted by name.
+    pub fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        self.store.named_buffers()
+    }
+
+    /// Saves parameters and buffers as safetensors (atomic).
+    pub fn save_safetensors(&self, path: &Path) -> error::Result<()> {
+        self.store.save_safetensors(path)
+    }
+
+    /// Loads parameters and buffers by name from a safetensors file (e.g. one written from the
+    /// reference PyTorch model's `state_dict`).
+    pub fn load_safetensors(&self, path: &Path) -> error::Result<()> {
+        self.store.load_safetensors(path)
+    }
+
+    /// Spike rate of every LIF layer in the last forward, keyed by the reference module path
+    /// (`block1.2`, `block2.1.S_Convs.0.lif`, `block2.3`, ..., `others.3`, `others.6`).
+    pub fn firing_rates(&self) -> BTreeMap<String, f64> {
+        self.rates.snapshot()
+    }
+
+    /// Uses the given masks (`[B, F]`, keyed `others.4` / `others.7`, optionally with the
+    /// parity files' `dropout.` prefix and `.mask` suffix) for the next training forward.
+    pub fn set_dropout_masks(&self, masks: &HashMap<String, Tensor>) -> error::Result<()> {
+        for (k, v) in masks {
+            let key = k.trim_start_matches("dropout.").trim_end_matches(".mask");
+            let d = self
+                .dropout
+                .iter()
+                .find(|d| d.name() == key)
+                .ok_or_else(|| Error::Config(format!("no dropout layer named {k}")))?;
+            d.inject_mask(v.clone());
+        }
+        Ok(())
+    }
+
+    /// Masks used by the last training forward, keyed `others.4` / `others.7`.
+    pub fn last_dropout_masks(&self) -> BTreeMap<String, Tensor> {
+        self.dropout
+            .iter()
+            .filter_map(|d| d.last_mask().map(|m| (d.name().to_string(), m)))
+            .collect()
+    }
+
+    /// Dropout RNG state `(seed, word position)` for checkpoints.
+    pub fn dropout_rng_state(&self) -> ([u8; 32], u128) {
+        match self.drop_rng.lock() {
+            Ok(r) => (r.get_seed(), r.get_word_pos()),
+            Err(p) => {
+                let r = p.into_inner();
+                (r.get_seed(), r.get_word_pos())
+            }
+        }
+    }
+
+    /// Restores a state from [`SmaVgg8::dropout_rng_state`].
+    pub fn set_dropout_rng_state(&self, seed: [u8; 32], word_pos: u128) {
+        use rand::SeedableRng;
+        let mut r = ChaCha8Rng::from_seed(seed);
+        r.set_word_pos(word_pos);
+        if let Ok(mut g) = self.drop_rng.lock() {
+            *g = r;
+        }
+    }
+
+    /// `x` `[T, B, C_in, H, W]` -> `[T, B, K]`. `train`: BatchNorm batch statistics (and running
+    /// statistics update), AZO, dropout. Every LIF starts from rest (the reference resets per batch).
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.forward_trace(x, train)?.output)
+    }
+
+    /// Forward that also returns every block's output.
+    pub fn forward_trace(&self, x: &Tensor, train: bool) -> Result<Vgg8Trace> {
+        let (t, b, c, h, w) = x.dims5()?;
+        if c != self.cfg.in_channels || (self.cfg.sma && t != self.cfg.time_steps) {
+            candle_core::bail!(
+                "SMA-VGG8 built for T={} C={}, got input {:?}",
+                self.cfg.time_steps,
+                self.cfg.in_channels,
+                x.dims()
+            );
+        }
+        let _ = (h, w);
+        let mut cur = fold_tb(x)?; // [T*B, C, H, W]
+        let mut outs = Vec::with_capacity(self.blocks.len());
+        for blk in &self.blocks {
+            let mut y = blk.conv.forward(&cur)?;
+            if let Some(sma) = &blk.sma {
+                y = fold_tb(&sma.forward_t(&unfold_tb(&y, t)?, train)?)?;
+            }
+            let y = blk.bn.forward_t(&y, train)?;
+            let (n, cc, hh, ww) = y.dims4()?;
+            let s = blk.lif.forward(&y.reshape((t, b * cc * hh * ww))?)?.reshape((n, cc, hh, ww))?;
+            cur = max_pool2x2(&s)?;
+            outs.push(unfold_tb(&cur, t)?);
+        }
+        let pooled = adaptive_avg_pool2d(&cur, self.cfg.pool_size)?.flatten_from(1)?; // [T*B, F]
+        let mut z = pooled;
+        for i in 0..2 {
+            let y = self.fc[i].forward(&z)?;
+            let f = y.dim(1)?;
+            let s = self.head_lif[i].forward(&y.reshape((t, b * f))?)?.reshape((t, b, f))?;
+            z = fold_tb(&self.dropout[i].forward_t(&s, train)?)?;
+        }
+        let out = self.fc[2].forward(&z)?.reshape((t, b, self.cfg.num_classes))?;
+        Ok(Vgg8Trace { output: out, blocks: outs })
+    }
+}
