@@ -1,15 +1,61 @@
 //! Fast CPU 2-D convolution for candle: stride 1, "same" padding (k // 2), NCHW f32.
 //!
-//! [`conv2d_same`] is the entry point the model crate calls. It dispatches to the fast kernel
-//! where it applies and falls back to candle's own convolution otherwise (other devices, dtypes).
+//! [`conv2d_same`] is the entry point the model crate calls. On the CPU with f32 tensors it
+//! runs a tiled implicit GEMM (see `kernel.rs` for the layout trick) as a candle custom op with
+//! its own backward (input gradient = same convolution of the output gradient with the kernel
+//! flipped and the channels swapped; weight gradient = correlation of the input with the output
+//! gradient). Everything else (other devices, dtypes) falls back to candle's `conv2d` and its
+//! autograd. Second derivatives through the fast path are not supported.
 
-use candle_core::{Result, Tensor};
+mod kernel;
+mod op;
 
-/// Stride-1 convolution of `x` `[N, Cin, H, W]` with `w` `[Cout, Cin, k, k]` and zero padding `k / 2`.
-pub fn conv2d_same(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+use candle_core::{DType, Device, Result, Tensor, Var};
+
+/// Whether the fast kernel handles these tensors (CPU, both f32).
+fn fast_path(x: &Tensor, w: &Tensor) -> bool {
+    matches!(x.device(), Device::Cpu) && x.dtype() == DType::F32 && w.dtype() == DType::F32
+}
+
+/// Kernel size of `w [cout, cin, k, k]`, checked odd and square.
+fn kernel_size(w: &Tensor) -> Result<usize> {
     let (_, _, kh, kw) = w.dims4()?;
     if kh != kw || kh % 2 == 0 {
         candle_core::bail!("conv2d_same expects an odd square kernel, got {kh}x{kw}");
     }
-    x.conv2d(w, kh / 2, 1, 1, 1)
+    Ok(kh)
+}
+
+/// Stride-1 convolution of `x` `[N, Cin, H, W]` with `w` `[Cout, Cin, k, k]` and zero padding
+/// `k / 2` (odd `k`); output `[N, Cout, H, W]`. Differentiable with respect to both arguments.
+pub fn conv2d_same(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let k = kernel_size(w)?;
+    if fast_path(x, w) {
+        // Cheap when already contiguous; BatchNorm's training output is not.
+        x.contiguous()?.apply_op2(&w.contiguous()?, op::Conv2dSame)
+    } else {
+        x.conv2d(w, k / 2, 1, 1, 1)
+    }
+}
+
+/// Gradients of [`conv2d_same`] for an output gradient `grad` `[N, Cout, H, W]`:
+/// `(grad wrt x, grad wrt w)`. The same computation the autograd backward runs, exposed for
+/// benchmarks and for callers that drive the backward pass themselves.
+pub fn conv2d_same_backward(x: &Tensor, w: &Tensor, grad: &Tensor) -> Result<(Tensor, Tensor)> {
+    let k = kernel_size(w)?;
+    if fast_path(x, w) && grad.dtype() == DType::F32 && matches!(grad.device(), Device::Cpu) {
+        let (x, w, grad) = (x.contiguous()?, w.contiguous()?, grad.contiguous()?);
+        let gx = grad.apply_op2_no_bwd(&w, &op::InputGrad)?;
+        let gw = x.apply_op2_no_bwd(&grad, &op::WeightGrad { k })?;
+        return Ok((gx, gw));
+    }
+    // Fallback: candle's autograd on fresh variables.
+    let xv = Var::from_tensor(&x.detach())?;
+    let wv = Var::from_tensor(&w.detach())?;
+    let y = xv.as_tensor().conv2d(wv.as_tensor(), k / 2, 1, 1, 1)?;
+    let grads = (y * grad.detach())?.sum_all()?.backward()?;
+    let missing = || candle_core::Error::Msg("conv2d_same_backward: no gradient".into());
+    let gx = grads.get(xv.as_tensor()).ok_or_else(missing)?.clone();
+    let gw = grads.get(wv.as_tensor()).ok_or_else(missing)?.clone();
+    Ok((gx, gw))
 }
