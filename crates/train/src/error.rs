@@ -1,0 +1,85 @@
+//! The crate's error type: every fallible function of `snnkit-train` returns [`Error`].
+
+use std::path::PathBuf;
+
+/// Errors from configuration, training, checkpoints and evaluation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A tensor operation failed (shape mismatch, device error, ...).
+    #[error("tensor operation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A configuration file or preset is invalid.
+    #[error("config {origin}: {message}")]
+    Config {
+        /// Where the configuration came from (a file path or `preset NAME`).
+        origin: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A preset name is not known.
+    #[error("unknown preset {name:?} (known: {known})")]
+    UnknownPreset {
+        /// The name asked for.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
+    },
+    /// A checkpoint file is missing a tensor or holds an unexpected one.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The loss became NaN or infinite: training stops rather than writing garbage weights.
+    #[error("loss is {value} at epoch {epoch}, batch {batch}: training diverged (try a lower learning rate or --clip-grad)")]
+    NonFiniteLoss {
+        /// The loss value (NaN or ±inf).
+        value: f32,
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Batch index within the epoch (0-based).
+        batch: usize,
+    },
+    /// The data loader failed.
+    #[error("data: {0}")]
+    Data(String),
+    /// The model failed to build or load.
+    #[error("model: {0}")]
+    Model(String),
+    /// Drawing a plot failed.
+    #[error("plot {path}: {message}")]
+    Plot {
+        /// The image being drawn.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// Anything else, with its explanation.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Result alias for this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    #[allow(dead_code)] // used by the checkpoint and run-folder modules
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
