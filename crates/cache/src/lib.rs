@@ -1,1 +1,47 @@
-//! snnkit-cache: see Cargo.toml description.
+//! snnkit-cache: the HDF5 frame cache (format version 1) and the batch loader that feeds training.
+//!
+//! # Public API
+//!
+//! Reading and loading (what the trainer uses):
+//! - [`CacheReader`]`::open(path)` → [`CacheInfo`] via `.info()` (dataset, split, `frames` T, `height`, `width`,
+//!   `dtype`, `class_names`, ...), `.len()`, `.labels() -> &[u16]`, `.read_sample(i) -> Vec<u32>` (`[T,2,H,W]`),
+//!   `.sources()`, `.class_counts()`, `.fingerprint_status()`. Refuses unknown format versions
+//!   ([`Error::UnsupportedVersion`]); warns (`tracing::warn!`) when the raw files changed since conversion.
+//! - [`Loader`]`::open(path, `[`LoaderConfig`]`, &device)` or `Loader::new(reader, config, &device)`;
+//!   `.epoch(epoch) -> `[`EpochIter`] yielding `Result<`[`Batch`]`>`; `.batches_per_epoch()`, `.len()`,
+//!   `.num_classes()`, `.sample_shape() -> [T, 2, H', W']`, `.batch(&indices, epoch)` (synchronous).
+//! - [`LoaderConfig`]`::train(batch_size)` (shuffled, `drop_last`) / `LoaderConfig::eval(batch_size)` (file order,
+//!   all samples); fields `batch_size`, `shuffle`, `drop_last`, `seed`, `augment: `[`Augment`]` { hflip,
+//!   max_shift }`, `downsample: Option<`[`Downsample`]` { factor, mode: `[`Pool`]`::{Sum, Average} }>`,
+//!   `prefetch`, `in_memory_limit`.
+//! - [`Batch`] `{ frames: Tensor f32 [T, B, 2, H, W], labels: Tensor u32 [B], labels_vec: Vec<u32>,
+//!   indices: Vec<usize> }`.
+//!
+//! Batches are a pure function of `(seed, epoch)`: the permutation comes from `(seed, epoch)`, each sample's
+//! augmentation (flip with p = 0.5, integer shift in `[-k, k]` with zero fill, the same for all T frames) from
+//! `(seed, epoch, sample index)`, never from thread timing.
+//!
+//! Writing and converting:
+//! - [`CacheWriter`]`::create(path, &`[`CacheMeta`]`)` / `CacheWriter::resume(path, &meta)`, `.append(&counts,
+//!   label, source)`, `.checkpoint(units_done, &skipped)`, `.finish(&skipped)`: atomic (`<path>.tmp` renamed at the
+//!   end), resumable, promotes the count type `u8 → u16 → u32` as needed (see [`writer`]).
+//! - [`convert::write_split`] runs a parallel, ordered conversion from any [`convert::ConvertSource`];
+//!   [`convert::convert_dataset`] does a whole dataset (all splits) from `snnkit_datasets` + `snnkit_frames`.
+//!
+//! The on-disk layout is documented in `docs/cache-format.md` and in [`format`].
+
+pub mod convert;
+mod error;
+pub mod fingerprint;
+pub mod format;
+mod h5util;
+mod loader;
+mod reader;
+pub mod writer;
+
+pub use error::{Error, Result};
+pub use fingerprint::FingerprintStatus;
+pub use format::{CacheMeta, Compression, CountType, FrameSetting, SplitBy, FORMAT_VERSION};
+pub use loader::{Augment, Batch, Downsample, EpochIter, Loader, LoaderConfig, Pool};
+pub use reader::{CacheInfo, CacheReader};
+pub use writer::{CacheWriter, ResumeState};

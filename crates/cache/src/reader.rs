@@ -1,0 +1,341 @@
+//! The cache reader: opens a split file, checks its version and shape, reads samples.
+
+use std::path::{Path, PathBuf};
+
+use hdf5::types::VarLenUnicode;
+use hdf5::H5Type;
+use serde::Serialize;
+
+use crate::error::{Error, H5Context, Result};
+use crate::fingerprint::{fingerprint, source_file, FingerprintStatus};
+use crate::format::{
+    attr, CountType, FrameSetting, SplitBy, FORMAT_VERSION, FRAMES, LABELS, LENGTHS, SOURCES,
+};
+use crate::h5util::{get_str, get_u64, has_attr};
+
+/// The attributes and shape of one cache file.
+#[derive(Clone, Debug, Serialize)]
+pub struct CacheInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// Always [`FORMAT_VERSION`] (other versions are refused).
+    pub format_version: u64,
+    /// snnkit version that wrote the file.
+    pub snnkit_version: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Split name.
+    pub split: String,
+    /// Number of samples (N).
+    pub samples: usize,
+    /// Frames per sample (T; for fixed-duration caches the padded length).
+    pub frames: usize,
+    /// Integration setting.
+    pub setting: FrameSetting,
+    /// Setting folder name, e.g. `frames16_number`.
+    pub setting_name: String,
+    /// Height (H).
+    pub height: usize,
+    /// Width (W).
+    pub width: usize,
+    /// Count type of `/frames`.
+    pub dtype: CountType,
+    /// Class names, index = label.
+    pub class_names: Vec<String>,
+    /// Fingerprint of the raw files at conversion time.
+    pub source_fingerprint: String,
+    /// Dataset root at conversion time, if recorded.
+    pub source_root: Option<String>,
+    /// Completion time (RFC 3339, UTC).
+    pub created: String,
+    /// `none` or `deflate:LEVEL`.
+    pub compression: String,
+    /// Raw files skipped as unreadable during conversion.
+    pub skipped_files: Vec<String>,
+}
+
+impl CacheInfo {
+    /// Counts per sample, `T * 2 * H * W`.
+    pub fn sample_len(&self) -> usize {
+        self.frames * 2 * self.height * self.width
+    }
+}
+
+/// An open cache file. Cheap to query; samples are read on demand, one HDF5 chunk each.
+pub struct CacheReader {
+    file: hdf5::File,
+    frames_ds: hdf5::Dataset,
+    info: CacheInfo,
+    labels: Vec<u16>,
+    lengths: Option<Vec<u32>>,
+}
+
+impl CacheReader {
+    /// Opens `path`, refusing unknown format versions and malformed files, and logs a warning (`tracing`) when
+    /// the raw files it was converted from changed since (see [`CacheReader::fingerprint_status`]).
+    pub fn open(path: &Path) -> Result<Self> {
+        let reader = Self::open_unchecked(path)?;
+        if let FingerprintStatus::Mismatch { stored, current } = reader.fingerprint_status() {
+            tracing::warn!(
+                "{}: the raw files changed since this cache was written (fingerprint {stored}, now {current}); \
+                 re-run `snnkit convert` to refresh it",
+                path.display()
+            );
+        }
+        Ok(reader)
+    }
+
+    /// Like [`CacheReader::open`] without the fingerprint check (no file-system walk over the raw files).
+    pub fn open_unchecked(path: &Path) -> Result<Self> {
+        let file = hdf5::File::open(path).h5(path)?;
+        let invalid = |reason: String| Error::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !has_attr(&file, attr::FORMAT_VERSION) {
+            return Err(invalid(
+                "no format_version attribute (not an snnkit cache?)".into(),
+            ));
+        }
+        let version = get_u64(&file, path, attr::FORMAT_VERSION)?;
+        if version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                path: path.to_path_buf(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let frames_ds = file
+            .dataset(FRAMES)
+            .map_err(|_| invalid("no /frames dataset".into()))?;
+        let shape = frames_ds.shape();
+        let height = get_u64(&file, path, attr::HEIGHT)? as usize;
+        let width = get_u64(&file, path, attr::WIDTH)? as usize;
+        let frames = get_u64(&file, path, attr::FRAMES)? as usize;
+        if shape.len() != 5
+            || shape[1] != frames
+            || shape[2] != 2
+            || shape[3] != height
+            || shape[4] != width
+        {
+            return Err(invalid(format!(
+                "/frames has shape {shape:?}, attributes say [N, {frames}, 2, {height}, {width}]"
+            )));
+        }
+        let n = shape[0];
+        let dtype_name = get_str(&file, path, attr::DTYPE)?;
+        let dtype = CountType::from_name(&dtype_name)
+            .ok_or_else(|| invalid(format!("unknown dtype attribute {dtype_name:?}")))?;
+        let stored = frames_ds.dtype().h5(path)?;
+        if stored.size() != dtype.size()
+            || !stored.is::<u8>() && !stored.is::<u16>() && !stored.is::<u32>()
+        {
+            return Err(invalid(format!(
+                "/frames element type does not match dtype attribute {dtype_name}"
+            )));
+        }
+        let setting = if has_attr(&file, attr::SPLIT_BY) {
+            let split_by: SplitBy = get_str(&file, path, attr::SPLIT_BY)?
+                .parse()
+                .map_err(invalid)?;
+            FrameSetting::Frames { frames, split_by }
+        } else if has_attr(&file, attr::DURATION) {
+            FrameSetting::Duration {
+                us: get_u64(&file, path, attr::DURATION)?,
+            }
+        } else {
+            return Err(invalid("neither split_by nor duration attribute".into()));
+        };
+        let class_names: Vec<String> =
+            serde_json::from_str(&get_str(&file, path, attr::CLASS_NAMES)?)
+                .map_err(|e| invalid(format!("class_names is not a JSON list of strings: {e}")))?;
+        let labels = file
+            .dataset(LABELS)
+            .map_err(|_| invalid("no /labels dataset".into()))?
+            .read_raw::<u16>()
+            .h5(path)?;
+        if labels.len() != n {
+            return Err(invalid(format!(
+                "/labels has {} entries for {n} samples",
+                labels.len()
+            )));
+        }
+        if let Some(bad) = labels
+            .iter()
+            .find(|&&l| usize::from(l) >= class_names.len())
+        {
+            return Err(invalid(format!(
+                "label {bad} out of range for {} classes",
+                class_names.len()
+            )));
+        }
+        let lengths = if file.link_exists(LENGTHS) {
+            let l = file.dataset(LENGTHS).h5(path)?.read_raw::<u32>().h5(path)?;
+            if l.len() != n {
+                return Err(invalid(format!(
+                    "/lengths has {} entries for {n} samples",
+                    l.len()
+                )));
+            }
+            Some(l)
+        } else {
+            None
+        };
+        let opt_str = |name: &str| {
+            if has_attr(&file, name) {
+                get_str(&file, path, name).ok()
+            } else {
+                None
+            }
+        };
+        let skipped_files = opt_str(attr::SKIPPED_FILES)
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        let info = CacheInfo {
+            path: path.to_path_buf(),
+            format_version: version,
+            snnkit_version: get_str(&file, path, attr::SNNKIT_VERSION)?,
+            dataset: get_str(&file, path, attr::DATASET)?,
+            split: get_str(&file, path, attr::SPLIT)?,
+            samples: n,
+            frames,
+            setting_name: opt_str(attr::SETTING).unwrap_or_else(|| setting.dir_name()),
+            setting,
+            height,
+            width,
+            dtype,
+            class_names,
+            source_fingerprint: get_str(&file, path, attr::SOURCE_FINGERPRINT)?,
+            source_root: opt_str(attr::SOURCE_ROOT),
+            created: opt_str(attr::CREATED).unwrap_or_default(),
+            compression: opt_str(attr::COMPRESSION).unwrap_or_default(),
+            skipped_files,
+        };
+        Ok(CacheReader {
+            file,
+            frames_ds,
+            info,
+            labels,
+            lengths,
+        })
+    }
+
+    /// Attributes and shape.
+    pub fn info(&self) -> &CacheInfo {
+        &self.info
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.info.samples
+    }
+
+    /// Whether the split holds no sample.
+    pub fn is_empty(&self) -> bool {
+        self.info.samples == 0
+    }
+
+    /// All labels, index = sample.
+    pub fn labels(&self) -> &[u16] {
+        &self.labels
+    }
+
+    /// Real frame counts per sample (fixed-duration caches only; frame-count caches have T for every sample).
+    pub fn lengths(&self) -> Option<&[u32]> {
+        self.lengths.as_deref()
+    }
+
+    /// All `/sources` entries (`"<file>#<segment>"`).
+    pub fn sources(&self) -> Result<Vec<String>> {
+        let path = &self.info.path;
+        let raw = self
+            .file
+            .dataset(SOURCES)
+            .h5(path)?
+            .read_raw::<VarLenUnicode>()
+            .h5(path)?;
+        Ok(raw.into_iter().map(|s| s.as_str().to_owned()).collect())
+    }
+
+    /// Sample `i` as counts `[T, 2, H, W]` (row-major) widened to `u32`.
+    pub fn read_sample(&self, i: usize) -> Result<Vec<u32>> {
+        self.read_sample_as::<u32>(i)
+    }
+
+    /// Sample `i` in a caller-chosen element type; HDF5 converts from the stored type (widening is lossless; use a
+    /// type at least as wide as [`CacheInfo::dtype`]).
+    pub fn read_sample_as<T: H5Type>(&self, i: usize) -> Result<Vec<T>> {
+        if i >= self.info.samples {
+            return Err(Error::Usage(format!(
+                "sample {i} out of range (cache has {})",
+                self.info.samples
+            )));
+        }
+        let arr = self
+            .frames_ds
+            .as_reader()
+            .read_slice::<T, _, ndarray17::Ix5>(ndarray17::s![i..i + 1, .., .., .., ..])
+            .h5(&self.info.path)?;
+        Ok(arr.into_raw_vec_and_offset().0)
+    }
+
+    /// The whole `/frames` in its stored type, `[N, T, 2, H, W]` flattened (for in-memory loading).
+    pub(crate) fn read_all_as<T: H5Type>(&self) -> Result<Vec<T>> {
+        self.frames_ds.read_raw::<T>().h5(&self.info.path)
+    }
+
+    /// Size of the file on disk in bytes.
+    pub fn file_size(&self) -> u64 {
+        std::fs::metadata(&self.info.path)
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
+    /// Compares the stored source fingerprint with the raw files now under the recorded root.
+    pub fn fingerprint_status(&self) -> FingerprintStatus {
+        let Some(root) = self.info.source_root.as_deref() else {
+            return FingerprintStatus::Unavailable {
+                reason: "no source_root recorded".into(),
+            };
+        };
+        let root = Path::new(root);
+        if !root.is_dir() {
+            return FingerprintStatus::Unavailable {
+                reason: format!("{} is not there", root.display()),
+            };
+        }
+        let sources = match self.sources() {
+            Ok(s) => s,
+            Err(e) => {
+                return FingerprintStatus::Unavailable {
+                    reason: e.to_string(),
+                }
+            }
+        };
+        let mut files: Vec<&str> = sources.iter().map(|s| source_file(s)).collect();
+        files.extend(self.info.skipped_files.iter().map(String::as_str));
+        let current = fingerprint(root, &files);
+        if current == self.info.source_fingerprint {
+            FingerprintStatus::Match
+        } else {
+            FingerprintStatus::Mismatch {
+                stored: self.info.source_fingerprint.clone(),
+                current,
+            }
+        }
+    }
+
+    /// Per-class sample counts, index = label.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.info.class_names.len()];
+        for &l in &self.labels {
+            counts[usize::from(l)] += 1;
+        }
+        counts
+    }
+
+    /// Bytes `/frames` occupies in the file (compressed chunks).
+    pub fn frames_storage_bytes(&self) -> u64 {
+        self.frames_ds.storage_size()
+    }
+}
