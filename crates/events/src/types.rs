@@ -171,7 +171,15 @@ mod tests {
         assert_eq!(ev.len(), 5);
         let s = ev.as_ref().slice(1..3);
         assert_eq!(s.len(), 2);
-        assert_eq!(s.get(0), Some(Event { t: 10, x: 1, y: 2, p: 1 }));
+        assert_eq!(
+            s.get(0),
+            Some(Event {
+                t: 10,
+                x: 1,
+                y: 2,
+                p: 1
+            })
+        );
         assert_eq!(s.get(2), None);
         assert_eq!(s.to_owned().iter().collect::<Vec<_>>().len(), 2);
     }

@@ -1,0 +1,207 @@
+//! File formats, dataset profiles and reading options.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+/// An event-file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// AEDAT 2.0 (jAER): text header, big-endian 8-byte address/timestamp words.
+    Aedat2,
+    /// AEDAT 3.1 (cAER): text header, little-endian packets with 28-byte headers.
+    Aedat3,
+    /// AEDAT 4.0 (DV): flatbuffer packets, optionally LZ4 or zstd compressed.
+    Aedat4,
+    /// ATIS `.bin` (N-MNIST, N-Caltech101): headerless 5-byte events.
+    AtisBin,
+    /// HDF5 event file (DSEC or event_utils layout).
+    Hdf5,
+}
+
+impl Format {
+    /// Every format, in CLI-name order.
+    pub const ALL: [Format; 5] = [
+        Format::Aedat2,
+        Format::Aedat3,
+        Format::Aedat4,
+        Format::AtisBin,
+        Format::Hdf5,
+    ];
+
+    /// The CLI name (`aedat2`, `aedat3`, `aedat4`, `atis-bin`, `hdf5`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Aedat2 => "aedat2",
+            Format::Aedat3 => "aedat3",
+            Format::Aedat4 => "aedat4",
+            Format::AtisBin => "atis-bin",
+            Format::Hdf5 => "hdf5",
+        }
+    }
+
+    /// Tells the format from the first bytes of a file, falling back to the file name
+    /// (`.bin` means ATIS, which has no header). `None` when neither says.
+    pub fn detect(head: &[u8], path: &Path) -> Option<Format> {
+        const HDF5_MAGIC: &[u8] = b"\x89HDF\r\n\x1a\n";
+        if head.starts_with(b"#!AER-DAT2.") {
+            return Some(Format::Aedat2);
+        }
+        if head.starts_with(b"#!AER-DAT3.") {
+            return Some(Format::Aedat3);
+        }
+        if head.starts_with(b"#!AER-DAT4.") {
+            return Some(Format::Aedat4);
+        }
+        if head.starts_with(HDF5_MAGIC) {
+            return Some(Format::Hdf5);
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("bin") => Some(Format::AtisBin),
+            Some("h5") | Some("hdf5") => Some(Format::Hdf5),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error of parsing an unknown format or profile name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} '{name}'; expected one of {expected}")]
+pub struct ParseNameError {
+    kind: &'static str,
+    name: String,
+    expected: &'static str,
+}
+
+impl FromStr for Format {
+    type Err = ParseNameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| ParseNameError {
+                kind: "format",
+                name: s.to_string(),
+                expected: "aedat2, aedat3, aedat4, atis-bin, hdf5",
+            })
+    }
+}
+
+/// A dataset convention: sensor size plus the coordinate mapping SpikingJelly uses for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// DVS128 Gesture (AEDAT 3.1), 128×128, coordinates as stored.
+    Dvs128Gesture,
+    /// CIFAR10-DVS (AEDAT 2.0 DVS128 layout), 128×128, SpikingJelly's mapping
+    /// `x = 127 − y_raw`, `y = 127 − x_raw`, `p = 1 − p_raw`.
+    Cifar10Dvs,
+    /// N-MNIST (ATIS .bin), 34×34, coordinates as stored.
+    NMnist,
+    /// N-Caltech101 (ATIS .bin), 240 wide × 180 high, coordinates as stored.
+    NCaltech101,
+}
+
+impl Profile {
+    /// Every profile, in CLI-name order.
+    pub const ALL: [Profile; 4] = [
+        Profile::Dvs128Gesture,
+        Profile::Cifar10Dvs,
+        Profile::NMnist,
+        Profile::NCaltech101,
+    ];
+
+    /// The CLI name (`dvs128-gesture`, `cifar10-dvs`, `n-mnist`, `n-caltech101`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Dvs128Gesture => "dvs128-gesture",
+            Profile::Cifar10Dvs => "cifar10-dvs",
+            Profile::NMnist => "n-mnist",
+            Profile::NCaltech101 => "n-caltech101",
+        }
+    }
+
+    /// Sensor size as `(width, height)`.
+    pub fn sensor_size(self) -> (u16, u16) {
+        match self {
+            Profile::Dvs128Gesture | Profile::Cifar10Dvs => (128, 128),
+            Profile::NMnist => (34, 34),
+            Profile::NCaltech101 => (240, 180),
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Profile {
+    type Err = ParseNameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| ParseNameError {
+                kind: "profile",
+                name: s.to_string(),
+                expected: "dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101",
+            })
+    }
+}
+
+/// How ATIS `.bin` overflow markers (`y == 240`) are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AtisOverflow {
+    /// SpikingJelly: no special handling, a marker stays an event.
+    #[default]
+    SpikingJelly,
+    /// Tonic and the original reader: drop markers and add 8192 µs (2^13) to every later timestamp.
+    Tonic,
+}
+
+/// Address layout of AEDAT 2.0 words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Aedat2Layout {
+    /// jAER DVS128: bit 0 polarity, bits 1–7 x, bits 8–14 y, bit 15 external.
+    Dvs128,
+    /// DAVIS: bit 31 type (1 = APS/IMU, skipped), bits 22–30 y, 12–21 x, 11–10 polarity/external.
+    Davis,
+}
+
+/// Options for [`read_file`](crate::read_file) and the per-format readers.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Format; detected from the header (or a `.bin` name) when `None`.
+    pub format: Option<Format>,
+    /// Dataset convention: sets the sensor size (coordinates outside it are an error) and the
+    /// coordinate mapping (only CIFAR10-DVS changes coordinates).
+    pub profile: Option<Profile>,
+    /// Spec-strict decoding: AEDAT 3.1 drops events whose validity bit is 0 and AEDAT 2.0
+    /// (DVS128 layout) drops external/special addresses. Default (`false`) matches SpikingJelly.
+    pub strict: bool,
+    /// ATIS overflow-marker handling.
+    pub atis_overflow: AtisOverflow,
+    /// AEDAT 2.0 address layout; from the `# AEChip:` header line (or the addresses) when `None`.
+    pub aedat2_layout: Option<Aedat2Layout>,
+}
+
+impl ReadOptions {
+    /// Options with only the format set.
+    pub fn with_format(format: Format) -> Self {
+        ReadOptions {
+            format: Some(format),
+            ..Default::default()
+        }
+    }
+}

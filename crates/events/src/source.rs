@@ -1,0 +1,115 @@
+//! File access shared by the readers: memory-mapped bytes and atomic writes.
+
+use crate::error::{Ctx, Error};
+use std::io::{BufWriter, Write};
+use std::ops::Deref;
+use std::path::Path;
+
+/// Files smaller than this are read into memory; larger ones are memory-mapped so that peak
+/// memory stays at the decoded events (the page cache holds the bytes, not our heap).
+const MMAP_THRESHOLD: u64 = 1 << 20;
+
+/// The bytes of a whole file, owned or mapped.
+pub(crate) enum FileBytes {
+    Owned(Vec<u8>),
+    Mapped(memmap2::Mmap),
+}
+
+impl Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Owned(v) => v,
+            FileBytes::Mapped(m) => m,
+        }
+    }
+}
+
+/// Opens `path` for decoding.
+pub(crate) fn open(path: &Path) -> Result<FileBytes, Error> {
+    let ctx = Ctx { path };
+    let file = std::fs::File::open(path).map_err(|e| ctx.io(e))?;
+    let len = file.metadata().map_err(|e| ctx.io(e))?.len();
+    if len < MMAP_THRESHOLD {
+        let mut v = Vec::with_capacity(len as usize);
+        std::io::Read::read_to_end(&mut &file, &mut v).map_err(|e| ctx.io(e))?;
+        return Ok(FileBytes::Owned(v));
+    }
+    // SAFETY: the map is read-only and private to this process. If another process truncates
+    // the file while it is mapped, reads may fault (SIGBUS); that is the documented cost of
+    // mapping, accepted for large recordings that are not modified while being read.
+    let map =
+        unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(|e| ctx.io(e))?;
+    #[cfg(unix)]
+    {
+        // Only a hint; decoding is correct without it.
+        let _ = map.advise(memmap2::Advice::Sequential);
+    }
+    Ok(FileBytes::Mapped(map))
+}
+
+/// Writes a file atomically: `fill` writes into a temporary file in the same folder, which is
+/// renamed to `path` only when complete, so readers never see a half-written file.
+pub(crate) fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<&std::fs::File>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let ctx = Ctx { path };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ctx.io(e))?;
+    {
+        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+        fill(&mut w)?;
+        w.flush().map_err(|e| ctx.io(e))?;
+    }
+    tmp.persist(path).map_err(|e| ctx.io(e.error))?;
+    Ok(())
+}
+
+/// Index of the first event outside a `width × height` sensor, if any.
+///
+/// Callers first compare the column maxima (cheap, vectorisable) and only search when a
+/// coordinate is out of range, so valid files pay one pass at most.
+pub(crate) fn first_outside(x: &[u16], y: &[u16], size: (u16, u16)) -> Option<usize> {
+    let mx = x.iter().copied().max().unwrap_or(0);
+    let my = y.iter().copied().max().unwrap_or(0);
+    if (x.is_empty() || mx < size.0) && (y.is_empty() || my < size.1) {
+        return None;
+    }
+    x.iter()
+        .zip(y)
+        .position(|(&xi, &yi)| xi >= size.0 || yi >= size.1)
+}
+
+/// Little-endian u32 at `off`; callers have checked the bounds.
+#[inline(always)]
+pub(crate) fn le_u32(b: &[u8], off: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[off..off + 4]);
+    u32::from_le_bytes(a)
+}
+
+/// Little-endian i32 at `off`; callers have checked the bounds.
+#[inline(always)]
+pub(crate) fn le_i32(b: &[u8], off: usize) -> i32 {
+    le_u32(b, off) as i32
+}
+
+/// Human-readable rendering of a header prefix for error messages.
+pub(crate) fn show_bytes(b: &[u8]) -> String {
+    let n = b.len().min(16);
+    let s: String = b[..n]
+        .iter()
+        .map(|&c| {
+            if c.is_ascii_graphic() || c == b' ' {
+                (c as char).to_string()
+            } else {
+                format!("\\x{c:02x}")
+            }
+        })
+        .collect();
+    format!("\"{s}\"")
+}
