@@ -1,0 +1,293 @@
+//! Counting events into frames: the inner loop, single samples, and caller-provided buffers.
+
+use crate::error::{Error, Result};
+use crate::frames::{Frames, SensorSize};
+use crate::spec::{ChannelRule, FrameSpec};
+use snnkit_events::EventsRef;
+use std::ops::Range;
+
+/// Integrates `events` into frames following `spec`.
+///
+/// # Shapes
+/// Output `[T, 2, H, W]` with `T` from the spec (`spec.num_frames(events.t)`), `H = sensor.height`,
+/// `W = sensor.width`.
+///
+/// # Errors
+/// [`Error::OutOfRange`] for an event outside the sensor, [`Error::BadPolarity`] for a Tonic mode
+/// and polarity > 1, [`Error::InvalidSpec`] / [`Error::InvalidSensor`] / [`Error::TooLarge`] for
+/// bad parameters.
+pub fn integrate(events: EventsRef<'_>, sensor: SensorSize, spec: &FrameSpec) -> Result<Frames> {
+    let slices = spec.slices(events.t)?;
+    let len = buffer_len(sensor, slices.len())?;
+    let mut counts = vec![0u32; len];
+    bin_slices(events, sensor, spec.channel_rule(), &slices, &mut counts)?;
+    Ok(Frames {
+        frames: slices.len(),
+        height: sensor.height,
+        width: sensor.width,
+        counts,
+    })
+}
+
+/// Like [`integrate`], but writes into `out`, which must hold exactly
+/// `spec.num_frames(events.t)? * 2 * H * W` counts; `out` is zeroed first. Returns `T`.
+pub fn integrate_into(
+    events: EventsRef<'_>,
+    sensor: SensorSize,
+    spec: &FrameSpec,
+    out: &mut [u32],
+) -> Result<usize> {
+    let slices = spec.slices(events.t)?;
+    let needed = buffer_len(sensor, slices.len())?;
+    if out.len() != needed {
+        return Err(Error::BufferSize {
+            needed,
+            got: out.len(),
+            frames: slices.len(),
+        });
+    }
+    out.fill(0);
+    bin_slices(events, sensor, spec.channel_rule(), &slices, out)?;
+    Ok(slices.len())
+}
+
+/// Counts the events of `range` into one frame `out` (`[2, H, W]`, not cleared first) with
+/// SpikingJelly's channel rule (`p != 0` -> channel 1). A building block for callers that compute
+/// their own ranges.
+pub fn accumulate(
+    events: EventsRef<'_>,
+    range: Range<usize>,
+    sensor: SensorSize,
+    out: &mut [u32],
+) -> Result<()> {
+    check_sensor(sensor)?;
+    if range.start > range.end || range.end > events.len() {
+        return Err(Error::InvalidSpec {
+            reason: format!(
+                "event range {range:?} outside the {} events given",
+                events.len()
+            ),
+        });
+    }
+    if out.len() != sensor.frame_len() {
+        return Err(Error::BufferSize {
+            needed: sensor.frame_len(),
+            got: out.len(),
+            frames: 1,
+        });
+    }
+    bin_one::<false>(events, range, sensor, out)
+}
+
+pub(crate) fn check_sensor(sensor: SensorSize) -> Result<()> {
+    if sensor.width == 0 || sensor.height == 0 {
+        return Err(Error::InvalidSensor {
+            width: sensor.width,
+            height: sensor.height,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn buffer_len(sensor: SensorSize, frames: usize) -> Result<usize> {
+    check_sensor(sensor)?;
+    sensor.checked_len(frames).ok_or(Error::TooLarge {
+        frames,
+        height: sensor.height,
+        width: sensor.width,
+    })
+}
+
+pub(crate) fn bin_slices(
+    events: EventsRef<'_>,
+    sensor: SensorSize,
+    rule: ChannelRule,
+    slices: &[Range<usize>],
+    out: &mut [u32],
+) -> Result<()> {
+    let frame_len = sensor.frame_len();
+    for (range, frame) in slices.iter().zip(out.chunks_exact_mut(frame_len)) {
+        match rule {
+            ChannelRule::NonZero => bin_one::<false>(events, range.clone(), sensor, frame)?,
+            ChannelRule::Index => bin_one::<true>(events, range.clone(), sensor, frame)?,
+        }
+    }
+    Ok(())
+}
+
+/// The hot loop: one pass over the columns of `range`, one increment per event, no allocation.
+/// `TONIC` selects the channel rule at compile time so the loop has no extra branch.
+#[inline]
+fn bin_one<const TONIC: bool>(
+    events: EventsRef<'_>,
+    range: Range<usize>,
+    sensor: SensorSize,
+    frame: &mut [u32],
+) -> Result<()> {
+    let (w, h) = (sensor.width, sensor.height);
+    let plane = w * h;
+    let xs = &events.x[range.clone()];
+    let ys = &events.y[range.clone()];
+    let ps = &events.p[range.clone()];
+    let frame = &mut frame[..2 * plane];
+    for (i, ((&x, &y), &p)) in xs.iter().zip(ys).zip(ps).enumerate() {
+        let (xu, yu) = (x as usize, y as usize);
+        if xu >= w || yu >= h {
+            return Err(Error::OutOfRange {
+                index: range.start + i,
+                x,
+                y,
+                width: w,
+                height: h,
+            });
+        }
+        let c = if TONIC {
+            if p > 1 {
+                return Err(Error::BadPolarity {
+                    index: range.start + i,
+                    p,
+                });
+            }
+            p as usize
+        } else {
+            (p != 0) as usize
+        };
+        let cell = &mut frame[c * plane + yu * w + xu];
+        // Wrapping: a count can only reach 2^32 with more events than fit in memory, and the
+        // crate must never panic on data.
+        *cell = cell.wrapping_add(1);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snnkit_events::Events;
+
+    fn ev(items: &[(i64, u16, u16, u8)]) -> Events {
+        items
+            .iter()
+            .map(|&(t, x, y, p)| snnkit_events::Event { t, x, y, p })
+            .collect()
+    }
+
+    const S: SensorSize = SensorSize {
+        width: 3,
+        height: 2,
+    };
+
+    #[test]
+    fn counts_land_in_channel_row_column() {
+        let e = ev(&[(0, 2, 1, 1), (1, 2, 1, 1), (2, 0, 0, 0), (3, 1, 0, 7)]);
+        let f = integrate(e.as_ref(), S, &FrameSpec::SplitByNumber { frames: 1 }).unwrap();
+        assert_eq!(f.shape(), [1, 2, 2, 3]);
+        // channel 1, row 1, col 2 -> 6 + 3 + 2 = 11
+        assert_eq!(f.counts[11], 2);
+        assert_eq!(f.counts[0], 1);
+        // p = 7 counts as ON in SpikingJelly's rule: channel 1, row 0, col 1.
+        assert_eq!(f.counts[6 + 1], 1);
+        assert_eq!(f.per_frame_sum(), vec![4]);
+    }
+
+    #[test]
+    fn out_of_range_is_an_error_not_a_panic() {
+        let e = ev(&[(0, 0, 0, 0), (1, 3, 0, 0)]);
+        let err = integrate(e.as_ref(), S, &FrameSpec::SplitByNumber { frames: 2 }).unwrap_err();
+        assert_eq!(
+            err,
+            Error::OutOfRange {
+                index: 1,
+                x: 3,
+                y: 0,
+                width: 3,
+                height: 2
+            }
+        );
+        let e = ev(&[(0, 0, 2, 0)]);
+        assert!(integrate(e.as_ref(), S, &FrameSpec::SplitByNumber { frames: 1 }).is_err());
+    }
+
+    #[test]
+    fn tonic_modes_reject_polarity_above_one() {
+        let e = ev(&[(0, 0, 0, 2), (1, 0, 0, 0)]);
+        let spec = FrameSpec::EventBins {
+            bins: 1,
+            overlap: 0.0,
+        };
+        assert!(matches!(
+            integrate(e.as_ref(), S, &spec),
+            Err(Error::BadPolarity { index: 0, p: 2 })
+        ));
+    }
+
+    #[test]
+    fn zero_events_give_empty_frames() {
+        let e = Events::default();
+        for spec in [
+            FrameSpec::SplitByNumber { frames: 3 },
+            FrameSpec::SplitByTime { frames: 3 },
+        ] {
+            let f = integrate(e.as_ref(), S, &spec).unwrap();
+            assert_eq!(f.frames, 3);
+            assert!(f.counts.iter().all(|&c| c == 0));
+        }
+        let f = integrate(e.as_ref(), S, &FrameSpec::FixedDuration { duration: 5 }).unwrap();
+        assert_eq!(f.frames, 0);
+        assert!(f.counts.is_empty());
+    }
+
+    #[test]
+    fn into_buffer_checks_length_and_zeroes() {
+        let e = ev(&[(0, 0, 0, 0), (5, 1, 1, 1)]);
+        let spec = FrameSpec::SplitByNumber { frames: 2 };
+        let mut buf = vec![9u32; 2 * S.frame_len()];
+        assert_eq!(integrate_into(e.as_ref(), S, &spec, &mut buf).unwrap(), 2);
+        let want = integrate(e.as_ref(), S, &spec).unwrap();
+        assert_eq!(buf, want.counts);
+        let mut short = vec![0u32; 3];
+        assert!(matches!(
+            integrate_into(e.as_ref(), S, &spec, &mut short),
+            Err(Error::BufferSize { .. })
+        ));
+    }
+
+    #[test]
+    fn unsorted_time_bins_double_count_like_spikingjelly() {
+        // dt = 10 // 2 = 5; bin 0 mask = {0, 3} -> range 0..4 (includes events 1 and 2 of bin 1).
+        let e = ev(&[
+            (0, 0, 0, 0),
+            (6, 1, 0, 0),
+            (7, 2, 0, 0),
+            (2, 0, 1, 0),
+            (10, 1, 1, 1),
+        ]);
+        let f = integrate(e.as_ref(), S, &FrameSpec::SplitByTime { frames: 2 }).unwrap();
+        assert_eq!(f.per_frame_sum(), vec![4, 4]);
+    }
+
+    #[test]
+    fn i16_conversion_wraps_like_numpy_int16() {
+        let f = Frames {
+            frames: 1,
+            height: 1,
+            width: 2,
+            counts: vec![32_768, 65_537, 0, 5],
+        };
+        assert_eq!(f.to_i16_wrapping(), vec![-32_768, 1, 0, 5]);
+        assert_eq!(f.to_f32(), vec![32_768.0, 65_537.0, 0.0, 5.0]);
+    }
+
+    #[test]
+    fn zero_sensor_is_rejected() {
+        let e = ev(&[(0, 0, 0, 0)]);
+        let s = SensorSize {
+            width: 0,
+            height: 4,
+        };
+        assert!(matches!(
+            integrate(e.as_ref(), s, &FrameSpec::SplitByNumber { frames: 1 }),
+            Err(Error::InvalidSensor { .. })
+        ));
+    }
+}
