@@ -355,6 +355,8 @@ fn fixed_duration(t: &[i64], duration: i64) -> Result<Vec<Range<usize>>> {
                                  // ceil(span / duration) without going through float (exact for every i64 span).
     let frames = check_frames((span / duration + i64::from(span % duration != 0)) as u64)?;
     if frames == 0 {
+        // One frame with every event (SpikingJelly raises here).
+        #[allow(clippy::single_range_in_vec_init)]
         return Ok(vec![0..n]);
     }
     let frame_index = |k: usize| (t[k] - t_min) / duration;
