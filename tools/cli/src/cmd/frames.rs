@@ -1,10 +1,159 @@
-//! Not wired yet (being built in this session).
+//! `snnkit frames`: one event file in, `[T, 2, H, W]` frames out as `.npy`.
+//!
+//! SpikingJelly modes (`--frames T --split-by number|time`, `--duration US`) write float32, as
+//! SpikingJelly's loaders return; Tonic modes (`--tonic-mode ...`) write int16, as Tonic does.
+
+use anyhow::{bail, Context, Result};
+use ndarray::Array4;
+use snnkit_events::{read_file, Format, Profile, ReadOptions};
+use snnkit_frames::{integrate, FrameSpec, SensorSize};
+use std::path::PathBuf;
+
+/// SpikingJelly's `split_by` choices.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SplitBy {
+    /// Equal event counts per frame, remainder to the last frame.
+    Number,
+    /// Equal time spans from the first to the last event, the last frame takes the rest.
+    Time,
+}
+
+/// Tonic `ToFrame` modes.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum TonicMode {
+    /// `time_window=--window`, overlap in µs.
+    TimeWindow,
+    /// `event_count=--count`, overlap in events.
+    EventCount,
+    /// `n_time_bins=--frames`, overlap as a fraction of a bin.
+    NTimeBins,
+    /// `n_event_bins=--frames`, overlap as a fraction of a bin.
+    NEventBins,
+}
 
 /// Arguments.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Event file.
+    file: PathBuf,
+    /// File format (aedat2, aedat3, aedat4, atis-bin, hdf5); detected when absent.
+    #[arg(long)]
+    format: Option<Format>,
+    /// Dataset convention (dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101): coordinate
+    /// mapping and sensor size.
+    #[arg(long)]
+    profile: Option<Profile>,
+    /// Sensor height (rows); default from the profile, else from the file.
+    #[arg(long, requires = "width")]
+    height: Option<usize>,
+    /// Sensor width (columns); default from the profile, else from the file.
+    #[arg(long, requires = "height")]
+    width: Option<usize>,
+    /// Number of frames T (SpikingJelly split, or Tonic n-time-bins / n-event-bins).
+    #[arg(long)]
+    frames: Option<usize>,
+    /// SpikingJelly split_by (with --frames).
+    #[arg(long, value_enum, conflicts_with_all = ["duration", "tonic_mode"])]
+    split_by: Option<SplitBy>,
+    /// SpikingJelly fixed frame duration in µs (T = ceil(span / duration)).
+    #[arg(long, conflicts_with_all = ["frames", "tonic_mode"])]
+    duration: Option<i64>,
+    /// Tonic ToFrame mode instead of SpikingJelly; output is int16 like Tonic's.
+    #[arg(long, value_enum)]
+    tonic_mode: Option<TonicMode>,
+    /// Tonic time-window length in µs (with --tonic-mode time-window).
+    #[arg(long)]
+    window: Option<f64>,
+    /// Tonic events per frame (with --tonic-mode event-count).
+    #[arg(long)]
+    count: Option<usize>,
+    /// Tonic overlap: µs (time-window), events (event-count), or bin fraction (n-*-bins).
+    #[arg(long, default_value_t = 0.0)]
+    overlap: f64,
+    /// Tonic include_incomplete (time-window, event-count).
+    #[arg(long)]
+    include_incomplete: bool,
+    /// Output `.npy` file.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn spec(a: &Args) -> Result<FrameSpec> {
+    let need_frames = || a.frames.context("--frames T is required for this mode");
+    Ok(match (a.tonic_mode, a.split_by, a.duration) {
+        (Some(mode), _, _) => match mode {
+            TonicMode::TimeWindow => FrameSpec::TimeWindow {
+                window: a
+                    .window
+                    .context("--tonic-mode time-window needs --window US")?,
+                overlap: a.overlap,
+                include_incomplete: a.include_incomplete,
+                start_time: None,
+                end_time: None,
+            },
+            TonicMode::EventCount => {
+                if a.overlap < 0.0 || a.overlap.fract() != 0.0 {
+                    bail!("--overlap for event-count is a whole number of events");
+                }
+                FrameSpec::EventCount {
+                    count: a
+                        .count
+                        .context("--tonic-mode event-count needs --count N")?,
+                    overlap: a.overlap as usize,
+                    include_incomplete: a.include_incomplete,
+                }
+            }
+            TonicMode::NTimeBins => FrameSpec::TimeBins {
+                bins: need_frames()?,
+                overlap: a.overlap,
+            },
+            TonicMode::NEventBins => FrameSpec::EventBins {
+                bins: need_frames()?,
+                overlap: a.overlap,
+            },
+        },
+        (None, Some(SplitBy::Number), None) => FrameSpec::SplitByNumber {
+            frames: need_frames()?,
+        },
+        (None, Some(SplitBy::Time), None) => FrameSpec::SplitByTime {
+            frames: need_frames()?,
+        },
+        (None, None, Some(duration)) => FrameSpec::FixedDuration { duration },
+        _ => bail!(
+            "choose one mode: --frames T --split-by number|time, --duration US, or --tonic-mode ..."
+        ),
+    })
+}
 
 /// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: Args) -> Result<()> {
+    let spec = spec(&args)?;
+    let opts = ReadOptions {
+        format: args.format,
+        profile: args.profile,
+        ..Default::default()
+    };
+    let rec = read_file(&args.file, &opts)?;
+    let sensor = match (args.height, args.width) {
+        (Some(height), Some(width)) => SensorSize { width, height },
+        _ => match (args.profile, rec.width, rec.height) {
+            (Some(p), _, _) => SensorSize::from(p.sensor_size()),
+            (None, Some(w), Some(h)) => SensorSize::from((w, h)),
+            _ => bail!(
+                "{}: the file does not state its sensor size; give --height H --width W or --profile",
+                args.file.display()
+            ),
+        },
+    };
+    let frames = integrate(rec.events.as_ref(), sensor, &spec)
+        .with_context(|| format!("{}", args.file.display()))?;
+    let shape = frames.shape();
+    if spec.is_spikingjelly() {
+        let a = Array4::from_shape_vec(shape, frames.to_f32())?;
+        crate::npy::write_atomic(&args.out, &a)?;
+    } else {
+        let a = Array4::from_shape_vec(shape, frames.to_i16_wrapping())?;
+        crate::npy::write_atomic(&args.out, &a)?;
+    }
+    Ok(())
 }
