@@ -169,3 +169,18 @@ fn aedat2_davis_pyaedattools_files() {
     assert_eq!(*sq.events.x.iter().min().unwrap(), 30);
     assert_eq!(*sq.events.y.iter().max().unwrap(), 169);
 }
+
+#[test]
+fn aedat4_matches_the_aedat_package() {
+    let Some(s) = shared() else { return };
+    let rec = read_file(
+        &s.join("fixtures/aedat4/tonic_sample.aedat4"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(rec.format, Format::Aedat4);
+    assert_eq!((rec.width, rec.height), (Some(320), Some(240)));
+    let want = npy2(&s.join("fixtures/expected/tonic_sample_aedat4_events_txyp.npy"));
+    assert_same(&to_array(&rec.events, "txyp"), &want, "aedat4");
+    assert_eq!(rec.events.len(), 111_954);
+}
