@@ -51,12 +51,20 @@ pub enum Error {
         /// Batch index within the epoch (0-based).
         batch: usize,
     },
-    /// The data loader failed.
-    #[error("data: {0}")]
-    Data(String),
+    /// The frame cache or its loader failed.
+    #[error(transparent)]
+    Cache(#[from] snnkit_cache::Error),
     /// The model failed to build or load.
-    #[error("model: {0}")]
-    Model(String),
+    #[error(transparent)]
+    Model(#[from] snnkit_model::Error),
+    /// The cache folder does not hold what the run needs.
+    #[error("cache {path}: {message}")]
+    CacheLayout {
+        /// The folder or file looked at.
+        path: PathBuf,
+        /// What is missing.
+        message: String,
+    },
     /// Drawing a plot failed.
     #[error("plot {path}: {message}")]
     Plot {
@@ -75,7 +83,6 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// Wraps an I/O error with the path it concerns.
-    #[allow(dead_code)] // used by the checkpoint and run-folder modules
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

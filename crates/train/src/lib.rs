@@ -4,12 +4,39 @@
 //! - [`Loss`]: MSE on the time-mean output, per-timestep cross-entropy ("TET"), plain CE.
 //! - [`Optimizer`] with [`OptimizerConfig`]: AdamW, Adam, NAdam and SGD following torch 2.0.1
 //!   step by step, and [`CosineAnnealingLr`] (torch's recursive formula, stepped per epoch).
+//! - [`TrainConfig`]: the run's configuration, from embedded TOML presets
+//!   (`dvs128-gesture`, `cifar10-dvs`, `n-caltech101`, `synthetic`) and user TOML overrides.
+//! - [`train`] with [`TrainOptions`]: the loop over `snnkit_cache::Loader` batches and
+//!   `snnkit_model::SmaVgg8`, writing a run folder (`config.toml`, `metrics.jsonl`,
+//!   `last.safetensors`, `best.safetensors`, `curves.png`, `summary.json`); resumable.
+//! - [`evaluate_checkpoint`] → [`EvalReport`]: accuracy, per-class accuracy, confusion matrix,
+//!   firing rates; [`plot::confusion`] draws the matrix.
+//! - [`bench::step_times`]: median seconds per training step.
 #![deny(missing_docs)]
 
+pub use checkpoint::{Checkpoint, CheckpointMeta};
+pub use config::{
+    preset_names, DataConfig, ModelConfig, ScheduleConfig, ScheduleKind, TrainConfig,
+};
+pub use data::{device_name, locate_split, open_loader, parse_device};
 pub use error::{Error, Result};
+pub use eval::{
+    evaluate, evaluate_checkpoint, model_from_checkpoint, ClassAccuracy, EvalReport, EvalStats,
+};
 pub use loss::{one_hot, Loss};
+pub use metrics::{read_jsonl, EpochMetrics, NoProgress, Progress, Summary};
 pub use optim::{clip_grad_norm, CosineAnnealingLr, Optimizer, OptimizerConfig, OptimizerKind};
+pub use trainer::{files, final_weights, train, RunResult, TrainOptions};
 
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
+mod data;
 mod error;
+mod eval;
+mod font;
 mod loss;
+mod metrics;
 mod optim;
+pub mod plot;
+mod trainer;

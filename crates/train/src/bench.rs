@@ -1,0 +1,118 @@
+//! `snnkit bench step`: the median time of one training step (train-mode forward with AZO, MSE on
+//! the mean over T, backward, an AdamW update) on random input, after warm-up.
+
+use crate::error::Result;
+use crate::loss::Loss;
+use crate::optim::{Optimizer, OptimizerConfig, OptimizerKind};
+use candle_core::{DType, Device, Tensor};
+use serde::{Deserialize, Serialize};
+use snnkit_model::{SmaVgg8, Vgg8Config};
+use std::time::Instant;
+
+/// What to time.
+#[derive(Debug, Clone)]
+pub struct StepBench {
+    /// Network (T, input size, widths, head, classes, SMA/AZO).
+    pub model: Vgg8Config,
+    /// Batch size.
+    pub batch: usize,
+    /// Untimed steps first.
+    pub warmup: usize,
+    /// Timed steps.
+    pub iters: usize,
+}
+
+/// Timing result (seconds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepTimes {
+    /// Median of forward + loss + backward + update.
+    pub median_step_s: f64,
+    /// Median forward + loss.
+    pub median_forward_s: f64,
+    /// Median backward.
+    pub median_backward_s: f64,
+    /// Median optimizer update.
+    pub median_update_s: f64,
+    /// Every timed step.
+    pub steps_s: Vec<f64>,
+    /// Training samples per second at the median step.
+    pub samples_per_s: f64,
+    /// Trainable parameters.
+    pub parameters: usize,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
+}
+
+/// Runs the benchmark on `device`. Every phase ends with a read-back or a device sync, so the
+/// times include the work (GPU kernels run asynchronously).
+pub fn step_times(b: &StepBench, device: &Device) -> Result<StepTimes> {
+    let m = &b.model;
+    let model = SmaVgg8::new(m, device)?;
+    let mut opt = Optimizer::new(
+        OptimizerConfig {
+            kind: OptimizerKind::AdamW,
+            lr: 1e-4,
+            weight_decay: 1e-3,
+            ..OptimizerConfig::default()
+        },
+        model.named_parameters(),
+    );
+    // Event counts are small non-negative integers; Poisson-like input from a uniform draw.
+    let x = (Tensor::rand(
+        0f32,
+        1f32,
+        (m.time_steps, b.batch, m.in_channels, m.height, m.width),
+        device,
+    )?
+    .affine(2.5, -1.5)?
+    .relu()?
+    .ceil())?
+    .to_dtype(DType::F32)?;
+    let labels: Vec<u32> = (0..b.batch as u32)
+        .map(|i| i % m.num_classes.max(1) as u32)
+        .collect();
+    let labels = Tensor::new(labels, device)?;
+    let (mut fw, mut bw, mut up, mut all) = (vec![], vec![], vec![], vec![]);
+    for i in 0..b.warmup + b.iters {
+        let t0 = Instant::now();
+        let out = model.forward_t(&x, true)?;
+        let loss = Loss::Mse.compute(&out, &labels)?;
+        let _ = loss.to_scalar::<f32>()?;
+        let t1 = Instant::now();
+        let grads = loss.backward()?;
+        device.synchronize()?;
+        let t2 = Instant::now();
+        let g = opt.grads(&grads);
+        opt.step(&g)?;
+        device.synchronize()?;
+        let t3 = Instant::now();
+        if i >= b.warmup {
+            fw.push((t1 - t0).as_secs_f64());
+            bw.push((t2 - t1).as_secs_f64());
+            up.push((t3 - t2).as_secs_f64());
+            all.push((t3 - t0).as_secs_f64());
+        }
+    }
+    let med = median(&all);
+    Ok(StepTimes {
+        median_step_s: med,
+        median_forward_s: median(&fw),
+        median_backward_s: median(&bw),
+        median_update_s: median(&up),
+        steps_s: all,
+        samples_per_s: b.batch as f64 / med,
+        parameters: model.store().num_parameters(),
+    })
+}

@@ -1,0 +1,196 @@
+//! Checkpoints: one safetensors file holding the model's `state_dict` (PyTorch names, so the
+//! weights load into the authors' code), the optimizer state (`optimizer.<param>.*`), and in the
+//! header metadata the epoch, the schedule, the RNG state, the best accuracy and the resolved
+//! configuration. Written atomically (temporary file in the same folder, then rename).
+
+use crate::error::{Error, Result};
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Value of the `format` metadata key.
+pub const CHECKPOINT_FORMAT: &str = "snnkit-checkpoint-1";
+
+/// Everything in a checkpoint besides the tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Epochs completed when this was written.
+    pub epoch: usize,
+    /// The resolved training configuration (TOML).
+    pub config_toml: String,
+    /// The network configuration (`snnkit_model::Vgg8Config` as JSON).
+    pub model_json: String,
+    /// Schedule state: epochs stepped.
+    pub sched_last_epoch: usize,
+    /// Schedule state: the current learning rate (f64, exact through JSON).
+    pub sched_lr: f64,
+    /// Dropout RNG seed (hex, 32 bytes).
+    pub dropout_rng_seed: String,
+    /// Dropout RNG word position (decimal; a u128).
+    pub dropout_rng_word_pos: String,
+    /// Best test accuracy so far.
+    pub best_acc: f64,
+    /// Epoch of the best test accuracy (1-based; 0 = none yet).
+    pub best_epoch: usize,
+    /// Class names of the training cache, in label order.
+    pub class_names: Vec<String>,
+}
+
+/// A checkpoint read back: its metadata and all tensors (on the requested device).
+#[derive(Debug)]
+pub struct Checkpoint {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Metadata.
+    pub meta: CheckpointMeta,
+    /// All tensors by name (model state and `optimizer.*`).
+    pub tensors: HashMap<String, Tensor>,
+}
+
+impl Checkpoint {
+    /// The model's tensors only (everything but `optimizer.*`).
+    pub fn model_tensors(&self) -> HashMap<String, Tensor> {
+        self.tensors
+            .iter()
+            .filter(|(k, _)| !k.starts_with("optimizer."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// Writes `tensors` and `meta` to `path` atomically.
+pub fn save(path: &Path, tensors: &BTreeMap<String, Tensor>, meta: &CheckpointMeta) -> Result<()> {
+    let cpu: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.to_device(&Device::Cpu)?.contiguous()?)))
+        .collect::<candle_core::Result<_>>()?;
+    let mut md = HashMap::new();
+    md.insert("format".to_string(), CHECKPOINT_FORMAT.to_string());
+    md.insert(
+        "snnkit".to_string(),
+        serde_json::to_string(meta).map_err(|e| Error::Other(e.to_string()))?,
+    );
+    let bytes = safetensors::serialize(cpu.iter().map(|(k, v)| (k.as_str(), v)), Some(md))
+        .map_err(|e| Error::Checkpoint {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+    write_atomic(path, &bytes)
+}
+
+/// Reads a checkpoint, placing its tensors on `device`.
+pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |message: String| Error::Checkpoint {
+        path: path.into(),
+        message,
+    };
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    let md = header.metadata().as_ref().ok_or_else(|| {
+        bad("no snnkit metadata (a bare weights file? use it with --weights)".into())
+    })?;
+    match md.get("format") {
+        Some(f) if f == CHECKPOINT_FORMAT => {}
+        Some(f) => return Err(bad(format!("unknown checkpoint format {f:?}"))),
+        None => return Err(bad("no `format` key in the metadata".into())),
+    }
+    let meta: CheckpointMeta = serde_json::from_str(
+        md.get("snnkit")
+            .ok_or_else(|| bad("no `snnkit` key in the metadata".into()))?,
+    )
+    .map_err(|e| bad(format!("metadata: {e}")))?;
+    let tensors =
+        candle_core::safetensors::load_buffer(&bytes, device).map_err(|e| bad(e.to_string()))?;
+    Ok(Checkpoint {
+        path: path.into(),
+        meta,
+        tensors,
+    })
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, flushed to disk, then
+/// renamed, so a crash leaves either the old file or the new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// Hex encoding of a byte string (RNG seeds in metadata).
+pub(crate) fn to_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Inverse of [`to_hex`] for a 32-byte seed.
+pub(crate) fn from_hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_tensors_and_meta() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.safetensors");
+        let mut t = BTreeMap::new();
+        t.insert(
+            "w".to_string(),
+            Tensor::new(&[1f32, 2.0], &Device::Cpu).unwrap(),
+        );
+        t.insert(
+            "optimizer.w.step".to_string(),
+            Tensor::new(3i64, &Device::Cpu).unwrap(),
+        );
+        let meta = CheckpointMeta {
+            epoch: 2,
+            config_toml: "epochs = 3\n".into(),
+            model_json: "{}".into(),
+            sched_last_epoch: 2,
+            sched_lr: 0.1 + 0.2,
+            dropout_rng_seed: to_hex(&[7u8; 32]),
+            dropout_rng_word_pos: u128::MAX.to_string(),
+            best_acc: 0.5,
+            best_epoch: 1,
+            class_names: vec!["a".into()],
+        };
+        save(&p, &t, &meta).unwrap();
+        let c = load(&p, &Device::Cpu).unwrap();
+        assert_eq!(c.meta, meta);
+        assert_eq!(c.tensors["w"].to_vec1::<f32>().unwrap(), vec![1.0, 2.0]);
+        assert_eq!(c.model_tensors().len(), 1);
+        assert_eq!(from_hex32(&meta.dropout_rng_seed), Some([7u8; 32]));
+        // A truncated file is an error naming the file, not a panic.
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let e = load(&p, &Device::Cpu).unwrap_err().to_string();
+        assert!(e.contains("c.safetensors"), "{e}");
+    }
+}

@@ -1,0 +1,461 @@
+//! Training configuration: TOML presets embedded in the crate, overridable field by field.
+//!
+//! A run's configuration is built in layers: a preset (`presets/*.toml`, embedded with
+//! `include_str!`), then a user TOML file whose tables are merged key by key over it, then any
+//! command-line overrides. The resolved configuration is what the run folder's `config.toml`
+//! holds, and what a checkpoint carries.
+
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::optim::OptimizerConfig;
+use serde::{Deserialize, Serialize};
+use snnkit_cache::Pool;
+use snnkit_model::{Activation, AzoConfig, Vgg8Config};
+use std::path::Path;
+
+/// Built-in presets: name and TOML text.
+pub const PRESETS: [(&str, &str); 4] = [
+    (
+        "dvs128-gesture",
+        include_str!("../presets/dvs128-gesture.toml"),
+    ),
+    ("cifar10-dvs", include_str!("../presets/cifar10-dvs.toml")),
+    ("n-caltech101", include_str!("../presets/n-caltech101.toml")),
+    ("synthetic", include_str!("../presets/synthetic.toml")),
+];
+
+/// Everything that defines a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Preset or experiment name (informative).
+    pub name: String,
+    /// Dataset name; selects `CACHE_DIR/<dataset>/<setting>/` when the cache folder holds several.
+    pub dataset: String,
+    /// Seed of the initialisation, the shuffle, augmentation and dropout.
+    pub seed: u64,
+    /// Number of epochs.
+    pub epochs: usize,
+    /// Loss function.
+    pub loss: Loss,
+    /// Clip the global gradient L2 norm to this value (`0` = no clipping).
+    pub clip_grad: f64,
+    /// Optimizer and its hyperparameters.
+    pub optimizer: OptimizerConfig,
+    /// Learning-rate schedule.
+    pub schedule: ScheduleConfig,
+    /// Data loading.
+    pub data: DataConfig,
+    /// Network.
+    pub model: ModelConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            dataset: String::new(),
+            seed: 0,
+            epochs: 1,
+            loss: Loss::Mse,
+            clip_grad: 0.0,
+            optimizer: OptimizerConfig::default(),
+            schedule: ScheduleConfig::default(),
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+        }
+    }
+}
+
+/// The learning-rate schedule, stepped once per epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// `CosineAnnealingLR` (the recipes).
+    Cosine,
+    /// Constant rate.
+    Constant,
+}
+
+/// `[schedule]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// Which schedule.
+    #[serde(rename = "name")]
+    pub kind: ScheduleKind,
+    /// Cosine period in epochs (`0` = the epoch count, as the recipes' `--decay`).
+    pub t_max: usize,
+    /// Cosine floor.
+    pub eta_min: f64,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            kind: ScheduleKind::Cosine,
+            t_max: 0,
+            eta_min: 0.0,
+        }
+    }
+}
+
+/// `[data]` table: which cache files and how the loader reads them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Cache setting folder (`frames16_number`, ...); empty = the only one present.
+    pub setting: String,
+    /// Training split file stem.
+    pub train_split: String,
+    /// Test split file stem (evaluated after every epoch).
+    pub test_split: String,
+    /// Training batch size.
+    pub batch_size: usize,
+    /// Evaluation batch size.
+    pub eval_batch_size: usize,
+    /// Random horizontal flip (p = 0.5).
+    pub hflip: bool,
+    /// Random integer translation in `[-max_shift, max_shift]` pixels.
+    pub max_shift: usize,
+    /// Spatial pooling factor applied by the loader (`1` = none).
+    pub downsample: usize,
+    /// Pooling mode when `downsample > 1`.
+    pub pool: Pool,
+    /// Batches prepared ahead by the loader.
+    pub prefetch: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            setting: String::new(),
+            train_split: "train".into(),
+            test_split: "test".into(),
+            batch_size: 16,
+            eval_batch_size: 32,
+            hflip: false,
+            max_shift: 0,
+            downsample: 1,
+            pool: Pool::Sum,
+            prefetch: 2,
+        }
+    }
+}
+
+/// `[model]` table: maps onto [`Vgg8Config`]; T, classes and input size default to the cache's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Expected T (`0` = take it from the cache; otherwise it must match).
+    pub time_steps: usize,
+    /// Expected number of classes (`0` = from the cache).
+    pub num_classes: usize,
+    /// Conv widths of blocks 1..5.
+    pub widths: [usize; 5],
+    /// Hidden widths of the head.
+    pub head: [usize; 2],
+    /// AdaptiveAvgPool2d output size.
+    pub pool_size: usize,
+    /// Head dropout probability.
+    pub dropout: f64,
+    /// SMA after the conv of blocks 2 and 3.
+    pub sma: bool,
+    /// AZO in training (needs `sma`).
+    pub azo: bool,
+    /// AZO channel ratio RCR.
+    pub rcr: usize,
+    /// AZO time ratio RTR.
+    pub rtr: usize,
+    /// SMA kernel sizes.
+    pub sma_kernels: Vec<usize>,
+    /// SMA channel reduction.
+    pub c_reduction: usize,
+    /// SMA time reduction.
+    pub t_reduction: usize,
+    /// SMA encoder activation (`lif` as in the released code, or `relu`).
+    pub sma_activation: Activation,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        let v = Vgg8Config::default();
+        Self {
+            time_steps: 0,
+            num_classes: 0,
+            widths: v.widths,
+            head: v.head,
+            pool_size: v.pool_size,
+            dropout: v.dropout,
+            sma: v.sma,
+            azo: v.azo.is_some(),
+            rcr: v.azo.map(|a| a.rcr).unwrap_or(10),
+            rtr: v.azo.map(|a| a.rtr).unwrap_or(4),
+            sma_kernels: v.sma_kernels,
+            c_reduction: v.c_reduction,
+            t_reduction: v.t_reduction,
+            sma_activation: v.sma_activation,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The network for data of `time_steps` frames of `height × width`, `num_classes` classes.
+    /// Fails when the config pins T or the class count to other values.
+    pub fn to_vgg8(
+        &self,
+        time_steps: usize,
+        num_classes: usize,
+        height: usize,
+        width: usize,
+        seed: u64,
+    ) -> Result<Vgg8Config> {
+        let err = |message: String| Error::Config {
+            origin: "[model]".into(),
+            message,
+        };
+        if self.time_steps != 0 && self.time_steps != time_steps {
+            return Err(err(format!(
+                "time_steps = {} but the cache has T = {time_steps}",
+                self.time_steps
+            )));
+        }
+        if self.num_classes != 0 && self.num_classes != num_classes {
+            return Err(err(format!(
+                "num_classes = {} but the cache has {num_classes} classes",
+                self.num_classes
+            )));
+        }
+        if self.azo && !self.sma {
+            return Err(err("azo = true needs sma = true".into()));
+        }
+        Ok(Vgg8Config {
+            time_steps,
+            num_classes,
+            height,
+            width,
+            widths: self.widths,
+            head: self.head,
+            pool_size: self.pool_size,
+            dropout: self.dropout,
+            sma: self.sma,
+            sma_kernels: self.sma_kernels.clone(),
+            c_reduction: self.c_reduction,
+            t_reduction: self.t_reduction,
+            sma_activation: self.sma_activation,
+            azo: self.azo.then_some(AzoConfig {
+                rcr: self.rcr,
+                rtr: self.rtr,
+            }),
+            init_seed: seed,
+            // A separate stream so changing the head does not shift the initialisation.
+            dropout_seed: seed.wrapping_add(0x9e37_79b9),
+            ..Vgg8Config::default()
+        })
+    }
+}
+
+/// Names of the built-in presets.
+pub fn preset_names() -> Vec<&'static str> {
+    PRESETS.iter().map(|(n, _)| *n).collect()
+}
+
+/// The TOML text of a built-in preset.
+pub fn preset_toml(name: &str) -> Result<&'static str> {
+    PRESETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| Error::UnknownPreset {
+            name: name.into(),
+            known: preset_names().join(", "),
+        })
+}
+
+/// Merges `over` into `base`: tables merge key by key (recursively), anything else replaces.
+pub fn merge_toml(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge_toml(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn parse_toml(text: &str, origin: &str) -> Result<toml::Value> {
+    text.parse::<toml::Table>()
+        .map(toml::Value::Table)
+        .map_err(|e| Error::Config {
+            origin: origin.into(),
+            message: e.to_string(),
+        })
+}
+
+impl TrainConfig {
+    /// A built-in preset.
+    pub fn preset(name: &str) -> Result<Self> {
+        Self::resolve(Some(name), None)
+    }
+
+    /// Builds the configuration from an optional preset and an optional TOML file merged over it
+    /// (at least one should be given; with neither, the defaults). A file may also name its base
+    /// with `preset = "NAME"` at the top level.
+    pub fn resolve(preset: Option<&str>, file: Option<&Path>) -> Result<Self> {
+        let mut user = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+                Some(parse_toml(&text, &p.display().to_string())?)
+            }
+            None => None,
+        };
+        // `preset = "..."` inside the file picks its base unless the caller named one.
+        let file_preset = user
+            .as_mut()
+            .and_then(|u| u.as_table_mut())
+            .and_then(|t| t.remove("preset"))
+            .and_then(|v| v.as_str().map(str::to_string));
+        let base_name = preset.map(str::to_string).or(file_preset);
+        let mut value = match &base_name {
+            Some(n) => parse_toml(preset_toml(n)?, &format!("preset {n}"))?,
+            None => toml::Value::Table(toml::Table::new()),
+        };
+        let origin = match (file, &base_name) {
+            (Some(p), _) => p.display().to_string(),
+            (None, Some(n)) => format!("preset {n}"),
+            (None, None) => "defaults".into(),
+        };
+        if let Some(u) = user {
+            merge_toml(&mut value, u);
+        }
+        let cfg: TrainConfig = value
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config {
+                origin: origin.clone(),
+                message: e.to_string(),
+            })?;
+        cfg.validate(&origin)?;
+        Ok(cfg)
+    }
+
+    /// Parses a resolved configuration (a run folder's `config.toml` or a checkpoint's copy).
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| Error::Config {
+            origin: origin.into(),
+            message: e.to_string(),
+        })?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    /// The configuration as TOML text.
+    pub fn to_toml_string(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Config {
+            origin: "serialising".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks ranges that serde cannot.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |m: &str| {
+            Err(Error::Config {
+                origin: origin.into(),
+                message: m.into(),
+            })
+        };
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1");
+        }
+        if self.data.batch_size == 0 || self.data.eval_batch_size == 0 {
+            return bad("batch sizes must be at least 1");
+        }
+        if self.data.downsample == 0 {
+            return bad("data.downsample must be at least 1");
+        }
+        if !(self.optimizer.lr.is_finite() && self.optimizer.lr >= 0.0) {
+            return bad("optimizer.lr must be a finite, non-negative number");
+        }
+        if !(self.clip_grad >= 0.0) {
+            return bad("clip_grad must be >= 0 (0 = off)");
+        }
+        if !(0.0..1.0).contains(&self.model.dropout) {
+            return bad("model.dropout must be in [0, 1)");
+        }
+        Ok(())
+    }
+
+    /// The cosine period: `schedule.t_max`, or the epoch count when 0.
+    pub fn t_max(&self) -> usize {
+        if self.schedule.t_max == 0 {
+            self.epochs
+        } else {
+            self.schedule.t_max
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::OptimizerKind;
+
+    #[test]
+    fn presets_parse_and_match_the_recipes() {
+        for n in preset_names() {
+            let c = TrainConfig::preset(n).unwrap();
+            assert_eq!(c.name, n);
+            let back = TrainConfig::from_toml_str(&c.to_toml_string().unwrap(), n).unwrap();
+            assert_eq!(back, c, "{n} round-trips through TOML");
+        }
+        let g = TrainConfig::preset("dvs128-gesture").unwrap();
+        assert_eq!(g.optimizer.kind, OptimizerKind::AdamW);
+        assert_eq!((g.optimizer.lr, g.optimizer.weight_decay), (1e-4, 1e-3));
+        assert_eq!((g.data.batch_size, g.epochs, g.loss), (36, 200, Loss::Mse));
+        let c = TrainConfig::preset("cifar10-dvs").unwrap();
+        assert_eq!(c.optimizer.kind, OptimizerKind::Adam);
+        assert_eq!(
+            (c.data.batch_size, c.data.hflip, c.data.max_shift),
+            (96, true, 5)
+        );
+        let n = TrainConfig::preset("n-caltech101").unwrap();
+        assert_eq!(n.optimizer.kind, OptimizerKind::NAdam);
+        assert_eq!(n.optimizer.momentum_decay, 1e-3);
+        assert_eq!((n.data.batch_size, n.epochs, n.loss), (24, 300, Loss::Tet));
+    }
+
+    #[test]
+    fn file_overrides_single_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "preset = \"cifar10-dvs\"\nepochs = 3\n[optimizer]\nlr = 0.5\n",
+        )
+        .unwrap();
+        let c = TrainConfig::resolve(None, Some(&p)).unwrap();
+        assert_eq!((c.epochs, c.optimizer.lr), (3, 0.5));
+        assert_eq!(
+            c.data.batch_size, 96,
+            "untouched fields keep the preset's value"
+        );
+        std::fs::write(&p, "[optimizer]\nlrr = 0.5\n").unwrap();
+        let e = TrainConfig::resolve(Some("synthetic"), Some(&p)).unwrap_err();
+        assert!(e.to_string().contains("lrr"), "{e}");
+    }
+
+    #[test]
+    fn unknown_preset_lists_known_ones() {
+        let e = TrainConfig::preset("mnist").unwrap_err().to_string();
+        assert!(
+            e.contains("dvs128-gesture") && e.contains("synthetic"),
+            "{e}"
+        );
+    }
+}

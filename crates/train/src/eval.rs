@@ -1,0 +1,230 @@
+//! Evaluation: accuracy on the time-mean output, per-class accuracy, confusion matrix and LIF
+//! firing rates, for the per-epoch test pass and for `snnkit eval`.
+
+use crate::checkpoint;
+use crate::config::TrainConfig;
+use crate::data::open_loader;
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::metrics::Progress;
+use candle_core::{DType, Device, Tensor, D};
+use serde::{Deserialize, Serialize};
+use snnkit_cache::Loader;
+use snnkit_model::{SmaVgg8, Vgg8Config};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Number of correct predictions of `out` (`[T, B, K]`) on the time-mean, against `labels` (`[B]`).
+pub fn correct_count(out: &Tensor, labels: &Tensor) -> candle_core::Result<(usize, Vec<u32>)> {
+    let pred = out.mean(0)?.argmax(D::Minus1)?;
+    let ok = pred
+        .eq(&labels.to_dtype(DType::U32)?)?
+        .to_dtype(DType::F32)?
+        .sum_all()?
+        .to_scalar::<f32>()?;
+    Ok((ok as usize, pred.to_vec1::<u32>()?))
+}
+
+/// Result of one pass over a split in eval mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalStats {
+    /// Samples evaluated.
+    pub samples: usize,
+    /// Mean loss per sample.
+    pub loss: f64,
+    /// Accuracy on the time-mean output.
+    pub accuracy: f64,
+    /// `confusion[true][predicted]` counts.
+    pub confusion: Vec<Vec<u64>>,
+    /// Spike rate per LIF layer, averaged over samples.
+    pub firing_rates: BTreeMap<String, f64>,
+    /// Wall time (seconds).
+    pub seconds: f64,
+}
+
+/// Runs `model` in eval mode (no AZO, BN running stats, no dropout) over every batch of `loader`.
+pub fn evaluate(
+    model: &SmaVgg8,
+    loader: &Loader,
+    loss: Loss,
+    progress: &mut dyn Progress,
+    epoch: usize,
+    epochs: usize,
+) -> Result<EvalStats> {
+    let start = Instant::now();
+    let k = model.config().num_classes;
+    let mut confusion = vec![vec![0u64; k]; k];
+    let (mut n, mut correct, mut loss_sum) = (0usize, 0usize, 0f64);
+    let mut rates: BTreeMap<String, f64> = BTreeMap::new();
+    progress.start(epoch, epochs, "test", loader.batches_per_epoch());
+    for (i, batch) in loader.epoch(0).enumerate() {
+        let batch = batch?;
+        let b = batch.labels_vec.len();
+        let out = model.forward_t(&batch.frames, false)?;
+        let l = loss.compute(&out, &batch.labels)?.to_scalar::<f32>()? as f64;
+        let (ok, pred) = correct_count(&out, &batch.labels)?;
+        for (&t, &p) in batch.labels_vec.iter().zip(&pred) {
+            if (t as usize) < k && (p as usize) < k {
+                confusion[t as usize][p as usize] += 1;
+            }
+        }
+        for (name, r) in model.firing_rates() {
+            *rates.entry(name).or_default() += r * b as f64;
+        }
+        n += b;
+        correct += ok;
+        loss_sum += l * b as f64;
+        let secs = start.elapsed().as_secs_f64().max(1e-9);
+        progress.batch(
+            i + 1,
+            loss_sum / n as f64,
+            correct as f64 / n as f64,
+            n as f64 / secs,
+        );
+    }
+    progress.finish();
+    let nf = n.max(1) as f64;
+    Ok(EvalStats {
+        samples: n,
+        loss: loss_sum / nf,
+        accuracy: correct as f64 / nf,
+        confusion,
+        firing_rates: rates.into_iter().map(|(k, v)| (k, v / nf)).collect(),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Accuracy of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassAccuracy {
+    /// Label index.
+    pub label: usize,
+    /// Class name from the cache.
+    pub name: String,
+    /// Test samples of this class.
+    pub samples: u64,
+    /// Of which predicted correctly.
+    pub correct: u64,
+    /// `correct / samples` (0 when the class has no samples).
+    pub accuracy: f64,
+}
+
+/// What `snnkit eval` reports (`--json` prints this).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// The checkpoint evaluated.
+    pub checkpoint: PathBuf,
+    /// The cache file evaluated on.
+    pub cache_file: PathBuf,
+    /// Epochs the checkpoint had trained.
+    pub epoch: usize,
+    /// Samples evaluated.
+    pub samples: usize,
+    /// Overall accuracy.
+    pub accuracy: f64,
+    /// Mean loss with the run's loss function.
+    pub loss: f64,
+    /// Per-class accuracy.
+    pub per_class: Vec<ClassAccuracy>,
+    /// `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<u64>>,
+    /// Class names, in label order.
+    pub class_names: Vec<String>,
+    /// Spike rate per LIF layer.
+    pub firing_rates: BTreeMap<String, f64>,
+}
+
+/// Rebuilds the network stored in a checkpoint, on `device`.
+pub fn model_from_checkpoint(
+    ck: &checkpoint::Checkpoint,
+    device: &Device,
+) -> Result<(TrainConfig, SmaVgg8)> {
+    let cfg = TrainConfig::from_toml_str(
+        &ck.meta.config_toml,
+        &format!("{} (config)", ck.path.display()),
+    )?;
+    let vcfg: Vgg8Config =
+        serde_json::from_str(&ck.meta.model_json).map_err(|e| Error::Checkpoint {
+            path: ck.path.clone(),
+            message: format!("model config: {e}"),
+        })?;
+    let model = SmaVgg8::new(&vcfg, device)?;
+    model
+        .store()
+        .load_state_dict(&ck.model_tensors(), false, &ck.path)?;
+    Ok((cfg, model))
+}
+
+/// Evaluates a checkpoint on the test split of `cache` (the split and loader settings come from
+/// the checkpoint's configuration; `split` overrides the split, `batch` the batch size).
+pub fn evaluate_checkpoint(
+    ckpt: &Path,
+    cache: &Path,
+    split: Option<&str>,
+    batch: Option<usize>,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<EvalReport> {
+    let ck = checkpoint::load(ckpt, device)?;
+    let (mut cfg, model) = model_from_checkpoint(&ck, device)?;
+    if let Some(b) = batch {
+        cfg.data.eval_batch_size = b.max(1);
+    }
+    let split = split
+        .map(str::to_string)
+        .unwrap_or_else(|| cfg.data.test_split.clone());
+    let loader = open_loader(cache, &cfg, &split, false, device)?;
+    let vc = model.config();
+    let [t, _, h, w] = loader.sample_shape();
+    if (t, h, w, loader.num_classes()) != (vc.time_steps, vc.height, vc.width, vc.num_classes) {
+        return Err(Error::CacheLayout {
+            path: loader.reader().info().path.clone(),
+            message: format!(
+                "samples are T={t} {h}x{w} with {} classes after the loader; the checkpoint's network expects T={} {}x{} with {} classes",
+                loader.num_classes(), vc.time_steps, vc.height, vc.width, vc.num_classes
+            ),
+        });
+    }
+    let stats = evaluate(
+        &model,
+        &loader,
+        cfg.loss,
+        progress,
+        ck.meta.epoch,
+        ck.meta.epoch,
+    )?;
+    let names = loader.reader().info().class_names.clone();
+    let per_class = stats
+        .confusion
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let samples: u64 = row.iter().sum();
+            let correct = row[i];
+            ClassAccuracy {
+                label: i,
+                name: names.get(i).cloned().unwrap_or_else(|| i.to_string()),
+                samples,
+                correct,
+                accuracy: if samples > 0 {
+                    correct as f64 / samples as f64
+                } else {
+                    0.0
+                },
+            }
+        })
+        .collect();
+    Ok(EvalReport {
+        checkpoint: ckpt.to_path_buf(),
+        cache_file: loader.reader().info().path.clone(),
+        epoch: ck.meta.epoch,
+        samples: stats.samples,
+        accuracy: stats.accuracy,
+        loss: stats.loss,
+        per_class,
+        confusion: stats.confusion,
+        class_names: names,
+        firing_rates: stats.firing_rates,
+    })
+}

@@ -1,0 +1,316 @@
+//! The training loop: epochs of train mode (AZO and dropout on) then eval mode over the test
+//! split, the cosine schedule stepped per epoch, checkpoints, metrics, curves and resume.
+//!
+//! Determinism: the loader's batches are a pure function of `(seed, epoch)`, parameters are
+//! initialised from `seed`, and the dropout RNG state is saved in every checkpoint, so on the CPU
+//! a run stopped after epoch k and resumed ends with the same weights and metrics as one that
+//! never stopped.
+
+use crate::checkpoint::{self, from_hex32, to_hex, CheckpointMeta};
+use crate::config::{ScheduleKind, TrainConfig};
+use crate::data::{device_name, open_loader};
+use crate::error::{Error, Result};
+use crate::eval::{correct_count, evaluate};
+use crate::metrics::{read_jsonl, write_json, write_jsonl, EpochMetrics, Progress, Summary};
+use crate::optim::{clip_grad_norm, CosineAnnealingLr, Optimizer};
+use crate::plot;
+use candle_core::{Device, Tensor};
+use snnkit_model::SmaVgg8;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// File names inside a run folder.
+pub mod files {
+    /// The resolved configuration.
+    pub const CONFIG: &str = "config.toml";
+    /// One JSON object per epoch.
+    pub const METRICS: &str = "metrics.jsonl";
+    /// Checkpoint after the latest epoch.
+    pub const LAST: &str = "last.safetensors";
+    /// Checkpoint of the best test accuracy.
+    pub const BEST: &str = "best.safetensors";
+    /// Loss and accuracy curves.
+    pub const CURVES: &str = "curves.png";
+    /// Final summary.
+    pub const SUMMARY: &str = "summary.json";
+}
+
+/// Where and how to run.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Cache folder (holding `train.h5`/`test.h5`, or a `CACHE_DIR/<dataset>/<setting>/` root).
+    pub cache: PathBuf,
+    /// Run folder (created if needed).
+    pub out: PathBuf,
+    /// Device for the model and batches.
+    pub device: Device,
+    /// Continue from `out/last.safetensors` when it exists.
+    pub resume: bool,
+    /// Stop after this epoch (as a run killed there would); `None` = run to `epochs`.
+    pub stop_after: Option<usize>,
+}
+
+/// What [`train`] returns.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// The run folder.
+    pub out: PathBuf,
+    /// The summary written to `summary.json`.
+    pub summary: Summary,
+    /// Every epoch's metrics (including those of earlier, resumed-from sessions).
+    pub metrics: Vec<EpochMetrics>,
+}
+
+/// Trains `cfg` on the cache of `opts`, writing the run folder. See the module docs.
+pub fn train(
+    cfg: &TrainConfig,
+    opts: &TrainOptions,
+    progress: &mut dyn Progress,
+) -> Result<RunResult> {
+    let dev = &opts.device;
+    let out = &opts.out;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let last_path = out.join(files::LAST);
+    if !opts.resume && last_path.exists() {
+        return Err(Error::Config {
+            origin: out.display().to_string(),
+            message: "the run folder already holds a run (last.safetensors); pass --resume to continue it or choose another folder".into(),
+        });
+    }
+    let train_loader = open_loader(&opts.cache, cfg, &cfg.data.train_split, true, dev)?;
+    let test_loader = open_loader(&opts.cache, cfg, &cfg.data.test_split, false, dev)?;
+    let [t, _, h, w] = train_loader.sample_shape();
+    let k = train_loader.num_classes();
+    if test_loader.sample_shape() != train_loader.sample_shape() || test_loader.num_classes() != k {
+        return Err(Error::CacheLayout {
+            path: test_loader.reader().info().path.clone(),
+            message: "train and test splits differ in shape or class count".into(),
+        });
+    }
+    if train_loader.batches_per_epoch() == 0 {
+        return Err(Error::CacheLayout {
+            path: train_loader.reader().info().path.clone(),
+            message: format!(
+                "{} training samples make no full batch of {}",
+                train_loader.len(),
+                cfg.data.batch_size
+            ),
+        });
+    }
+    let class_names = train_loader.reader().info().class_names.clone();
+    let vcfg = cfg.model.to_vgg8(t, k, h, w, cfg.seed)?;
+    let model = SmaVgg8::new(&vcfg, dev)?;
+    let mut opt = Optimizer::new(cfg.optimizer.clone(), model.named_parameters());
+    let mut sched = CosineAnnealingLr::new(cfg.optimizer.lr, cfg.t_max(), cfg.schedule.eta_min);
+    let (mut start_epoch, mut best_acc, mut best_epoch) = (0usize, 0f64, 0usize);
+    let mut history: Vec<EpochMetrics> = Vec::new();
+    let config_toml = cfg.to_toml_string()?;
+
+    if opts.resume && last_path.exists() {
+        let ck = checkpoint::load(&last_path, dev)?;
+        let saved =
+            TrainConfig::from_toml_str(&ck.meta.config_toml, &last_path.display().to_string())?;
+        // Only the epoch count may change between sessions (to extend a run).
+        let mut cmp = saved.clone();
+        cmp.epochs = cfg.epochs;
+        if &cmp != cfg {
+            return Err(Error::Config {
+                origin: last_path.display().to_string(),
+                message: "the checkpoint was trained with another configuration (only `epochs` may change on --resume)".into(),
+            });
+        }
+        model
+            .store()
+            .load_state_dict(&ck.model_tensors(), false, &last_path)?;
+        opt.load_state(&ck.tensors)?;
+        sched.last_epoch = ck.meta.sched_last_epoch;
+        sched.lr = ck.meta.sched_lr;
+        opt.set_lr(lr_for(cfg, &sched));
+        let seed = from_hex32(&ck.meta.dropout_rng_seed);
+        let pos = ck.meta.dropout_rng_word_pos.parse::<u128>().ok();
+        match (seed, pos) {
+            (Some(s), Some(p)) => model.set_dropout_rng_state(s, p),
+            _ => {
+                return Err(Error::Checkpoint {
+                    path: last_path.clone(),
+                    message: "bad dropout RNG state".into(),
+                })
+            }
+        }
+        start_epoch = ck.meta.epoch;
+        best_acc = ck.meta.best_acc;
+        best_epoch = ck.meta.best_epoch;
+        let mpath = out.join(files::METRICS);
+        if mpath.exists() {
+            history = read_jsonl(&mpath)?;
+            // Lines written after the checkpoint (a kill between the two writes) are redone.
+            history.retain(|m| m.epoch <= start_epoch);
+        }
+        progress.message(&format!(
+            "resuming {} after epoch {start_epoch} (best test accuracy so far {:.2}% at epoch {best_epoch})",
+            out.display(),
+            100.0 * best_acc
+        ));
+    }
+    checkpoint::write_atomic(&out.join(files::CONFIG), config_toml.as_bytes())?;
+
+    let model_json = serde_json::to_string(&vcfg).map_err(|e| Error::Other(e.to_string()))?;
+    let session = Instant::now();
+    let (mut session_samples, mut session_train_s) = (0usize, 0f64);
+    let last_epoch = opts.stop_after.unwrap_or(cfg.epochs).min(cfg.epochs);
+    for epoch in start_epoch + 1..=last_epoch {
+        let lr = opt.lr();
+        // ---- train ----
+        let t0 = Instant::now();
+        progress.start(epoch, cfg.epochs, "train", train_loader.batches_per_epoch());
+        let (mut n, mut correct, mut loss_sum) = (0usize, 0usize, 0f64);
+        for (bi, batch) in train_loader.epoch(epoch as u64).enumerate() {
+            let batch = batch?;
+            let b = batch.labels_vec.len();
+            let out_t = model.forward_t(&batch.frames, true)?;
+            let loss = cfg.loss.compute(&out_t, &batch.labels)?;
+            let lv = loss.to_scalar::<f32>()?;
+            if !lv.is_finite() {
+                return Err(Error::NonFiniteLoss {
+                    value: lv,
+                    epoch,
+                    batch: bi,
+                });
+            }
+            let store = loss.backward()?;
+            let mut grads = opt.grads(&store);
+            if cfg.clip_grad > 0.0 {
+                clip_grad_norm(&mut grads, cfg.clip_grad)?;
+            }
+            opt.step(&grads)?;
+            let (ok, _) = correct_count(&out_t, &batch.labels)?;
+            n += b;
+            correct += ok;
+            loss_sum += lv as f64 * b as f64;
+            let secs = t0.elapsed().as_secs_f64().max(1e-9);
+            progress.batch(
+                bi + 1,
+                loss_sum / n as f64,
+                correct as f64 / n as f64,
+                n as f64 / secs,
+            );
+        }
+        progress.finish();
+        let train_s = t0.elapsed().as_secs_f64();
+        // ---- test ----
+        let stats = evaluate(&model, &test_loader, cfg.loss, progress, epoch, cfg.epochs)?;
+        // ---- schedule, best, files ----
+        if cfg.schedule.kind == ScheduleKind::Cosine {
+            sched.step();
+        }
+        opt.set_lr(lr_for(cfg, &sched));
+        let improved = stats.accuracy > best_acc || best_epoch == 0;
+        if improved {
+            best_acc = stats.accuracy;
+            best_epoch = epoch;
+        }
+        let (seed, pos) = model.dropout_rng_state();
+        let meta = CheckpointMeta {
+            epoch,
+            config_toml: config_toml.clone(),
+            model_json: model_json.clone(),
+            sched_last_epoch: sched.last_epoch,
+            sched_lr: sched.lr,
+            dropout_rng_seed: to_hex(&seed),
+            dropout_rng_word_pos: pos.to_string(),
+            best_acc,
+            best_epoch,
+            class_names: class_names.clone(),
+        };
+        let tensors = checkpoint_tensors(&model, &opt)?;
+        if improved {
+            checkpoint::save(&out.join(files::BEST), &tensors, &meta)?;
+        }
+        let m = EpochMetrics {
+            epoch,
+            lr,
+            train_loss: loss_sum / n.max(1) as f64,
+            train_acc: correct as f64 / n.max(1) as f64,
+            test_loss: stats.loss,
+            test_acc: stats.accuracy,
+            best_test_acc: best_acc,
+            best_epoch,
+            train_samples: n,
+            train_seconds: train_s,
+            eval_seconds: stats.seconds,
+            train_samples_per_s: n as f64 / train_s.max(1e-9),
+            firing_rates: stats.firing_rates,
+        };
+        session_samples += n;
+        session_train_s += train_s;
+        history.push(m.clone());
+        write_jsonl(&out.join(files::METRICS), &history)?;
+        checkpoint::save(&last_path, &tensors, &meta)?;
+        if let Err(e) = plot::curves(&out.join(files::CURVES), &history) {
+            // A plot is a convenience: never lose a run over it.
+            tracing::warn!("{e}");
+        }
+        progress.epoch(&m);
+    }
+
+    let last = history.last();
+    let mut files_map = BTreeMap::new();
+    for f in [
+        files::CONFIG,
+        files::METRICS,
+        files::LAST,
+        files::BEST,
+        files::CURVES,
+        files::SUMMARY,
+    ] {
+        files_map.insert(f.to_string(), out.join(f).display().to_string());
+    }
+    let summary = Summary {
+        name: cfg.name.clone(),
+        epochs: last.map(|m| m.epoch).unwrap_or(start_epoch),
+        best_test_acc: best_acc,
+        best_epoch,
+        final_test_acc: last.map(|m| m.test_acc).unwrap_or(0.0),
+        final_train_loss: last.map(|m| m.train_loss).unwrap_or(f64::NAN),
+        seconds: session.elapsed().as_secs_f64(),
+        train_samples_per_s: session_samples as f64 / session_train_s.max(1e-9),
+        parameters: model.store().num_parameters(),
+        device: device_name(dev),
+        files: files_map,
+    };
+    write_json(&out.join(files::SUMMARY), &summary)?;
+    Ok(RunResult {
+        out: out.clone(),
+        summary,
+        metrics: history,
+    })
+}
+
+/// The learning rate the schedule gives for the next epoch.
+fn lr_for(cfg: &TrainConfig, sched: &CosineAnnealingLr) -> f64 {
+    match cfg.schedule.kind {
+        ScheduleKind::Cosine => sched.lr,
+        ScheduleKind::Constant => cfg.optimizer.lr,
+    }
+}
+
+/// Model `state_dict` plus optimizer state, as a checkpoint stores them.
+fn checkpoint_tensors(model: &SmaVgg8, opt: &Optimizer) -> Result<BTreeMap<String, Tensor>> {
+    let mut t = model.store().state_dict();
+    t.extend(opt.state_tensors()?);
+    Ok(t)
+}
+
+/// Reads the final weights of a run folder's `last.safetensors` as a name → values map (for
+/// comparing runs).
+pub fn final_weights(out: &Path) -> Result<BTreeMap<String, Vec<f32>>> {
+    let ck = checkpoint::load(&out.join(files::LAST), &Device::Cpu)?;
+    let mut m = BTreeMap::new();
+    for (k, v) in ck.tensors {
+        if v.dtype() == candle_core::DType::F32 {
+            m.insert(k, v.flatten_all()?.to_vec1::<f32>()?);
+        }
+    }
+    Ok(m)
+}
