@@ -170,6 +170,9 @@ pub(crate) fn conv_forward(g: &Geom, x: &[f32], wr: &[f32], out: &mut [f32]) {
     assert_eq!(x.len(), g.n * g.cin * hw, "input length");
     assert_eq!(wr.len(), g.cout * k * k * g.cin, "weight length");
     assert_eq!(out.len(), g.n * g.cout * hw, "output length");
+    if k == 1 {
+        return pointwise_forward(g, x, wr, out);
+    }
     let rpt = g.rows_per_tile();
     let tpi = g.tiles_per_image();
     let out_ptr = SyncPtr(out.as_mut_ptr());
@@ -181,7 +184,13 @@ pub(crate) fn conv_forward(g: &Geom, x: &[f32], wr: &[f32], out: &mut [f32]) {
         let cols = rows * wp;
         with_scratch(xp_len + g.cout * cols, |buf| {
             let (xp, op) = buf.split_at_mut(xp_len);
-            fill_padded_nhwc(g, &x[img * g.cin * hw..(img + 1) * g.cin * hw], y0, rows, xp);
+            fill_padded_nhwc(
+                g,
+                &x[img * g.cin * hw..(img + 1) * g.cin * hw],
+                y0,
+                rows,
+                xp,
+            );
             let kc = k * g.cin;
             for dy in 0..k {
                 // SAFETY: op is cout x cols (row stride cols); the weight view reads
@@ -238,11 +247,18 @@ pub(crate) fn conv_weight_grad(g: &Geom, x: &[f32], gout: &[f32]) -> Vec<f32> {
     assert_eq!(gout.len(), g.n * g.cout * hw, "gradient length");
     let rpt = g.rows_per_tile();
     let tpi = g.tiles_per_image();
-    let tasks = g.n * tpi;
     let wlen = g.cout * k * k * g.cin;
-    let threads = rayon::current_num_threads();
 
     let tile = |task: usize, acc: &mut [f32], par: Parallelism| {
+        if k == 1 {
+            return pointwise_weight_grad(
+                g,
+                &x[task * g.cin * hw..],
+                &gout[task * g.cout * hw..],
+                acc,
+                par,
+            );
+        }
         let (img, t) = (task / tpi, task % tpi);
         let y0 = t * rpt;
         let rows = rpt.min(g.h - y0);
@@ -250,7 +266,13 @@ pub(crate) fn conv_weight_grad(g: &Geom, x: &[f32], gout: &[f32]) -> Vec<f32> {
         let cols = rows * wp;
         with_scratch(xp_len + g.cout * cols, |buf| {
             let (xp, gop) = buf.split_at_mut(xp_len);
-            fill_padded_nhwc(g, &x[img * g.cin * hw..(img + 1) * g.cin * hw], y0, rows, xp);
+            fill_padded_nhwc(
+                g,
+                &x[img * g.cin * hw..(img + 1) * g.cin * hw],
+                y0,
+                rows,
+                xp,
+            );
             // Output gradient on the padded width grid, zeros in the junk columns so they
             // add nothing to the correlation.
             gop.fill(0.0);
@@ -292,13 +314,23 @@ pub(crate) fn conv_weight_grad(g: &Geom, x: &[f32], gout: &[f32]) -> Vec<f32> {
             }
         });
     };
+    let tasks = if k == 1 { g.n } else { g.n * tpi };
+    accumulate_over_tiles(tasks, wlen, tile)
+}
 
+/// Runs `tile(i, acc, parallelism)` for every tile and returns the sum of the accumulators:
+/// one accumulator per thread (contiguous runs of tiles), added up at the end.
+fn accumulate_over_tiles(
+    tasks: usize,
+    wlen: usize,
+    tile: impl Fn(usize, &mut [f32], Parallelism) + Sync,
+) -> Vec<f32> {
+    let threads = rayon::current_num_threads();
     if tasks < threads {
         let mut acc = vec![0.0; wlen];
         (0..tasks).for_each(|i| tile(i, &mut acc, Parallelism::Rayon(0)));
         return acc;
     }
-    // One accumulator per contiguous chunk of tiles (one chunk per thread), summed at the end.
     let chunks = threads.min(tasks);
     let mut accs: Vec<Vec<f32>> = (0..chunks)
         .into_par_iter()
@@ -314,4 +346,68 @@ pub(crate) fn conv_weight_grad(g: &Geom, x: &[f32], gout: &[f32]) -> Vec<f32> {
         total.iter_mut().zip(a).for_each(|(t, v)| *t += v);
     }
     total
+}
+
+/// 1x1 kernels need no padding or layout change: per image, `out = wr [cout, cin] * x [cin, hw]`.
+fn pointwise_forward(g: &Geom, x: &[f32], wr: &[f32], out: &mut [f32]) {
+    let hw = g.h * g.w;
+    let out_ptr = SyncPtr(out.as_mut_ptr());
+    for_each_tile(g.n, |img, par| {
+        let xi = &x[img * g.cin * hw..(img + 1) * g.cin * hw];
+        // SAFETY: image `img` of `out` (cout x hw, checked by the caller) is written by this
+        // task only; wr is cout x cin and xi cin x hw, both row-major.
+        unsafe {
+            gemm::gemm(
+                g.cout,
+                hw,
+                g.cin,
+                out_ptr.get().add(img * g.cout * hw),
+                1,
+                hw as isize,
+                false,
+                wr.as_ptr(),
+                1,
+                g.cin as isize,
+                xi.as_ptr(),
+                1,
+                hw as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                par,
+            );
+        }
+    });
+}
+
+/// 1x1 weight gradient of one image: `acc [cout, cin] += gout [cout, hw] * x^T [hw, cin]`.
+fn pointwise_weight_grad(g: &Geom, x: &[f32], gout: &[f32], acc: &mut [f32], par: Parallelism) {
+    let hw = g.h * g.w;
+    assert!(x.len() >= g.cin * hw && gout.len() >= g.cout * hw && acc.len() == g.cout * g.cin);
+    // SAFETY: lengths checked just above.
+    unsafe {
+        gemm::gemm(
+            g.cout,
+            g.cin,
+            hw,
+            acc.as_mut_ptr(),
+            1,
+            g.cin as isize,
+            true,
+            gout.as_ptr(),
+            1,
+            hw as isize,
+            x.as_ptr(),
+            hw as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
 }

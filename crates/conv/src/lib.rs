@@ -20,7 +20,7 @@ fn fast_path(x: &Tensor, w: &Tensor) -> bool {
 /// Kernel size of `w [cout, cin, k, k]`, checked odd and square.
 fn kernel_size(w: &Tensor) -> Result<usize> {
     let (_, _, kh, kw) = w.dims4()?;
-    if kh != kw || kh % 2 == 0 {
+    if kh != kw || kh % 2 != 1 {
         candle_core::bail!("conv2d_same expects an odd square kernel, got {kh}x{kw}");
     }
     Ok(kh)

@@ -22,7 +22,7 @@ fn geometry(xl: &Layout, wl: &Layout) -> Result<Geom> {
     if wcin != cin {
         candle_core::bail!("snnkit-conv: input has {cin} channels, weight expects {wcin}");
     }
-    if kh != kw || kh % 2 == 0 {
+    if kh != kw || kh % 2 != 1 {
         candle_core::bail!("snnkit-conv: expects an odd square kernel, got {kh}x{kw}");
     }
     Ok(Geom {
@@ -104,7 +104,7 @@ impl CustomOp2 for InputGrad {
     ) -> Result<(CpuStorage, Shape)> {
         let (n, gc, h, wd) = l1.shape().dims4()?;
         let (cout, cin, kh, kw) = l2.shape().dims4()?;
-        if gc != cout || kh != kw || kh % 2 == 0 {
+        if gc != cout || kh != kw || kh % 2 != 1 {
             candle_core::bail!(
                 "snnkit-conv: gradient {:?} does not match weight {:?}",
                 l1.shape(),
@@ -149,7 +149,7 @@ impl CustomOp2 for WeightGrad {
     ) -> Result<(CpuStorage, Shape)> {
         let (n, cin, h, wd) = l1.shape().dims4()?;
         let (gn, cout, gh, gw) = l2.shape().dims4()?;
-        if (gn, gh, gw) != (n, h, wd) || self.k % 2 == 0 {
+        if (gn, gh, gw) != (n, h, wd) || self.k % 2 != 1 {
             candle_core::bail!(
                 "snnkit-conv: input {:?} does not match output gradient {:?} (k = {})",
                 l1.shape(),
@@ -169,6 +169,9 @@ impl CustomOp2 for WeightGrad {
         };
         let gwr = kernel::conv_weight_grad(&g, x, gy);
         let gw = kernel::wr_to_weights(&gwr, cout, cin, self.k);
-        Ok((CpuStorage::F32(gw), Shape::from((cout, cin, self.k, self.k))))
+        Ok((
+            CpuStorage::F32(gw),
+            Shape::from((cout, cin, self.k, self.k)),
+        ))
     }
 }

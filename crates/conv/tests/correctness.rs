@@ -32,12 +32,21 @@ fn check(seed: u64, n: usize, cin: usize, cout: usize, h: usize, w: usize, k: us
     let what = format!("n={n} cin={cin} cout={cout} h={h} w={w} k={k}");
 
     // Reference: candle's conv2d and its autograd.
-    let (xr, wr) = (Var::from_tensor(&x).unwrap(), Var::from_tensor(&wt).unwrap());
-    let yr = xr.as_tensor().conv2d(wr.as_tensor(), k / 2, 1, 1, 1).unwrap();
+    let (xr, wr) = (
+        Var::from_tensor(&x).unwrap(),
+        Var::from_tensor(&wt).unwrap(),
+    );
+    let yr = xr
+        .as_tensor()
+        .conv2d(wr.as_tensor(), k / 2, 1, 1, 1)
+        .unwrap();
     let gr = (&yr * &g).unwrap().sum_all().unwrap().backward().unwrap();
 
     // Ours, through the autograd of the custom op.
-    let (xo, wo) = (Var::from_tensor(&x).unwrap(), Var::from_tensor(&wt).unwrap());
+    let (xo, wo) = (
+        Var::from_tensor(&x).unwrap(),
+        Var::from_tensor(&wt).unwrap(),
+    );
     let yo = conv2d_same(xo.as_tensor(), wo.as_tensor()).unwrap();
     let go = (&yo * &g).unwrap().sum_all().unwrap().backward().unwrap();
 
@@ -50,8 +59,14 @@ fn check(seed: u64, n: usize, cin: usize, cout: usize, h: usize, w: usize, k: us
 
     // The explicit backward gives the same as the autograd one.
     let (gx, gw) = conv2d_same_backward(&x, &wt, &g).unwrap();
-    assert!(rel_err(&gx, gr.get(&xr).unwrap()) < TOL, "explicit grad x {what}");
-    assert!(rel_err(&gw, gr.get(&wr).unwrap()) < TOL, "explicit grad w {what}");
+    assert!(
+        rel_err(&gx, gr.get(&xr).unwrap()) < TOL,
+        "explicit grad x {what}"
+    );
+    assert!(
+        rel_err(&gw, gr.get(&wr).unwrap()) < TOL,
+        "explicit grad w {what}"
+    );
 }
 
 #[test]
@@ -74,6 +89,8 @@ fn batch_one_and_odd_rectangles() {
     check(8, 1, 1, 1, 1, 1, 3);
     check(9, 1, 2, 3, 3, 2, 7);
     check(10, 5, 7, 9, 11, 3, 3);
+    check(17, 1, 4, 3, 5, 6, 1);
+    check(18, 5, 6, 7, 4, 9, 1);
 }
 
 #[test]
