@@ -1,10 +1,106 @@
-//! Not wired yet (being built in this session).
+//! `snnkit eval`: accuracy, per-class accuracy, confusion matrix (JSON + PNG) and firing rates of
+//! a checkpoint on a frame cache.
+
+use anyhow::Result;
+use std::path::PathBuf;
 
 /// Arguments.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A checkpoint written by `snnkit train` (last.safetensors or best.safetensors).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Cache folder (as for `snnkit train`).
+    #[arg(long)]
+    pub cache: PathBuf,
+    /// Split to evaluate (default: the run's test split).
+    #[arg(long)]
+    pub split: Option<String>,
+    /// Evaluation batch size (default: the run's).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Where to write confusion.json and confusion.png (default: next to the checkpoint).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Print the full report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
 
 /// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: Args) -> Result<()> {
+    let device = snnkit_train::parse_device(&args.device)?;
+    let mut bars = super::train::Bars::new(args.quiet || args.json);
+    let report = snnkit_train::evaluate_checkpoint(
+        &args.checkpoint,
+        &args.cache,
+        args.split.as_deref(),
+        args.batch_size,
+        &device,
+        &mut bars,
+    )?;
+    let out = match &args.out {
+        Some(o) => o.clone(),
+        None => args
+            .checkpoint
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    std::fs::create_dir_all(&out)?;
+    let json_path = out.join("confusion.json");
+    let png_path = out.join("confusion.png");
+    snnkit_train::checkpoint::write_atomic(
+        &json_path,
+        (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
+    )?;
+    snnkit_train::plot::confusion(
+        &png_path,
+        &report.confusion,
+        &format!("CONFUSION  ACC {:.1}%", 100.0 * report.accuracy),
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{}: epoch {}, {} samples of {}: accuracy {:.2}% (loss {:.4})",
+        args.checkpoint.display(),
+        report.epoch,
+        report.samples,
+        report.cache_file.display(),
+        100.0 * report.accuracy,
+        report.loss
+    );
+    println!("per class:");
+    for c in &report.per_class {
+        println!(
+            "  {:>3} {:<24} {:>6.1}% ({}/{})",
+            c.label,
+            c.name,
+            100.0 * c.accuracy,
+            c.correct,
+            c.samples
+        );
+    }
+    println!("confusion matrix (rows true, columns predicted):");
+    for row in &report.confusion {
+        println!(
+            "  {}",
+            row.iter().map(|v| format!("{v:>4}")).collect::<String>()
+        );
+    }
+    println!("firing rates per LIF layer:");
+    for (k, v) in &report.firing_rates {
+        println!("  {k:<28} {:.4}", v);
+    }
+    println!("wrote {} and {}", json_path.display(), png_path.display());
+    Ok(())
 }

@@ -1,10 +1,133 @@
-//! Not wired yet (being built in this session).
+//! `snnkit bench step`: median seconds of one SMA-VGG8 training step (train-mode forward with
+//! AZO, MSE on the mean over T, backward, AdamW update) after warm-up.
+
+use anyhow::{bail, Result};
+use snnkit_model::Vgg8Config;
+use snnkit_train::bench::{step_times, StepBench};
 
 /// Arguments.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Conv widths of the five blocks, comma-separated (default: the reference 64,128,256,512,512).
+    #[arg(long, value_delimiter = ',')]
+    widths: Option<Vec<usize>>,
+    /// Hidden head widths (two), comma-separated (default 2048,1024). The head input is
+    /// widths[4]·9 (3×3 pooling).
+    #[arg(long, value_delimiter = ',')]
+    head: Option<Vec<usize>>,
+    /// Time steps T.
+    #[arg(long, default_value_t = 16)]
+    frames: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 2)]
+    batch: usize,
+    /// Input height and width.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Classes.
+    #[arg(long, default_value_t = 11)]
+    classes: usize,
+    /// AZO channel ratio RCR.
+    #[arg(long, default_value_t = 10)]
+    rcr: usize,
+    /// Build without SMA.
+    #[arg(long)]
+    no_sma: bool,
+    /// Build without AZO.
+    #[arg(long)]
+    no_azo: bool,
+    /// Untimed warm-up steps.
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 5)]
+    iters: usize,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Print JSON (key median_step_s).
+    #[arg(long)]
+    json: bool,
+}
 
-/// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Runs the benchmark.
+pub fn run(args: Args) -> Result<()> {
+    let mut m = Vgg8Config {
+        time_steps: args.frames,
+        num_classes: args.classes,
+        height: args.size,
+        width: args.size,
+        sma: !args.no_sma,
+        ..Vgg8Config::default()
+    };
+    if let Some(w) = &args.widths {
+        let Ok(w) = <[usize; 5]>::try_from(w.as_slice()) else {
+            bail!("--widths takes five numbers")
+        };
+        m.widths = w;
+    }
+    if let Some(h) = &args.head {
+        let Ok(h) = <[usize; 2]>::try_from(h.as_slice()) else {
+            bail!("--head takes two numbers")
+        };
+        m.head = h;
+    }
+    m.azo = if args.no_azo || args.no_sma {
+        None
+    } else {
+        Some(snnkit_model::AzoConfig {
+            rcr: args.rcr,
+            rtr: 4,
+        })
+    };
+    if args.iters == 0 {
+        bail!("--iters must be at least 1");
+    }
+    let device = snnkit_train::parse_device(&args.device)?;
+    let b = StepBench {
+        model: m.clone(),
+        batch: args.batch,
+        warmup: args.warmup,
+        iters: args.iters,
+    };
+    let t = step_times(&b, &device)?;
+    if args.json {
+        let v = serde_json::json!({
+            "median_step_s": t.median_step_s,
+            "median_forward_s": t.median_forward_s,
+            "median_backward_s": t.median_backward_s,
+            "median_update_s": t.median_update_s,
+            "samples_per_s": t.samples_per_s,
+            "steps_s": t.steps_s,
+            "parameters": t.parameters,
+            "widths": m.widths,
+            "head": m.head,
+            "frames": m.time_steps,
+            "batch": args.batch,
+            "size": args.size,
+            "sma": m.sma,
+            "azo": m.azo.is_some(),
+            "device": snnkit_train::device_name(&device),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "SMA-VGG8 widths {:?} head {:?}, T={} B={} {}x{}, SMA {} AZO {}, {} parameters, {}",
+            m.widths,
+            m.head,
+            m.time_steps,
+            args.batch,
+            args.size,
+            args.size,
+            m.sma,
+            m.azo.is_some(),
+            t.parameters,
+            snnkit_train::device_name(&device)
+        );
+        println!(
+            "median step {:.4} s (forward+loss {:.4} s, backward {:.4} s, update {:.4} s), {:.1} samples/s over {} steps",
+            t.median_step_s, t.median_forward_s, t.median_backward_s, t.median_update_s, t.samples_per_s, args.iters
+        );
+    }
+    Ok(())
 }

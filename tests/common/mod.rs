@@ -1,0 +1,67 @@
+//! Helpers shared by the end-to-end tests.
+
+use rand::{Rng, SeedableRng};
+use snnkit_cache::{CacheMeta, CacheWriter, Compression, FrameSetting, SplitBy};
+use snnkit_train::TrainConfig;
+use std::path::Path;
+
+/// Writes a small learnable frame cache `dir/{train,test}.h5`: class `c` puts its events in a
+/// bright square whose position depends on `c`, plus background noise.
+pub fn toy_cache(dir: &Path, classes: usize, n_train: usize, n_test: usize, t: usize, hw: usize) {
+    for (split, n, seed) in [("train", n_train, 1u64), ("test", n_test, 2u64)] {
+        let meta = CacheMeta {
+            dataset: "toy".into(),
+            split: split.into(),
+            setting: FrameSetting::Frames {
+                frames: t,
+                split_by: SplitBy::Number,
+            },
+            height: hw,
+            width: hw,
+            class_names: (0..classes).map(|c| format!("class{c}")).collect(),
+            source_fingerprint: "toy".into(),
+            source_root: None,
+            compression: Compression::None,
+        };
+        let mut w =
+            CacheWriter::create(&dir.join(format!("{split}.h5")), &meta).expect("create cache");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        for i in 0..n {
+            let c = i % classes;
+            let mut counts = vec![0u32; t * 2 * hw * hw];
+            let side = hw / 3;
+            let (oy, ox) = ((c * 5) % (hw - side), (c * 7 + 3) % (hw - side));
+            for ti in 0..t {
+                for y in 0..hw {
+                    for x in 0..hw {
+                        let p = (ti + x) % 2;
+                        let inside = y >= oy && y < oy + side && x >= ox && x < ox + side;
+                        let v = if inside {
+                            rng.random_range(1..4u32)
+                        } else {
+                            u32::from(rng.random_bool(0.05))
+                        };
+                        counts[((ti * 2 + p) * hw + y) * hw + x] += v;
+                    }
+                }
+            }
+            w.append(&counts, c as u16, &format!("toy/{i}"))
+                .expect("append");
+        }
+        w.finish(&[]).expect("finish cache");
+    }
+}
+
+/// A tiny network and schedule for tests (seconds on 2 cores).
+pub fn tiny_config(epochs: usize) -> TrainConfig {
+    let mut cfg = TrainConfig::preset("synthetic").expect("synthetic preset");
+    cfg.dataset = "toy".into();
+    cfg.epochs = epochs;
+    cfg.data.batch_size = 8;
+    cfg.data.eval_batch_size = 16;
+    cfg.data.downsample = 1;
+    cfg.model.widths = [4, 8, 8, 8, 8];
+    cfg.model.head = [16, 16];
+    cfg.optimizer.lr = 1e-2;
+    cfg
+}
