@@ -22,9 +22,8 @@
 use crate::error::{Ctx, Error};
 use crate::format::{Aedat2Layout, Format, Profile, ReadOptions};
 use crate::read::{finish, Recording};
-use crate::source::show_bytes;
+use crate::source::{decode_fixed, show_bytes};
 use crate::types::Events;
-use rayon::prelude::*;
 use std::io::Write;
 use std::path::Path;
 
@@ -174,12 +173,10 @@ impl Mapping {
     }
 }
 
-const JOB_EVENTS: usize = 1 << 18;
-
 pub(crate) fn decode(b: &[u8], ctx: Ctx, opts: &ReadOptions) -> Result<Recording, Error> {
     let header = parse_header(b, ctx)?;
     let body = &b[header.data_start..];
-    if body.len() % 8 != 0 {
+    if !body.len().is_multiple_of(8) {
         let at = header.data_start + body.len() - body.len() % 8;
         return Err(ctx.invalid(
             at,
@@ -207,41 +204,19 @@ pub(crate) fn decode(b: &[u8], ctx: Ctx, opts: &ReadOptions) -> Result<Recording
     };
     let n = body.len() / 8;
     let events = if m.total() {
-        let mut ev = Events {
-            t: vec![0; n],
-            x: vec![0; n],
-            y: vec![0; n],
-            p: vec![0; n],
-        };
-        let jobs: Vec<_> = body
-            .chunks(JOB_EVENTS * 8)
-            .zip(ev.t.chunks_mut(JOB_EVENTS))
-            .zip(ev.x.chunks_mut(JOB_EVENTS))
-            .zip(ev.y.chunks_mut(JOB_EVENTS))
-            .zip(ev.p.chunks_mut(JOB_EVENTS))
-            .collect();
-        let run = |((((d, t), x), y), p): (
-            (((&[u8], &mut [i64]), &mut [u16]), &mut [u16]),
-            &mut [u8],
-        )| {
+        decode_fixed(body, 8, |d, c| {
             for ((((w, t), x), y), p) in d
                 .chunks_exact(8)
-                .zip(t.iter_mut())
-                .zip(x.iter_mut())
-                .zip(y.iter_mut())
-                .zip(p.iter_mut())
+                .zip(c.t.iter_mut())
+                .zip(c.x.iter_mut())
+                .zip(c.y.iter_mut())
+                .zip(c.p.iter_mut())
             {
                 let (a, ts) = be_pair(w);
                 let (xx, yy, pp) = m.map(a).unwrap_or_default();
                 (*t, *x, *y, *p) = (ts as i64, xx, yy, pp);
             }
-        };
-        if jobs.len() > 1 {
-            jobs.into_par_iter().for_each(run);
-        } else {
-            jobs.into_iter().for_each(run);
-        }
-        ev
+        })
     } else {
         let mut ev = Events::with_capacity(n);
         for w in body.chunks_exact(8) {

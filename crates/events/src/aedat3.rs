@@ -16,7 +16,7 @@
 use crate::error::{Ctx, Error};
 use crate::format::{Format, ReadOptions};
 use crate::read::{finish, Recording};
-use crate::source::{le_i32, le_u32, show_bytes};
+use crate::source::{le_i32, le_u32, show_bytes, Cols, JOB_EVENTS};
 use crate::types::Events;
 use rayon::prelude::*;
 use std::io::Write;
@@ -219,14 +219,8 @@ fn unpack(rec: &[u8], hi: i64) -> (i64, u16, u16, u8, bool) {
 }
 
 /// Decodes one packet into pre-sized output slices; returns the coordinate maxima.
-fn fill(
-    b: &[u8],
-    pk: &Packet,
-    t: &mut [i64],
-    x: &mut [u16],
-    y: &mut [u16],
-    p: &mut [u8],
-) -> (u16, u16) {
+fn fill(b: &[u8], pk: &Packet, c: Cols) -> (u16, u16) {
+    let Cols { t, x, y, p } = c;
     let hi = (pk.overflow as i64) << 31;
     let data = &b[pk.data..pk.data + pk.n * pk.size];
     let (mut mx, mut my) = (0u16, 0u16);
@@ -272,9 +266,6 @@ fn first_outside(
     })
 }
 
-/// Events per parallel job: big enough that rayon's overhead is noise.
-const JOB_EVENTS: usize = 1 << 18;
-
 fn decode_all(b: &[u8], packets: &[Packet], total: usize) -> (Events, Vec<(u16, u16)>) {
     let mut ev = Events {
         t: vec![0; total],
@@ -302,30 +293,29 @@ fn decode_all(b: &[u8], packets: &[Packet], total: usize) -> (Events, Vec<(u16, 
             let (y0, y1) = std::mem::take(&mut y).split_at_mut(n);
             let (p0, p1) = std::mem::take(&mut p).split_at_mut(n);
             let (m0, m1) = std::mem::take(&mut m).split_at_mut(last - first);
-            jobs.push((&packets[first..last], t0, x0, y0, p0, m0));
+            let cols = Cols {
+                t: t0,
+                x: x0,
+                y: y0,
+                p: p0,
+            };
+            jobs.push((&packets[first..last], cols, m0));
             (t, x, y, p, m) = (t1, x1, y1, p1, m1);
             first = last;
         }
     }
-    let run = |(pks, t, x, y, p, m): (
-        &[Packet],
-        &mut [i64],
-        &mut [u16],
-        &mut [u16],
-        &mut [u8],
-        &mut [(u16, u16)],
-    )| {
+    let run = |(pks, c, m): (&[Packet], Cols, &mut [(u16, u16)])| {
+        let Cols { t, x, y, p } = c;
         let mut at = 0;
         for (pk, mm) in pks.iter().zip(m.iter_mut()) {
             let r = at..at + pk.n;
-            *mm = fill(
-                b,
-                pk,
-                &mut t[r.clone()],
-                &mut x[r.clone()],
-                &mut y[r.clone()],
-                &mut p[r],
-            );
+            let cols = Cols {
+                t: &mut t[r.clone()],
+                x: &mut x[r.clone()],
+                y: &mut y[r.clone()],
+                p: &mut p[r],
+            };
+            *mm = fill(b, pk, cols);
             at += pk.n;
         }
     };

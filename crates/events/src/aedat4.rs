@@ -335,7 +335,7 @@ fn decode_events(buf: &[u8], pk_offset: usize, ctx: Ctx, ev: &mut Events) -> Res
     };
     let vec = fb.deref(field)?;
     let n = fb.u32(vec)? as usize;
-    let data = fb.bytes(vec + 4, n.checked_mul(16).unwrap_or(usize::MAX))?;
+    let data = fb.bytes(vec + 4, n.saturating_mul(16))?;
     ev.t.reserve(n);
     ev.x.reserve(n);
     ev.y.reserve(n);

@@ -12,9 +12,8 @@
 use crate::error::{Ctx, Error};
 use crate::format::{AtisOverflow, Format, ReadOptions};
 use crate::read::{finish, Recording};
-use crate::source::first_outside;
+use crate::source::{decode_fixed, first_outside, Cols};
 use crate::types::Events;
-use rayon::prelude::*;
 use std::io::Write;
 use std::path::Path;
 
@@ -50,7 +49,8 @@ fn unpack(r: &[u8]) -> (i64, u16, u16, u8) {
     (t, r[0] as u16, r[1] as u16, r[2] >> 7)
 }
 
-fn fill(data: &[u8], t: &mut [i64], x: &mut [u16], y: &mut [u16], p: &mut [u8]) {
+fn fill(data: &[u8], c: Cols) {
+    let Cols { t, x, y, p } = c;
     for ((((r, t), x), y), p) in data
         .chunks_exact(EVENT_BYTES)
         .zip(t.iter_mut())
@@ -62,10 +62,8 @@ fn fill(data: &[u8], t: &mut [i64], x: &mut [u16], y: &mut [u16], p: &mut [u8]) 
     }
 }
 
-const JOB_EVENTS: usize = 1 << 18;
-
 pub(crate) fn decode(b: &[u8], ctx: Ctx, opts: &ReadOptions) -> Result<Recording, Error> {
-    if b.len() % EVENT_BYTES != 0 {
+    if !b.len().is_multiple_of(EVENT_BYTES) {
         let at = b.len() - b.len() % EVENT_BYTES;
         return Err(ctx.truncated(
             at,
@@ -74,31 +72,7 @@ pub(crate) fn decode(b: &[u8], ctx: Ctx, opts: &ReadOptions) -> Result<Recording
     }
     let n = b.len() / EVENT_BYTES;
     let events = match opts.atis_overflow {
-        AtisOverflow::SpikingJelly => {
-            let mut ev = Events {
-                t: vec![0; n],
-                x: vec![0; n],
-                y: vec![0; n],
-                p: vec![0; n],
-            };
-            let jobs: Vec<_> = b
-                .chunks(JOB_EVENTS * EVENT_BYTES)
-                .zip(ev.t.chunks_mut(JOB_EVENTS))
-                .zip(ev.x.chunks_mut(JOB_EVENTS))
-                .zip(ev.y.chunks_mut(JOB_EVENTS))
-                .zip(ev.p.chunks_mut(JOB_EVENTS))
-                .collect();
-            let run = |((((d, t), x), y), p): (
-                (((&[u8], &mut [i64]), &mut [u16]), &mut [u16]),
-                &mut [u8],
-            )| { fill(d, t, x, y, p) };
-            if jobs.len() > 1 {
-                jobs.into_par_iter().for_each(run);
-            } else {
-                jobs.into_iter().for_each(run);
-            }
-            ev
-        }
+        AtisOverflow::SpikingJelly => decode_fixed(b, EVENT_BYTES, fill),
         AtisOverflow::Tonic => {
             let mut ev = Events::with_capacity(n);
             let mut add = 0i64;

@@ -1,24 +1,343 @@
-//! Placeholder while the reader is being written in this session.
+//! HDF5 event files: DSEC and event_utils layouts (reader), DSEC layout (writer).
+//!
+//! * **DSEC** (`events.h5`): datasets `events/x`, `events/y` (u16), `events/t` (u32 µs relative
+//!   to `t_offset`), `events/p` (u8 0/1), scalar `t_offset` (i64 µs) and `ms_to_idx` (u64; index of
+//!   the first event at or after each millisecond). Events get `t = events/t + t_offset`, the
+//!   absolute time in µs (missing `t_offset` counts as 0).
+//! * **event_utils** (TimoStoff/event_utils): `events/xs`, `events/ys` (i16), `events/ts` (f64
+//!   **seconds**), `events/ps` (bool); the root attribute `sensor_resolution` is `[height, width]`.
+//!   Events get `t = round(ts · 10^6)` µs.
+//!
+//! Any integer or float storage type is accepted (HDF5 converts on read); `p` may be integer or
+//! boolean, non-zero meaning ON. The sensor size comes from the profile, the root attributes
+//! `width`/`height` (written by [`write`]) or `sensor_resolution`. Compressed datasets need the
+//! matching HDF5 filter (deflate is built in; DSEC's Blosc needs a plugin on `HDF5_PLUGIN_PATH`).
+//! HDF5 errors carry the dataset name instead of a byte offset.
 
-use crate::error::{Ctx, Error};
-use crate::format::ReadOptions;
-use crate::read::Recording;
+use crate::error::Error;
+use crate::format::{Format, ReadOptions};
+use crate::read::{finish, Recording};
+use crate::types::Events;
+use hdf5::types::TypeDescriptor;
 use std::path::Path;
 
-/// Reads a file (not available yet: always an error).
-pub fn read(path: &Path, _opts: &ReadOptions) -> Result<Recording, Error> {
-    Err(Ctx { path }.invalid(
-        0,
-        "a format this build can read",
-        "a format still being written",
-    ))
+/// Options for [`write`].
+#[derive(Debug, Clone, Default)]
+pub struct Hdf5WriteOptions {
+    /// Sensor size `(width, height)`, stored as root attributes `width` and `height`.
+    pub sensor_size: Option<(u16, u16)>,
+    /// `t_offset` in µs; by default the smallest timestamp, so `events/t` starts at 0.
+    pub t_offset: Option<i64>,
+    /// Deflate level 0–9 for the event datasets (`None`: uncompressed, readable everywhere).
+    pub deflate: Option<u8>,
 }
 
-#[allow(dead_code)]
-pub(crate) fn decode(_b: &[u8], ctx: Ctx, _opts: &ReadOptions) -> Result<Recording, Error> {
-    Err(ctx.invalid(
-        0,
-        "a format this build can read",
-        "a format still being written",
-    ))
+fn h5err(path: &Path, object: &str, e: impl std::fmt::Display) -> Error {
+    Error::Hdf5 {
+        path: path.to_path_buf(),
+        object: object.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// A column read as i64 (integers) or f64 (floats).
+enum Column {
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+}
+
+fn read_column(path: &Path, file: &hdf5::File, name: &str) -> Result<Column, Error> {
+    let ds = file.dataset(name).map_err(|e| h5err(path, name, e))?;
+    let shape = ds.shape();
+    if shape.len() != 1 {
+        return Err(h5err(
+            path,
+            name,
+            format!("expected a 1-D dataset, found shape {shape:?}"),
+        ));
+    }
+    let desc = ds
+        .dtype()
+        .and_then(|t| t.to_descriptor())
+        .map_err(|e| h5err(path, name, e))?;
+    match desc {
+        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => ds
+            .read_raw::<i64>()
+            .map(Column::Int)
+            .map_err(|e| h5err(path, name, e)),
+        TypeDescriptor::Float(_) => ds
+            .read_raw::<f64>()
+            .map(Column::Float)
+            .map_err(|e| h5err(path, name, e)),
+        TypeDescriptor::Boolean | TypeDescriptor::Enum(_) => ds
+            .read_raw::<bool>()
+            .map(|v| Column::Int(v.into_iter().map(i64::from).collect()))
+            .map_err(|e| h5err(path, name, e)),
+        other => Err(h5err(
+            path,
+            name,
+            format!("expected numbers, found {other:?}"),
+        )),
+    }
+}
+
+fn ints(path: &Path, name: &str, c: Column) -> Result<Vec<i64>, Error> {
+    match c {
+        Column::Int(v) => Ok(v),
+        Column::Float(v) => v
+            .into_iter()
+            .map(|f| {
+                (f.fract() == 0.0 && f.abs() < 9e15)
+                    .then_some(f as i64)
+                    .ok_or_else(|| h5err(path, name, format!("expected whole numbers, found {f}")))
+            })
+            .collect(),
+    }
+}
+
+fn coords(path: &Path, name: &str, c: Column) -> Result<Vec<u16>, Error> {
+    ints(path, name, c)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            u16::try_from(v).map_err(|_| {
+                h5err(
+                    path,
+                    name,
+                    format!("element {i} = {v} is not a coordinate in 0..65536"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn attr_i64s(file: &hdf5::File, name: &str) -> Option<Vec<i64>> {
+    file.attr(name).ok()?.read_raw::<i64>().ok()
+}
+
+/// Reads an HDF5 event file (DSEC or event_utils layout).
+pub fn read(path: &Path, opts: &ReadOptions) -> Result<Recording, Error> {
+    let file = hdf5::File::open(path).map_err(|e| h5err(path, "/", e))?;
+    let dsec = file.link_exists("events") && file.link_exists("events/t");
+    let utils = file.link_exists("events") && file.link_exists("events/ts");
+    let (names, seconds) = if dsec {
+        (["events/t", "events/x", "events/y", "events/p"], false)
+    } else if utils {
+        (["events/ts", "events/xs", "events/ys", "events/ps"], true)
+    } else {
+        return Err(h5err(
+            path,
+            "/events",
+            "expected events/{t,x,y,p} (DSEC) or events/{ts,xs,ys,ps} (event_utils)",
+        ));
+    };
+    let t = match read_column(path, &file, names[0])? {
+        Column::Float(v) if seconds => v.into_iter().map(|s| (s * 1e6).round() as i64).collect(),
+        c => ints(path, names[0], c)?,
+    };
+    let x = coords(path, names[1], read_column(path, &file, names[1])?)?;
+    let y = coords(path, names[2], read_column(path, &file, names[2])?)?;
+    let p: Vec<u8> = ints(path, names[3], read_column(path, &file, names[3])?)?
+        .into_iter()
+        .map(|v| (v != 0) as u8)
+        .collect();
+    if [x.len(), y.len(), p.len()].iter().any(|&n| n != t.len()) {
+        return Err(h5err(
+            path,
+            "/events",
+            format!(
+                "columns of equal length, found t {}, x {}, y {}, p {}",
+                t.len(),
+                x.len(),
+                y.len(),
+                p.len()
+            ),
+        ));
+    }
+    let mut t = t;
+    if dsec && file.link_exists("t_offset") {
+        let off = file
+            .dataset("t_offset")
+            .and_then(|d| d.read_scalar::<i64>())
+            .map_err(|e| h5err(path, "t_offset", e))?;
+        for v in &mut t {
+            *v = v
+                .checked_add(off)
+                .ok_or_else(|| h5err(path, "t_offset", "timestamp overflow"))?;
+        }
+    }
+    let file_size = match (attr_i64s(&file, "width"), attr_i64s(&file, "height")) {
+        (Some(w), Some(h)) if w.len() == 1 && h.len() == 1 => Some((w[0], h[0])),
+        _ => attr_i64s(&file, "sensor_resolution")
+            .filter(|r| r.len() == 2)
+            .map(|r| (r[1], r[0])),
+    }
+    .and_then(|(w, h)| Some((u16::try_from(w).ok()?, u16::try_from(h).ok()?)));
+    let size = opts.profile.map(|p| p.sensor_size()).or(file_size);
+    let events = Events { t, x, y, p };
+    if let Some(size) = size {
+        if let Some(i) = crate::source::first_outside(&events.x, &events.y, size) {
+            return Err(h5err(
+                path,
+                names[1],
+                format!(
+                    "event {i} at x={}, y={} lies outside the {}x{} sensor",
+                    events.x[i], events.y[i], size.0, size.1
+                ),
+            ));
+        }
+    }
+    Ok(finish(Format::Hdf5, events, size))
+}
+
+/// Writes `events` in the DSEC layout (atomically: a temporary file in the same folder, renamed
+/// when complete).
+///
+/// Requires `0 <= t - t_offset < 2^32`. `ms_to_idx` is written when the timestamps are sorted.
+pub fn write(path: &Path, events: &Events, opts: &Hdf5WriteOptions) -> Result<(), Error> {
+    let t_offset = opts
+        .t_offset
+        .unwrap_or_else(|| events.t.iter().copied().min().unwrap_or(0));
+    let mut rel = Vec::with_capacity(events.len());
+    for (i, &t) in events.t.iter().enumerate() {
+        let r = t.checked_sub(t_offset).and_then(|r| u32::try_from(r).ok());
+        let Some(r) = r else {
+            return Err(Error::Unwritable {
+                path: path.to_path_buf(),
+                index: i,
+                message: format!("t - t_offset = {t} - {t_offset} does not fit u32"),
+            });
+        };
+        rel.push(r);
+    }
+    let p: Vec<u8> = events.p.iter().map(|&p| (p != 0) as u8).collect();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .suffix(".h5.tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+    let e = |obj: &str| {
+        let obj = obj.to_string();
+        move |err: hdf5::Error| h5err(path, &obj, err)
+    };
+    {
+        let file = hdf5::File::create(tmp.path()).map_err(e("/"))?;
+        let g = file.create_group("events").map_err(e("/events"))?;
+        macro_rules! column {
+            ($name:literal, $data:expr) => {{
+                let b = g.new_dataset_builder();
+                let b = match opts.deflate {
+                    Some(level) if !$data.is_empty() => {
+                        b.chunk($data.len().min(1 << 16)).deflate(level.min(9))
+                    }
+                    _ => b,
+                };
+                b.with_data(&$data[..])
+                    .create($name)
+                    .map_err(e(concat!("events/", $name)))?;
+            }};
+        }
+        column!("x", events.x);
+        column!("y", events.y);
+        column!("t", rel);
+        column!("p", p);
+        file.new_dataset::<i64>()
+            .create("t_offset")
+            .and_then(|d| d.write_scalar(&t_offset))
+            .map_err(e("t_offset"))?;
+        if rel.windows(2).all(|w| w[0] <= w[1]) {
+            let last_ms = rel.last().map_or(0, |&t| t as usize / 1000);
+            let ms_to_idx: Vec<u64> = (0..=last_ms)
+                .map(|ms| rel.partition_point(|&t| (t as usize) < ms * 1000) as u64)
+                .collect();
+            file.new_dataset_builder()
+                .with_data(&ms_to_idx[..])
+                .create("ms_to_idx")
+                .map_err(e("ms_to_idx"))?;
+        }
+        if let Some((w, h)) = opts.sensor_size {
+            for (name, v) in [("width", w), ("height", h)] {
+                file.new_attr::<u16>()
+                    .create(name)
+                    .and_then(|a| a.write_scalar(&v))
+                    .map_err(e(name))?;
+            }
+        }
+        file.close().map_err(e("/"))?;
+    }
+    tmp.persist(path).map_err(|err| Error::Io {
+        path: path.to_path_buf(),
+        source: err.error,
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Event, Profile};
+
+    fn sample(n: i64) -> Events {
+        (0..n)
+            .map(|i| Event {
+                t: 1_605_537_493_718_345 + i * 37,
+                x: (i % 320) as u16,
+                y: (i * 7 % 240) as u16,
+                p: (i % 3 == 0) as u8,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dsec_round_trip_with_deflate_and_ms_index() {
+        let ev = sample(30_000);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.h5");
+        let opts = Hdf5WriteOptions {
+            sensor_size: Some((320, 240)),
+            deflate: Some(4),
+            ..Default::default()
+        };
+        write(&path, &ev, &opts).unwrap();
+        let rec = read(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(rec.events, ev);
+        assert_eq!((rec.width, rec.height), (Some(320), Some(240)));
+        let f = hdf5::File::open(&path).unwrap();
+        let idx = f.dataset("ms_to_idx").unwrap().read_raw::<u64>().unwrap();
+        assert_eq!(idx[0], 0);
+        assert_eq!(idx[1], 28); // first event with t_rel >= 1000 µs: ceil(1000 / 37)
+                                // A smaller profile sensor makes the same file an error naming the dataset.
+        let small = ReadOptions {
+            profile: Some(Profile::NMnist),
+            ..Default::default()
+        };
+        let err = read(&path, &small).unwrap_err().to_string();
+        assert!(
+            err.contains("events.h5") && err.contains("outside"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_and_unwritable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.h5");
+        write(&path, &Events::default(), &Hdf5WriteOptions::default()).unwrap();
+        assert!(read(&path, &ReadOptions::default())
+            .unwrap()
+            .events
+            .is_empty());
+        let mut ev = sample(2);
+        ev.t[1] += 1 << 33;
+        assert!(matches!(
+            write(&path, &ev, &Hdf5WriteOptions::default()),
+            Err(Error::Unwritable { index: 1, .. })
+        ));
+    }
 }

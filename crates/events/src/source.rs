@@ -113,3 +113,45 @@ pub(crate) fn show_bytes(b: &[u8]) -> String {
         .collect();
     format!("\"{s}\"")
 }
+
+/// Events per parallel job: large enough that rayon's overhead is noise.
+pub(crate) const JOB_EVENTS: usize = 1 << 18;
+
+/// Mutable views of the four output columns for one job.
+pub(crate) struct Cols<'a> {
+    pub t: &'a mut [i64],
+    pub x: &'a mut [u16],
+    pub y: &'a mut [u16],
+    pub p: &'a mut [u8],
+}
+
+/// Decodes fixed-size records into `n = body.len() / rec` pre-sized events, in parallel jobs of
+/// [`JOB_EVENTS`] records when there is more than one job.
+pub(crate) fn decode_fixed(
+    body: &[u8],
+    rec: usize,
+    fill: impl Fn(&[u8], Cols) + Sync,
+) -> crate::Events {
+    let n = body.len() / rec;
+    let mut ev = crate::Events {
+        t: vec![0; n],
+        x: vec![0; n],
+        y: vec![0; n],
+        p: vec![0; n],
+    };
+    let jobs: Vec<(&[u8], Cols)> = body[..n * rec]
+        .chunks(JOB_EVENTS * rec)
+        .zip(ev.t.chunks_mut(JOB_EVENTS))
+        .zip(ev.x.chunks_mut(JOB_EVENTS))
+        .zip(ev.y.chunks_mut(JOB_EVENTS))
+        .zip(ev.p.chunks_mut(JOB_EVENTS))
+        .map(|((((d, t), x), y), p)| (d, Cols { t, x, y, p }))
+        .collect();
+    if jobs.len() > 1 {
+        use rayon::prelude::*;
+        jobs.into_par_iter().for_each(|(d, c)| fill(d, c));
+    } else {
+        jobs.into_iter().for_each(|(d, c)| fill(d, c));
+    }
+    ev
+}

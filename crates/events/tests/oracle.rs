@@ -184,3 +184,31 @@ fn aedat4_matches_the_aedat_package() {
     assert_same(&to_array(&rec.events, "txyp"), &want, "aedat4");
     assert_eq!(rec.events.len(), 111_954);
 }
+
+/// Both HDF5 fixtures hold the first 20,000 events of tonic_sample.aedat4. DSEC: u32 µs relative
+/// to `t_offset` = 1605537493718345 (the first event's time), so `t + t_offset` is the absolute
+/// time. event_utils: f64 seconds relative to the first event (root attribute `t0` = 0.0), so the
+/// reader's µs are relative too.
+#[test]
+fn hdf5_layouts_match_the_aedat4_events() {
+    let Some(s) = shared() else { return };
+    let want = npy2(&s.join("fixtures/expected/tonic_sample_aedat4_events_txyp.npy"));
+    let mut want = want.slice(ndarray::s![..20_000, ..]).to_owned();
+    assert_eq!(want[[0, 0]], 1_605_537_493_718_345);
+    let dsec = read_file(
+        &s.join("fixtures/synthetic/dsec_layout_from_tonic_sample.h5"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(dsec.format, Format::Hdf5);
+    assert_same(&to_array(&dsec.events, "txyp"), &want, "dsec");
+    let utils = read_file(
+        &s.join("fixtures/synthetic/event_utils_layout_from_tonic_sample.h5"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!((utils.width, utils.height), (Some(320), Some(240)));
+    want.column_mut(0)
+        .mapv_inplace(|t| t - 1_605_537_493_718_345);
+    assert_same(&to_array(&utils.events, "txyp"), &want, "event_utils");
+}
