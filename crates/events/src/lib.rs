@@ -32,7 +32,7 @@
 
 pub use error::Error;
 pub use format::{Aedat2Layout, AtisOverflow, Format, ParseNameError, Profile, ReadOptions};
-pub use read::{decode_bytes, detect_file, read_file, Recording};
+pub use read::{decode_bytes, detect_file, read_file, Recording, Summary};
 pub use types::{Event, Events, EventsRef};
 
 pub mod aedat2;

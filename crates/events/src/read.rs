@@ -84,3 +84,33 @@ pub fn decode_bytes(format: Format, bytes: &[u8], opts: &ReadOptions) -> Result<
         )),
     }
 }
+
+/// Counts and time span of a recording, as `snnkit inspect` prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Number of events.
+    pub events: usize,
+    /// Smallest timestamp (µs), `None` without events.
+    pub t_min: Option<i64>,
+    /// Largest timestamp (µs), `None` without events.
+    pub t_max: Option<i64>,
+    /// Events with non-zero polarity.
+    pub on: usize,
+    /// Events with polarity 0.
+    pub off: usize,
+}
+
+impl Recording {
+    /// Counts and time span of the events.
+    pub fn summary(&self) -> Summary {
+        let ev = &self.events;
+        let on = ev.p.iter().filter(|&&p| p != 0).count();
+        Summary {
+            events: ev.len(),
+            t_min: ev.t.iter().copied().min(),
+            t_max: ev.t.iter().copied().max(),
+            on,
+            off: ev.len() - on,
+        }
+    }
+}

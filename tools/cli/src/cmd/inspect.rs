@@ -1,10 +1,91 @@
-//! Not wired yet (being built in this session).
+//! `snnkit inspect FILE`: format, sensor size, event count, time span and polarity counts.
 
-/// Arguments.
+use anyhow::Result;
+use snnkit_events::{AtisOverflow, Format, Profile, ReadOptions, Recording};
+use std::path::PathBuf;
+
+/// How to decode an event file (shared by `inspect`, `events` and the benchmarks).
+#[derive(clap::Args, Debug, Clone)]
+pub struct DecodeArgs {
+    /// The event file.
+    pub file: PathBuf,
+    /// File format: aedat2, aedat3, aedat4, atis-bin, hdf5 (detected from the header when absent).
+    #[arg(long)]
+    pub format: Option<Format>,
+    /// Dataset convention: dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101 (sensor size and,
+    /// for cifar10-dvs, SpikingJelly's coordinate mapping).
+    #[arg(long)]
+    pub profile: Option<Profile>,
+    /// Spec-strict decoding: drop AEDAT 3.1 events whose validity bit is 0 and AEDAT 2.0 DVS128
+    /// external events (default: keep them, as SpikingJelly does).
+    #[arg(long)]
+    pub strict: bool,
+    /// ATIS .bin: treat y == 240 rows as timestamp-overflow markers as Tonic does (drop them and
+    /// add 8192 µs to later timestamps); default keeps them as events, as SpikingJelly does.
+    #[arg(long)]
+    pub tonic: bool,
+}
+
+impl DecodeArgs {
+    /// The library options these flags select.
+    pub fn options(&self) -> ReadOptions {
+        ReadOptions {
+            format: self.format,
+            profile: self.profile,
+            strict: self.strict,
+            atis_overflow: if self.tonic {
+                AtisOverflow::Tonic
+            } else {
+                AtisOverflow::SpikingJelly
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Decodes the file; the error names the file and the byte offset.
+    pub fn read(&self) -> Result<Recording> {
+        Ok(snnkit_events::read_file(&self.file, &self.options())?)
+    }
+}
+
+/// Arguments of `snnkit inspect`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    decode: DecodeArgs,
+    /// Print one JSON object (keys: file, format, width, height, events, t_min, t_max, on, off).
+    #[arg(long)]
+    json: bool,
+}
 
-/// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Runs `snnkit inspect`.
+pub fn run(args: Args) -> Result<()> {
+    let rec = args.decode.read()?;
+    let s = rec.summary();
+    if args.json {
+        let v = serde_json::json!({
+            "file": args.decode.file.display().to_string(),
+            "format": rec.format.name(),
+            "width": rec.width,
+            "height": rec.height,
+            "events": s.events,
+            "t_min": s.t_min,
+            "t_max": s.t_max,
+            "on": s.on,
+            "off": s.off,
+        });
+        println!("{v}");
+    } else {
+        let opt = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
+        println!("file    {}", args.decode.file.display());
+        println!("format  {}", rec.format);
+        println!(
+            "sensor  {} x {}",
+            opt(rec.width.map(i64::from)),
+            opt(rec.height.map(i64::from))
+        );
+        println!("events  {} ({} on, {} off)", s.events, s.on, s.off);
+        println!("t       {} .. {} µs", opt(s.t_min), opt(s.t_max));
+    }
+    Ok(())
 }
