@@ -56,6 +56,9 @@ pub enum Error {
         /// The error, including the byte offset where the decoder reported one.
         message: String,
     },
+    /// The dataset definition failed (missing folder, bad label file, ...); the message names the path.
+    #[error("{0}")]
+    Dataset(String),
     /// Conversion was stopped by the caller (progress callback) or an injected failure.
     #[error("conversion interrupted: {0}")]
     Interrupted(String),

@@ -26,11 +26,13 @@
 //!   label, source)`, `.checkpoint(units_done, &skipped)`, `.finish(&skipped)`: atomic (`<path>.tmp` renamed at the
 //!   end), resumable, promotes the count type `u8 → u16 → u32` as needed (see [`writer`]).
 //! - [`convert::write_split`] runs a parallel, ordered conversion from any [`convert::ConvertSource`];
-//!   [`convert::convert_dataset`] does a whole dataset (all splits) from `snnkit_datasets` + `snnkit_frames`.
+//!   [`convert_dataset`]`(&`[`DatasetConvert`]`, progress)` does a whole dataset (all splits) from `snnkit_datasets`
+//!   + `snnkit_frames` into `CACHE_DIR/<dataset>/<setting>/<split>.h5` ([`split_path`]).
 //!
 //! The on-disk layout is documented in `docs/cache-format.md` and in [`format`].
 
 pub mod convert;
+mod dataset_source;
 mod error;
 pub mod fingerprint;
 pub mod format;
@@ -39,6 +41,10 @@ mod loader;
 mod reader;
 pub mod writer;
 
+pub use dataset_source::{
+    convert_dataset, dataset_fingerprint, frame_spec, source_entry, split_path, ConvertSummary,
+    DatasetConvert, DatasetSource,
+};
 pub use error::{Error, Result};
 pub use fingerprint::FingerprintStatus;
 pub use format::{CacheMeta, Compression, CountType, FrameSetting, SplitBy, FORMAT_VERSION};

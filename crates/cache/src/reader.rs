@@ -7,7 +7,7 @@ use hdf5::H5Type;
 use serde::Serialize;
 
 use crate::error::{Error, H5Context, Result};
-use crate::fingerprint::{fingerprint, source_file, FingerprintStatus};
+use crate::fingerprint::FingerprintStatus;
 use crate::format::{
     attr, CountType, FrameSetting, SplitBy, FORMAT_VERSION, FRAMES, LABELS, LENGTHS, SOURCES,
 };
@@ -291,7 +291,8 @@ impl CacheReader {
             .unwrap_or(0)
     }
 
-    /// Compares the stored source fingerprint with the raw files now under the recorded root.
+    /// Compares the stored source fingerprint with the dataset's raw files now under the recorded root (the
+    /// dataset is reopened with `snnkit_datasets::by_name`, so caches of unknown dataset names are `Unavailable`).
     pub fn fingerprint_status(&self) -> FingerprintStatus {
         let Some(root) = self.info.source_root.as_deref() else {
             return FingerprintStatus::Unavailable {
@@ -304,17 +305,14 @@ impl CacheReader {
                 reason: format!("{} is not there", root.display()),
             };
         }
-        let sources = match self.sources() {
-            Ok(s) => s,
+        let current = match crate::dataset_source::dataset_fingerprint(&self.info.dataset, root) {
+            Ok(f) => f,
             Err(e) => {
                 return FingerprintStatus::Unavailable {
                     reason: e.to_string(),
                 }
             }
         };
-        let mut files: Vec<&str> = sources.iter().map(|s| source_file(s)).collect();
-        files.extend(self.info.skipped_files.iter().map(String::as_str));
-        let current = fingerprint(root, &files);
         if current == self.info.source_fingerprint {
             FingerprintStatus::Match
         } else {

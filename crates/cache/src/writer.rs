@@ -220,7 +220,7 @@ impl CacheWriter {
     /// for fixed-duration settings any `t >= 1` is accepted.
     pub fn append(&mut self, counts: &[u32], label: u16, source: &str) -> Result<()> {
         let frame_len = self.frame_len();
-        if counts.is_empty() || counts.len() % frame_len != 0 {
+        if counts.is_empty() || !counts.len().is_multiple_of(frame_len) {
             return Err(Error::Usage(format!(
                 "sample of {} counts is not a whole number of [2, {}, {}] frames",
                 counts.len(),

@@ -179,8 +179,7 @@ fn interrupted_conversion_resumes_to_identical_output() {
                 ControlFlow::Continue(())
             }
         })
-        .err()
-        .expect("interrupted");
+        .expect_err("interrupted");
         assert!(matches!(err, Error::Interrupted(_)), "{err}");
         assert!(!b.exists() && temp_path(&b).exists());
         let s = go(&b, &fake(12), &o).unwrap();
@@ -201,9 +200,7 @@ fn corrupt_file_fails_with_its_name_unless_skipped() {
         bad: Some(4),
         ..fake(8)
     };
-    let err = go(&path, &src, &opts(2))
-        .err()
-        .expect("corrupt file must fail");
+    let err = go(&path, &src, &opts(2)).expect_err("corrupt file must fail");
     let msg = err.to_string();
     assert!(
         msg.contains("rec004.aedat") && msg.contains("byte 1234"),

@@ -30,7 +30,7 @@ pub fn sample(seed: u64, len: usize, max: u32) -> Vec<u32> {
             s ^= s >> 7;
             s ^= s << 17;
             // Mostly zeros, like real frames.
-            if s % 4 == 0 {
+            if s.is_multiple_of(4) {
                 (s >> 32) as u32 % max
             } else {
                 0
