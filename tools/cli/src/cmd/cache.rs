@@ -1,10 +1,144 @@
-//! Not wired yet (being built in this session).
+//! `snnkit cache info`: what a cache file holds.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use snnkit_cache::{CacheReader, FingerprintStatus};
 
 /// Arguments.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Subcommand)]
+enum Cmd {
+    /// Shapes, count type, class counts, settings, size on disk and whether the raw files changed.
+    Info(InfoArgs),
+}
+
+/// `snnkit cache info` arguments.
+#[derive(clap::Args)]
+struct InfoArgs {
+    /// A cache file (`CACHE_DIR/<dataset>/<setting>/<split>.h5`).
+    file: PathBuf,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
 
 /// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: Args) -> Result<()> {
+    match args.cmd {
+        Cmd::Info(a) => info(a),
+    }
+}
+
+fn info(args: InfoArgs) -> Result<()> {
+    // The fingerprint is reported below, so open without the warning.
+    let reader = CacheReader::open_unchecked(&args.file)?;
+    let info = reader.info();
+    let fingerprint = reader.fingerprint_status();
+    let counts = reader.class_counts();
+    let file_bytes = reader.file_size();
+    let n = info.samples;
+    let shape = [n, info.frames, 2, info.height, info.width];
+    let raw_bytes = (n * info.sample_len() * info.dtype.size()) as u64;
+    let per_sample = if n > 0 {
+        file_bytes as f64 / n as f64
+    } else {
+        0.0
+    };
+    if args.json {
+        let classes: Vec<_> = info
+            .class_names
+            .iter()
+            .zip(&counts)
+            .enumerate()
+            .map(|(i, (name, count))| serde_json::json!({"label": i, "name": name, "samples": count}))
+            .collect();
+        let value = serde_json::json!({
+            "path": info.path,
+            "format_version": info.format_version,
+            "snnkit_version": info.snnkit_version,
+            "dataset": info.dataset,
+            "split": info.split,
+            "setting": info.setting_name,
+            "frame_setting": info.setting,
+            "shape": shape,
+            "dtype": info.dtype.name(),
+            "compression": info.compression,
+            "samples": n,
+            "frames": info.frames,
+            "height": info.height,
+            "width": info.width,
+            "classes": classes,
+            "file_bytes": file_bytes,
+            "frames_stored_bytes": reader.frames_storage_bytes(),
+            "frames_raw_bytes": raw_bytes,
+            "bytes_per_sample": per_sample,
+            "created": info.created,
+            "source_root": info.source_root,
+            "source_fingerprint": info.source_fingerprint,
+            "fingerprint": fingerprint,
+            "skipped_files": info.skipped_files,
+            "lengths": reader.lengths().map(|l| serde_json::json!({
+                "min": l.iter().min(), "max": l.iter().max()
+            })),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    println!("{}", info.path.display());
+    println!(
+        "  dataset      {} / {} ({})",
+        info.dataset, info.split, info.setting_name
+    );
+    println!(
+        "  frames       {shape:?} {} ({}), format v{}",
+        info.dtype.name(),
+        info.compression,
+        info.format_version
+    );
+    if let Some(l) = reader.lengths() {
+        let (lo, hi) = (
+            l.iter().min().copied().unwrap_or(0),
+            l.iter().max().copied().unwrap_or(0),
+        );
+        println!(
+            "  lengths      {lo}..={hi} frames per sample (zero-padded to {})",
+            info.frames
+        );
+    }
+    println!(
+        "  size         {} on disk, {:.0} B/sample ({:.1}x smaller than raw {} counts)",
+        crate::cmd::convert::human_bytes(file_bytes),
+        per_sample,
+        raw_bytes as f64 / file_bytes.max(1) as f64,
+        info.dtype.name()
+    );
+    println!("  classes      {}", info.class_names.len());
+    for (i, (name, count)) in info.class_names.iter().zip(&counts).enumerate() {
+        println!("    {i:3} {name:24} {count}");
+    }
+    println!(
+        "  created      {} by snnkit {}",
+        info.created, info.snnkit_version
+    );
+    if let Some(root) = &info.source_root {
+        println!("  source root  {root}");
+    }
+    let status = match &fingerprint {
+        FingerprintStatus::Match => "matches the raw files".to_string(),
+        FingerprintStatus::Mismatch { current, .. } => {
+            format!("MISMATCH: raw files changed since conversion (now {current}); re-run snnkit convert")
+        }
+        FingerprintStatus::Unavailable { reason } => format!("not checked ({reason})"),
+    };
+    println!("  fingerprint  {} {status}", info.source_fingerprint);
+    if !info.skipped_files.is_empty() {
+        println!("  skipped      {}", info.skipped_files.join(", "));
+    }
+    Ok(())
 }

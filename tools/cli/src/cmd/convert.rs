@@ -1,10 +1,191 @@
-//! Not wired yet (being built in this session).
+//! `snnkit convert`: a dataset's raw files into the HDF5 frame cache, one file per split.
+//!
+//! The work happens in `snnkit_cache::convert_dataset`; this module parses arguments, draws the progress bar and
+//! prints the summary.
+
+use std::io::IsTerminal;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use snnkit_cache::convert::{ConvertOptions, Progress};
+use snnkit_cache::{
+    convert_dataset, Compression, ConvertSummary, DatasetConvert, FrameSetting, SplitBy,
+};
+
+/// SpikingJelly's `split_by`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SplitByArg {
+    /// Equal event counts per frame.
+    Number,
+    /// Equal time spans per frame.
+    Time,
+}
 
 /// Arguments.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Dataset name: dvs128-gesture, cifar10-dvs, n-caltech101, n-mnist, synthetic.
+    #[arg(long)]
+    dataset: String,
+    /// Dataset root folder.
+    #[arg(long)]
+    root: PathBuf,
+    /// Frames per sample T (with --split-by).
+    #[arg(long, requires = "split_by", conflicts_with = "duration")]
+    frames: Option<usize>,
+    /// How events are split into the T frames.
+    #[arg(long, value_enum, requires = "frames")]
+    split_by: Option<SplitByArg>,
+    /// Fixed frame duration in µs instead of --frames (samples are zero-padded to the longest).
+    #[arg(long)]
+    duration: Option<u64>,
+    /// Cache folder; writes CACHE_DIR/<dataset>/<setting>/{train,test}.h5.
+    #[arg(long)]
+    out: PathBuf,
+    /// Decoding/binning threads (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Skip unreadable raw files (listed in the summary) instead of failing.
+    #[arg(long)]
+    skip_bad: bool,
+    /// Chunk compression: none, deflate or deflate:LEVEL (1-9).
+    #[arg(long, default_value_t = Compression::DEFAULT)]
+    compression: Compression,
+    /// Rebuild splits that are already up to date.
+    #[arg(long)]
+    force: bool,
+    /// Start over instead of resuming an interrupted conversion.
+    #[arg(long)]
+    no_resume: bool,
+}
 
 /// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: Args) -> Result<()> {
+    let setting = match (args.frames, args.split_by, args.duration) {
+        (Some(frames), Some(split_by), None) => FrameSetting::Frames {
+            frames,
+            split_by: match split_by {
+                SplitByArg::Number => SplitBy::Number,
+                SplitByArg::Time => SplitBy::Time,
+            },
+        },
+        (None, None, Some(us)) => FrameSetting::Duration { us },
+        _ => bail!("give either --frames T --split-by number|time, or --duration US"),
+    };
+    let mut req = DatasetConvert::new(&args.dataset, &args.root, setting, &args.out);
+    req.compression = args.compression;
+    req.options = ConvertOptions {
+        jobs: args.jobs,
+        skip_bad: args.skip_bad,
+        resume: !args.no_resume,
+        force: args.force,
+        ..ConvertOptions::default()
+    };
+    let bar = progress_bar(args.quiet);
+    let mut current_split = String::new();
+    let summary = convert_dataset(&req, &mut |p: &Progress| {
+        if p.split != current_split {
+            current_split.clone_from(&p.split);
+            bar.reset();
+            bar.set_length(p.units_total as u64);
+            bar.set_prefix(p.split.clone());
+        }
+        bar.set_position(p.units_done as u64);
+        let rate = p.events_done as f64 / p.elapsed.as_secs_f64().max(1e-9);
+        bar.set_message(format!(
+            "{} samples, {:.1} M events/s",
+            p.samples_done,
+            rate / 1e6
+        ));
+        ControlFlow::Continue(())
+    });
+    bar.finish_and_clear();
+    let summary = summary?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{prefix:>5} [{bar:30}] {pos}/{len} files, {msg} ({elapsed}, eta {eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn print_summary(s: &ConvertSummary) {
+    println!("{} {} -> {}", s.dataset, s.setting, s.out_dir.display());
+    for sp in &s.splits {
+        let state = if sp.up_to_date {
+            " (up to date, not rewritten)".to_string()
+        } else if sp.resumed_units > 0 {
+            format!(" (resumed after {} files)", sp.resumed_units)
+        } else {
+            String::new()
+        };
+        println!(
+            "  {:5} {:6} samples  {:>10}  {:>8.0} B/sample  {}  {}{}",
+            sp.split,
+            sp.samples,
+            human_bytes(sp.file_bytes),
+            sp.bytes_per_sample,
+            sp.dtype.name(),
+            sp.path.display(),
+            state
+        );
+        for bad in &sp.skipped {
+            println!(
+                "        skipped {}: {}",
+                bad.file,
+                if bad.error.is_empty() {
+                    "(earlier run)"
+                } else {
+                    &bad.error
+                }
+            );
+        }
+    }
+    println!(
+        "  {} samples, {:.1} M events in {:.2} s ({:.1} M events/s)",
+        s.samples,
+        s.events as f64 / 1e6,
+        s.seconds,
+        s.events_per_s / 1e6
+    );
+}
+
+/// `1.5 MiB`-style sizes.
+pub fn human_bytes(b: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
 }
