@@ -135,10 +135,13 @@ impl FromStr for Compression {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CountType {
     /// `uint8`, counts up to 255.
+    #[serde(rename = "uint8")]
     U8,
     /// `uint16`, counts up to 65535.
+    #[serde(rename = "uint16")]
     U16,
     /// `uint32`.
+    #[serde(rename = "uint32")]
     U32,
 }
 

@@ -87,7 +87,7 @@ fn info(args: InfoArgs) -> Result<()> {
                 "min": l.iter().min(), "max": l.iter().max()
             })),
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::cmd::convert::print_json(&serde_json::to_string_pretty(&value)?)?;
         return Ok(());
     }
     println!("{}", info.path.display());

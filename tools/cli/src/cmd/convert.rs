@@ -111,7 +111,7 @@ pub fn run(args: Args) -> Result<()> {
     bar.finish_and_clear();
     let summary = summary?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        print_json(&serde_json::to_string_pretty(&summary)?)?;
     } else {
         print_summary(&summary);
     }
@@ -187,5 +187,15 @@ pub fn human_bytes(b: u64) -> String {
         format!("{b} B")
     } else {
         format!("{v:.1} {}", units[u])
+    }
+}
+
+/// Prints `text` and a newline on stdout; a closed pipe (`| head`) is not an error.
+pub fn print_json(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
