@@ -57,7 +57,11 @@ pub fn azo_select(
         let sc: Vec<f64> = (0..c)
             .map(|ci| {
                 ts.iter()
-                    .map(|&ti| (0..b).map(|bi| w_beta[((s * t + ti) * b + bi) * c + ci] as f64).sum::<f64>())
+                    .map(|&ti| {
+                        (0..b)
+                            .map(|bi| w_beta[((s * t + ti) * b + bi) * c + ci] as f64)
+                            .sum::<f64>()
+                    })
                     .sum()
             })
             .collect();
@@ -89,5 +93,7 @@ pub fn azo_replace(z: &Tensor, t_sel: &[usize], c_sel: &[usize]) -> Result<Tenso
     }
     let idx = azo_source_rows(t, b, c, t_sel, c_sel);
     let idx = Tensor::from_vec(idx, t * b * c, z.device())?;
-    z.reshape((t * b * c, h * w))?.index_select(&idx, 0)?.reshape((t, b, c, h, w))
+    z.reshape((t * b * c, h * w))?
+        .index_select(&idx, 0)?
+        .reshape((t, b, c, h, w))
 }

@@ -55,12 +55,23 @@ impl Conv2d {
         let bound = 1.0 / ((cin * k * k) as f64).sqrt();
         let weight = store.param_uniform(&format!("{prefix}.weight"), (cout, cin, k, k), bound)?;
         let bias = store.param_uniform(&format!("{prefix}.bias"), cout, bound)?;
-        Ok(Self { weight, bias, padding, stride: 1 })
+        Ok(Self {
+            weight,
+            bias,
+            padding,
+            stride: 1,
+        })
     }
 
     /// `x` `[N, Cin, H, W]` -> `[N, Cout, H', W']` through [`crate::conv::conv2d`].
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        crate::conv::conv2d(x, self.weight.as_tensor(), Some(self.bias.as_tensor()), self.stride, self.padding)
+        crate::conv::conv2d(
+            x,
+            self.weight.as_tensor(),
+            Some(self.bias.as_tensor()),
+            self.stride,
+            self.padding,
+        )
     }
 }
 
@@ -92,8 +103,14 @@ impl BatchNorm {
         Ok(Self {
             weight: store.param_const(&format!("{prefix}.weight"), c, 1.0)?,
             bias: store.param_const(&format!("{prefix}.bias"), c, 0.0)?,
-            running_mean: store.buffer(&format!("{prefix}.running_mean"), &Tensor::zeros(c, DType::F32, dev)?)?,
-            running_var: store.buffer(&format!("{prefix}.running_var"), &Tensor::ones(c, DType::F32, dev)?)?,
+            running_mean: store.buffer(
+                &format!("{prefix}.running_mean"),
+                &Tensor::zeros(c, DType::F32, dev)?,
+            )?,
+            running_var: store.buffer(
+                &format!("{prefix}.running_var"),
+                &Tensor::ones(c, DType::F32, dev)?,
+            )?,
             num_batches_tracked: store.buffer(
                 &format!("{prefix}.num_batches_tracked"),
                 &Tensor::zeros((), DType::I64, dev)?,
@@ -113,7 +130,10 @@ impl BatchNorm {
             let mean = self.running_mean.as_tensor().detach().reshape(shape)?;
             let var = self.running_var.as_tensor().detach().reshape(shape)?;
             let scale = gamma.broadcast_mul(&(var + self.eps)?.sqrt()?.recip()?)?;
-            return x.broadcast_sub(&mean)?.broadcast_mul(&scale)?.broadcast_add(&beta);
+            return x
+                .broadcast_sub(&mean)?
+                .broadcast_mul(&scale)?
+                .broadcast_add(&beta);
         }
         let count = (n * h * w) as f64;
         let mean = (x.sum_keepdim((0, 2, 3))? / count)?;
@@ -123,7 +143,11 @@ impl BatchNorm {
         let y = xc.broadcast_mul(&scale)?.broadcast_add(&beta)?;
         // Running statistics (no graph): PyTorch uses the unbiased variance here.
         let m = self.momentum;
-        let bessel = if count > 1.0 { count / (count - 1.0) } else { 1.0 };
+        let bessel = if count > 1.0 {
+            count / (count - 1.0)
+        } else {
+            1.0
+        };
         let new_mean = ((self.running_mean.as_tensor().detach() * (1.0 - m))?
             + (mean.detach().flatten_all()? * m)?)?;
         let new_var = ((self.running_var.as_tensor().detach() * (1.0 - m))?
@@ -157,7 +181,8 @@ impl Linear {
 
     /// `x` `[N, in]` -> `[N, out]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.weight.as_tensor().t()?)?.broadcast_add(self.bias.as_tensor())
+        x.matmul(&self.weight.as_tensor().t()?)?
+            .broadcast_add(self.bias.as_tensor())
     }
 }
 
@@ -212,7 +237,11 @@ impl SeqDropout {
         let mask = match injected {
             Some(m) => {
                 if m.dims() != [b, f] {
-                    candle_core::bail!("dropout {}: injected mask {:?}, expected [{b}, {f}]", self.name, m.dims());
+                    candle_core::bail!(
+                        "dropout {}: injected mask {:?}, expected [{b}, {f}]",
+                        self.name,
+                        m.dims()
+                    );
                 }
                 m.to_device(x.device())?.to_dtype(x.dtype())?
             }
@@ -224,7 +253,13 @@ impl SeqDropout {
                         .lock()
                         .map_err(|_| candle_core::Error::Msg("dropout rng lock poisoned".into()))?;
                     (0..b * f)
-                        .map(|_| if rng.random::<f64>() < self.p { 0.0 } else { keep })
+                        .map(|_| {
+                            if rng.random::<f64>() < self.p {
+                                0.0
+                            } else {
+                                keep
+                            }
+                        })
                         .collect()
                 };
                 Tensor::from_vec(vals, (b, f), x.device())?
@@ -248,7 +283,10 @@ pub fn dropout_rng(seed: u64) -> Arc<Mutex<ChaCha8Rng>> {
 pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
     let (ho, wo) = (h / 2, w / 2);
-    let xe = x.narrow(2, 0, 2 * ho)?.narrow(3, 0, 2 * wo)?.reshape((n, c, ho, 2, wo, 2))?;
+    let xe = x
+        .narrow(2, 0, 2 * ho)?
+        .narrow(3, 0, 2 * wo)?
+        .reshape((n, c, ho, 2, wo, 2))?;
     let pick = |i: usize, j: usize| -> Result<Tensor> {
         xe.narrow(3, i, 1)?.narrow(5, j, 1)?.reshape((n, c, ho, wo))
     };

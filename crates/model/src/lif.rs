@@ -38,7 +38,12 @@ pub struct LifConfig {
 
 impl Default for LifConfig {
     fn default() -> Self {
-        Self { tau: 2.0, v_th: 1.0, v_reset: 0.0, alpha: 2.0 }
+        Self {
+            tau: 2.0,
+            v_th: 1.0,
+            v_reset: 0.0,
+            alpha: 2.0,
+        }
     }
 }
 
@@ -99,7 +104,8 @@ const CHUNK: usize = 2048;
 fn split_rows(buf: &mut [f32], n: usize) -> Vec<Vec<&mut [f32]>> {
     let n_chunks = n.div_ceil(CHUNK).max(1);
     let t = if n == 0 { 0 } else { buf.len() / n };
-    let mut per_chunk: Vec<Vec<&mut [f32]>> = (0..n_chunks).map(|_| Vec::with_capacity(t)).collect();
+    let mut per_chunk: Vec<Vec<&mut [f32]>> =
+        (0..n_chunks).map(|_| Vec::with_capacity(t)).collect();
     if n == 0 {
         return per_chunk;
     }
@@ -116,26 +122,29 @@ pub fn lif_forward_cpu(x: &[f32], t: usize, cfg: &LifConfig) -> (Vec<f32>, u64) 
     let n = if t == 0 { 0 } else { x.len() / t };
     let mut out = vec![0f32; x.len()];
     let count = AtomicU64::new(0);
-    split_rows(&mut out, n).into_par_iter().enumerate().for_each(|(ci, rows)| {
-        let base = ci * CHUNK;
-        let mut v: Vec<f32> = Vec::new();
-        let mut spikes = 0u64;
-        for (step, o) in rows.into_iter().enumerate() {
-            let len = o.len();
-            if v.is_empty() {
-                v = vec![cfg.v_reset; len];
+    split_rows(&mut out, n)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(ci, rows)| {
+            let base = ci * CHUNK;
+            let mut v: Vec<f32> = Vec::new();
+            let mut spikes = 0u64;
+            for (step, o) in rows.into_iter().enumerate() {
+                let len = o.len();
+                if v.is_empty() {
+                    v = vec![cfg.v_reset; len];
+                }
+                let xs = &x[step * n + base..step * n + base + len];
+                for i in 0..len {
+                    let h = cfg.charge(v[i], xs[i]);
+                    let s = h >= cfg.v_th;
+                    o[i] = if s { 1.0 } else { 0.0 };
+                    spikes += s as u64;
+                    v[i] = if s { cfg.v_reset } else { h };
+                }
             }
-            let xs = &x[step * n + base..step * n + base + len];
-            for i in 0..len {
-                let h = cfg.charge(v[i], xs[i]);
-                let s = h >= cfg.v_th;
-                o[i] = if s { 1.0 } else { 0.0 };
-                spikes += s as u64;
-                v[i] = if s { cfg.v_reset } else { h };
-            }
-        }
-        count.fetch_add(spikes, Ordering::Relaxed);
-    });
+            count.fetch_add(spikes, Ordering::Relaxed);
+        });
     (out, count.into_inner())
 }
 
@@ -144,36 +153,39 @@ pub fn lif_backward_cpu(x: &[f32], gs: &[f32], t: usize, cfg: &LifConfig) -> Vec
     let n = if t == 0 { 0 } else { x.len() / t };
     let mut gx = vec![0f32; x.len()];
     let decay = 1.0 - 1.0 / cfg.tau;
-    split_rows(&mut gx, n).into_par_iter().enumerate().for_each(|(ci, mut rows)| {
-        let base = ci * CHUNK;
-        let len = rows.first().map(|r| r.len()).unwrap_or(0);
-        // Recompute H for this chunk's neurons over all T.
-        let mut h = vec![0f32; t * len];
-        let mut v = vec![cfg.v_reset; len];
-        for step in 0..t {
-            let xs = &x[step * n + base..step * n + base + len];
-            let hs = &mut h[step * len..(step + 1) * len];
-            for i in 0..len {
-                let hv = cfg.charge(v[i], xs[i]);
-                hs[i] = hv;
-                v[i] = if hv >= cfg.v_th { cfg.v_reset } else { hv };
+    split_rows(&mut gx, n)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(ci, mut rows)| {
+            let base = ci * CHUNK;
+            let len = rows.first().map(|r| r.len()).unwrap_or(0);
+            // Recompute H for this chunk's neurons over all T.
+            let mut h = vec![0f32; t * len];
+            let mut v = vec![cfg.v_reset; len];
+            for step in 0..t {
+                let xs = &x[step * n + base..step * n + base + len];
+                let hs = &mut h[step * len..(step + 1) * len];
+                for i in 0..len {
+                    let hv = cfg.charge(v[i], xs[i]);
+                    hs[i] = hv;
+                    v[i] = if hv >= cfg.v_th { cfg.v_reset } else { hv };
+                }
             }
-        }
-        // Reverse-time BPTT; `v` now carries dL/dV_t.
-        v.iter_mut().for_each(|g| *g = 0.0);
-        for step in (0..t).rev() {
-            let hs = &h[step * len..(step + 1) * len];
-            let gss = &gs[step * n + base..step * n + base + len];
-            let out = &mut rows[step];
-            for i in 0..len {
-                let hv = hs[i];
-                let keep = if hv >= cfg.v_th { 0.0 } else { 1.0 };
-                let gh = gss[i] * cfg.surrogate(hv) + v[i] * keep;
-                out[i] = gh / cfg.tau;
-                v[i] = gh * decay;
+            // Reverse-time BPTT; `v` now carries dL/dV_t.
+            v.iter_mut().for_each(|g| *g = 0.0);
+            for step in (0..t).rev() {
+                let hs = &h[step * len..(step + 1) * len];
+                let gss = &gs[step * n + base..step * n + base + len];
+                let out = &mut rows[step];
+                for i in 0..len {
+                    let hv = hs[i];
+                    let keep = if hv >= cfg.v_th { 0.0 } else { 1.0 };
+                    let gh = gss[i] * cfg.surrogate(hv) + v[i] * keep;
+                    out[i] = gh / cfg.tau;
+                    v[i] = gh * decay;
+                }
             }
-        }
-    });
+        });
     gx
 }
 
@@ -240,7 +252,10 @@ impl CustomOp2 for LifBwdOp {
             candle_core::bail!("lif-bwd: x and grad sizes differ");
         }
         let t = l1.dims().first().copied().unwrap_or(1);
-        Ok((CpuStorage::F32(lif_backward_cpu(x, g, t, &self.cfg)), l1.shape().clone()))
+        Ok((
+            CpuStorage::F32(lif_backward_cpu(x, g, t, &self.cfg)),
+            l1.shape().clone(),
+        ))
     }
 }
 
@@ -342,7 +357,10 @@ pub fn lif_multistep(x: &Tensor, cfg: &LifConfig) -> Result<(Tensor, u64)> {
     match x.device() {
         Device::Cpu => {
             let counter = Arc::new(AtomicU64::new(0));
-            let s = x.apply_op1(LifOp { cfg: *cfg, spike_count: counter.clone() })?;
+            let s = x.apply_op1(LifOp {
+                cfg: *cfg,
+                spike_count: counter.clone(),
+            })?;
             let n = counter.load(Ordering::Relaxed);
             Ok((s, n))
         }
@@ -368,7 +386,11 @@ pub struct Lif {
 impl Lif {
     /// New layer called `name` (the reference module path, e.g. `block1.2`) recording into `rates`.
     pub fn new(cfg: LifConfig, name: &str, rates: FiringRates) -> Self {
-        Self { cfg, name: name.to_string(), rates }
+        Self {
+            cfg,
+            name: name.to_string(),
+            rates,
+        }
     }
 
     /// Layer name used for its firing rate.

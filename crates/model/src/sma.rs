@@ -75,7 +75,10 @@ impl SmaConfig {
 
     fn validate(&self) -> error::Result<()> {
         if self.kernels.is_empty() || self.kernels.iter().any(|k| k % 2 == 0) {
-            return Err(Error::Config(format!("SMA kernels must be odd and non-empty, got {:?}", self.kernels)));
+            return Err(Error::Config(format!(
+                "SMA kernels must be odd and non-empty, got {:?}",
+                self.kernels
+            )));
         }
         if self.c_hidden() == 0 || self.t_hidden() == 0 {
             return Err(Error::Config(format!(
@@ -102,9 +105,19 @@ struct PointConv {
 }
 
 impl PointConv {
-    fn new(store: &ParamStore, prefix: &str, fin: usize, fout: usize, dims3: bool) -> error::Result<Self> {
+    fn new(
+        store: &ParamStore,
+        prefix: &str,
+        fin: usize,
+        fout: usize,
+        dims3: bool,
+    ) -> error::Result<Self> {
         let bound = 1.0 / (fin as f64).sqrt();
-        let shape: Vec<usize> = if dims3 { vec![fout, fin, 1, 1, 1] } else { vec![fout, fin, 1, 1] };
+        let shape: Vec<usize> = if dims3 {
+            vec![fout, fin, 1, 1, 1]
+        } else {
+            vec![fout, fin, 1, 1]
+        };
         Ok(Self {
             weight: store.param_uniform(&format!("{prefix}.weight"), shape, bound)?,
             bias: store.param_uniform(&format!("{prefix}.bias"), fout, bound)?,
@@ -165,7 +178,12 @@ impl Sma {
     /// Builds the module with parameters under `prefix` (empty for a standalone SMA, `block2.1`
     /// inside SMA-VGG8), PyTorch default init, encoder LIF rates recorded as
     /// `<prefix>.S_Convs.<n>.lif`.
-    pub fn new(store: &ParamStore, prefix: &str, cfg: &SmaConfig, rates: &FiringRates) -> error::Result<Self> {
+    pub fn new(
+        store: &ParamStore,
+        prefix: &str,
+        cfg: &SmaConfig,
+        rates: &FiringRates,
+    ) -> error::Result<Self> {
         cfg.validate()?;
         let c = cfg.channels;
         let mut encoders = Vec::new();
@@ -180,16 +198,46 @@ impl Sma {
             encoders.push(Encoder { conv, bn, lif });
         }
         let (ch, th) = (cfg.c_hidden(), cfg.t_hidden());
-        let c_squeeze = PointConv::new(store, &join(prefix, "C_before_attention_conv"), c, ch, false)?;
+        let c_squeeze = PointConv::new(
+            store,
+            &join(prefix, "C_before_attention_conv"),
+            c,
+            ch,
+            false,
+        )?;
         let c_excite = (0..cfg.kernels.len())
-            .map(|n| PointConv::new(store, &join(prefix, &format!("C_after_attention_convs.{n}")), ch, c, false))
+            .map(|n| {
+                PointConv::new(
+                    store,
+                    &join(prefix, &format!("C_after_attention_convs.{n}")),
+                    ch,
+                    c,
+                    false,
+                )
+            })
             .collect::<error::Result<Vec<_>>>()?;
         let t = cfg.time_steps;
-        let t_squeeze = PointConv::new(store, &join(prefix, "T_before_attention_conv"), t, th, true)?;
+        let t_squeeze =
+            PointConv::new(store, &join(prefix, "T_before_attention_conv"), t, th, true)?;
         let t_excite = (0..cfg.kernels.len())
-            .map(|n| PointConv::new(store, &join(prefix, &format!("T_after_attention_convs.{n}")), th, t, true))
+            .map(|n| {
+                PointConv::new(
+                    store,
+                    &join(prefix, &format!("T_after_attention_convs.{n}")),
+                    th,
+                    t,
+                    true,
+                )
+            })
             .collect::<error::Result<Vec<_>>>()?;
-        Ok(Self { cfg: cfg.clone(), encoders, c_squeeze, c_excite, t_squeeze, t_excite })
+        Ok(Self {
+            cfg: cfg.clone(),
+            encoders,
+            c_squeeze,
+            c_excite,
+            t_squeeze,
+            t_excite,
+        })
     }
 
     /// The configuration.
@@ -231,18 +279,30 @@ impl Sma {
             y = (y + mn)?;
         }
         let ybar = y.reshape((t * b, c, h * w))?.mean(D::Minus1)?; // [T*B, C]
-        // C-MSE.
+                                                                   // C-MSE.
         let hc = self.c_squeeze.forward(&ybar)?.relu()?;
-        let ac = self.c_excite.iter().map(|e| e.forward(&hc)).collect::<Result<Vec<_>>>()?;
+        let ac = self
+            .c_excite
+            .iter()
+            .map(|e| e.forward(&hc))
+            .collect::<Result<Vec<_>>>()?;
         let w_beta = candle_nn::ops::softmax(&Tensor::stack(&ac, 0)?, 0)?.reshape((n, t, b, c))?;
         // T-MSE: channel mean per (b, t), dense map across time.
-        let p = ybar.reshape((t, b, c))?.mean(D::Minus1)?.t()?.contiguous()?; // [B, T]
+        let p = ybar
+            .reshape((t, b, c))?
+            .mean(D::Minus1)?
+            .t()?
+            .contiguous()?; // [B, T]
         let ht = self.t_squeeze.forward(&p)?.relu()?;
-        let at = self.t_excite.iter().map(|e| e.forward(&ht)).collect::<Result<Vec<_>>>()?;
+        let at = self
+            .t_excite
+            .iter()
+            .map(|e| e.forward(&ht))
+            .collect::<Result<Vec<_>>>()?;
         let w_alpha = candle_nn::ops::softmax(&Tensor::stack(&at, 0)?, 0)?
             .transpose(1, 2)?
             .contiguous()?; // [N, T, B]
-        // AZO selection (host side: tiny tensors, discrete choice, no gradient).
+                            // AZO selection (host side: tiny tensors, discrete choice, no gradient).
         let azo = match (self.cfg.azo, train) {
             (Some(a), true) => {
                 let wa = w_alpha.flatten_all()?.to_vec1::<f32>()?;
@@ -255,7 +315,9 @@ impl Sma {
         let mut out: Option<Tensor> = None;
         for (s, mn) in m.iter().enumerate() {
             let wa = w_alpha.get(s)?.reshape((t, b, 1))?;
-            let wab = wa.broadcast_mul(&w_beta.get(s)?)?.reshape((t, b, c, 1, 1))?;
+            let wab = wa
+                .broadcast_mul(&w_beta.get(s)?)?
+                .reshape((t, b, c, 1, 1))?;
             let mut z = wab.broadcast_mul(mn)?;
             if let Some(sel) = &azo {
                 z = azo_replace(&z, &sel.time[s], &sel.channels[s])?;
@@ -266,6 +328,12 @@ impl Sma {
             });
         }
         let output = out.ok_or_else(|| candle_core::Error::Msg("SMA without scales".into()))?;
-        Ok(SmaTrace { output, m, w_alpha, w_beta, azo })
+        Ok(SmaTrace {
+            output,
+            m,
+            w_alpha,
+            w_beta,
+            azo,
+        })
     }
 }

@@ -91,7 +91,9 @@ impl ParamStore {
                 .rng
                 .lock()
                 .map_err(|_| Error::Config("rng lock poisoned".into()))?;
-            (0..n).map(|_| rng.random_range(-bound..bound) as f32).collect()
+            (0..n)
+                .map(|_| rng.random_range(-bound..bound) as f32)
+                .collect()
         };
         let t = Tensor::from_vec(vals, shape, &self.device)?;
         insert(&self.params, name, Var::from_tensor(&t)?)
@@ -105,7 +107,11 @@ impl ParamStore {
 
     /// New buffer with initial value `t`.
     pub fn buffer(&self, name: &str, t: &Tensor) -> Result<Var> {
-        insert(&self.buffers, name, Var::from_tensor(&t.to_device(&self.device)?)?)
+        insert(
+            &self.buffers,
+            name,
+            Var::from_tensor(&t.to_device(&self.device)?)?,
+        )
     }
 
     /// Trainable parameters sorted by name.
@@ -123,7 +129,10 @@ impl ParamStore {
 
     /// Number of trainable scalars.
     pub fn num_parameters(&self) -> usize {
-        self.named_parameters().iter().map(|(_, v)| v.elem_count()).sum()
+        self.named_parameters()
+            .iter()
+            .map(|(_, v)| v.elem_count())
+            .sum()
     }
 
     /// Parameters and buffers together (the PyTorch `state_dict`).
@@ -146,12 +155,19 @@ impl ParamStore {
         strict: bool,
         label: &Path,
     ) -> Result<()> {
-        let err = |msg: String| Error::Weights { path: label.to_path_buf(), msg };
-        let all: Vec<(String, Var)> =
-            sorted(&self.params).into_iter().chain(sorted(&self.buffers)).collect();
+        let err = |msg: String| Error::Weights {
+            path: label.to_path_buf(),
+            msg,
+        };
+        let all: Vec<(String, Var)> = sorted(&self.params)
+            .into_iter()
+            .chain(sorted(&self.buffers))
+            .collect();
         // Check everything first so a failed load leaves the store untouched.
         for (name, var) in &all {
-            let t = map.get(name).ok_or_else(|| err(format!("missing tensor {name}")))?;
+            let t = map
+                .get(name)
+                .ok_or_else(|| err(format!("missing tensor {name}")))?;
             if t.dims() != var.dims() {
                 return Err(err(format!(
                     "tensor {name}: shape {:?} in file, model expects {:?}",
@@ -168,11 +184,16 @@ impl ParamStore {
             }
         }
         if strict {
-            let known: std::collections::HashSet<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
-            let mut extra: Vec<&String> = map.keys().filter(|k| !known.contains(k.as_str())).collect();
+            let known: std::collections::HashSet<&str> =
+                all.iter().map(|(k, _)| k.as_str()).collect();
+            let mut extra: Vec<&String> =
+                map.keys().filter(|k| !known.contains(k.as_str())).collect();
             extra.sort();
             if let Some(first) = extra.first() {
-                return Err(err(format!("unexpected tensor {first} ({} unknown names)", extra.len())));
+                return Err(err(format!(
+                    "unexpected tensor {first} ({} unknown names)",
+                    extra.len()
+                )));
             }
         }
         for (name, var) in &all {
@@ -191,8 +212,11 @@ impl ParamStore {
     /// Loads parameters and buffers from a safetensors file by name (extra tensors in the file,
     /// such as optimizer state, are ignored; missing or mis-shaped ones are an error).
     pub fn load_safetensors(&self, path: &Path) -> Result<()> {
-        let map = candle_core::safetensors::load(path, &self.device)
-            .map_err(|e| Error::Weights { path: path.to_path_buf(), msg: e.to_string() })?;
+        let map =
+            candle_core::safetensors::load(path, &self.device).map_err(|e| Error::Weights {
+                path: path.to_path_buf(),
+                msg: e.to_string(),
+            })?;
         self.load_state_dict(&map, false, path)
     }
 }
@@ -200,17 +224,28 @@ impl ParamStore {
 /// Writes named tensors to `path` as safetensors through a temporary file in the same folder and
 /// a rename, so a crash never leaves a half-written file under the final name.
 pub fn save_tensors_atomic(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let fname = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let fname = path
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{fname}.tmp{}", std::process::id()));
     let cpu: HashMap<String, Tensor> = tensors
         .iter()
         .map(|(k, v)| Ok((k.clone(), v.to_device(&Device::Cpu)?)))
         .collect::<candle_core::Result<_>>()?;
-    candle_core::safetensors::save(&cpu, &tmp)
-        .map_err(|e| Error::Weights { path: tmp.clone(), msg: e.to_string() })?;
+    candle_core::safetensors::save(&cpu, &tmp).map_err(|e| Error::Weights {
+        path: tmp.clone(),
+        msg: e.to_string(),
+    })?;
     std::fs::rename(&tmp, path).map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }

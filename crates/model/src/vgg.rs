@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::azo::AzoConfig;
 use crate::error::{self, Error};
 use crate::layers::{
-    adaptive_avg_pool2d, dropout_rng, fold_tb, max_pool2x2, unfold_tb, BatchNorm, Conv2d, Linear, SeqDropout,
+    adaptive_avg_pool2d, dropout_rng, fold_tb, max_pool2x2, unfold_tb, BatchNorm, Conv2d, Linear,
+    SeqDropout,
 };
 use crate::lif::{FiringRates, Lif, LifConfig};
 use crate::sma::{Activation, Sma, SmaConfig};
@@ -143,7 +144,9 @@ impl Vgg8Config {
 
     fn validate(&self) -> error::Result<()> {
         if self.widths.contains(&0) || self.head.contains(&0) || self.num_classes == 0 {
-            return Err(Error::Config("widths, head sizes and classes must be positive".into()));
+            return Err(Error::Config(
+                "widths, head sizes and classes must be positive".into(),
+            ));
         }
         if self.height < 32 || self.width < 32 {
             return Err(Error::Config(format!(
@@ -152,10 +155,15 @@ impl Vgg8Config {
             )));
         }
         if self.time_steps == 0 || self.in_channels == 0 || self.pool_size == 0 {
-            return Err(Error::Config("time_steps, in_channels and pool_size must be positive".into()));
+            return Err(Error::Config(
+                "time_steps, in_channels and pool_size must be positive".into(),
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::Config(format!("dropout must be in [0, 1), got {}", self.dropout)));
+            return Err(Error::Config(format!(
+                "dropout must be in [0, 1), got {}",
+                self.dropout
+            )));
         }
         Ok(())
     }
@@ -192,7 +200,10 @@ pub struct SmaVgg8 {
 
 impl std::fmt::Debug for SmaVgg8 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmaVgg8").field("cfg", &self.cfg).field("store", &self.store).finish()
+        f.debug_struct("SmaVgg8")
+            .field("cfg", &self.cfg)
+            .field("store", &self.store)
+            .finish()
     }
 }
 
@@ -233,7 +244,16 @@ impl SmaVgg8 {
             SeqDropout::new(cfg.dropout, "others.4", drop_rng.clone()),
             SeqDropout::new(cfg.dropout, "others.7", drop_rng.clone()),
         ];
-        Ok(Self { cfg: cfg.clone(), store, rates, blocks, fc, head_lif, dropout, drop_rng })
+        Ok(Self {
+            cfg: cfg.clone(),
+            store,
+            rates,
+            blocks,
+            fc,
+            head_lif,
+            dropout,
+            drop_rng,
+        })
     }
 
     /// The configuration.
@@ -330,7 +350,7 @@ impl SmaVgg8 {
 
     /// Forward that also returns every block's output.
     pub fn forward_trace(&self, x: &Tensor, train: bool) -> Result<Vgg8Trace> {
-        let (t, b, c, h, w) = x.dims5()?;
+        let (t, _, c, _, _) = x.dims5()?;
         if c != self.cfg.in_channels || (self.cfg.sma && t != self.cfg.time_steps) {
             candle_core::bail!(
                 "SMA-VGG8 built for T={} C={}, got input {:?}",
@@ -339,17 +359,27 @@ impl SmaVgg8 {
                 x.dims()
             );
         }
-        let _ = (h, w);
+        self.forward_from(x, 0, train)
+    }
+
+    /// Runs the network from conv block `first` (0-based; 5 = the head only) on `x`, the input
+    /// of that block `[T, B, C, H, W]`. Used to check blocks one at a time against reference
+    /// intermediates (teacher forcing). `blocks` of the trace holds the outputs of the blocks run.
+    pub fn forward_from(&self, x: &Tensor, first: usize, train: bool) -> Result<Vgg8Trace> {
+        let (t, b, _, _, _) = x.dims5()?;
         let mut cur = fold_tb(x)?; // [T*B, C, H, W]
         let mut outs = Vec::with_capacity(self.blocks.len());
-        for blk in &self.blocks {
+        for blk in self.blocks.iter().skip(first) {
             let mut y = blk.conv.forward(&cur)?;
             if let Some(sma) = &blk.sma {
                 y = fold_tb(&sma.forward_t(&unfold_tb(&y, t)?, train)?)?;
             }
             let y = blk.bn.forward_t(&y, train)?;
             let (n, cc, hh, ww) = y.dims4()?;
-            let s = blk.lif.forward(&y.reshape((t, b * cc * hh * ww))?)?.reshape((n, cc, hh, ww))?;
+            let s = blk
+                .lif
+                .forward(&y.reshape((t, b * cc * hh * ww))?)?
+                .reshape((n, cc, hh, ww))?;
             cur = max_pool2x2(&s)?;
             outs.push(unfold_tb(&cur, t)?);
         }
@@ -358,10 +388,17 @@ impl SmaVgg8 {
         for i in 0..2 {
             let y = self.fc[i].forward(&z)?;
             let f = y.dim(1)?;
-            let s = self.head_lif[i].forward(&y.reshape((t, b * f))?)?.reshape((t, b, f))?;
+            let s = self.head_lif[i]
+                .forward(&y.reshape((t, b * f))?)?
+                .reshape((t, b, f))?;
             z = fold_tb(&self.dropout[i].forward_t(&s, train)?)?;
         }
-        let out = self.fc[2].forward(&z)?.reshape((t, b, self.cfg.num_classes))?;
-        Ok(Vgg8Trace { output: out, blocks: outs })
+        let out = self.fc[2]
+            .forward(&z)?
+            .reshape((t, b, self.cfg.num_classes))?;
+        Ok(Vgg8Trace {
+            output: out,
+            blocks: outs,
+        })
     }
 }
