@@ -336,4 +336,45 @@ impl CacheReader {
     pub fn frames_storage_bytes(&self) -> u64 {
         self.frames_ds.storage_size()
     }
+
+    /// Average bytes per sample of the first `samples` samples stored the way SpikingJelly's
+    /// `np.savez_compressed` stores frames: `float32 [T, 2, H, W]`, deflate at `level` (numpy uses zlib's default,
+    /// 6). Measured by writing them to a scratch HDF5 file next to the system temp dir (one chunk per sample, so
+    /// the deflate stream matches a per-sample `.npz` up to its few hundred bytes of zip/npy headers).
+    pub fn f32_deflate_bytes_per_sample(&self, samples: usize, level: u8) -> Result<f64> {
+        let n = samples.min(self.len());
+        if n == 0 {
+            return Ok(0.0);
+        }
+        let dir = std::env::temp_dir();
+        let scratch = dir.join(format!("snnkit-f32-estimate-{}.h5", std::process::id()));
+        let result = (|| -> Result<f64> {
+            let file = hdf5::File::create(&scratch).h5(&scratch)?;
+            let info = &self.info;
+            let dims = (n, info.frames, 2, info.height, info.width);
+            let ds = file
+                .new_dataset::<f32>()
+                .shape(dims)
+                .chunk((1, info.frames, 2, info.height, info.width))
+                .deflate(level)
+                .create("frames")
+                .h5(&scratch)?;
+            for i in 0..n {
+                let counts = self.read_sample(i)?;
+                let f: Vec<f32> = counts.iter().map(|&c| c as f32).collect();
+                let view = ndarray17::ArrayView::from_shape(
+                    (1, info.frames, 2, info.height, info.width),
+                    &f,
+                )
+                .map_err(|e| Error::Usage(e.to_string()))?;
+                ds.as_writer()
+                    .write_slice(&view, ndarray17::s![i..i + 1, .., .., .., ..])
+                    .h5(&scratch)?;
+            }
+            file.flush().h5(&scratch)?;
+            Ok(ds.storage_size() as f64 / n as f64)
+        })();
+        let _ = std::fs::remove_file(&scratch);
+        result
+    }
 }
