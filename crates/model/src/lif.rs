@@ -103,7 +103,7 @@ const CHUNK: usize = 2048;
 /// the whole time series of its neurons (safe disjoint mutable borrows, no unsafe).
 fn split_rows(buf: &mut [f32], n: usize) -> Vec<Vec<&mut [f32]>> {
     let n_chunks = n.div_ceil(CHUNK).max(1);
-    let t = if n == 0 { 0 } else { buf.len() / n };
+    let t = buf.len().checked_div(n).unwrap_or(0);
     let mut per_chunk: Vec<Vec<&mut [f32]>> =
         (0..n_chunks).map(|_| Vec::with_capacity(t)).collect();
     if n == 0 {
@@ -119,7 +119,7 @@ fn split_rows(buf: &mut [f32], n: usize) -> Vec<Vec<&mut [f32]>> {
 
 /// CPU forward over `x` `[T, N]` (contiguous): returns spikes `[T, N]` and the spike count.
 pub fn lif_forward_cpu(x: &[f32], t: usize, cfg: &LifConfig) -> (Vec<f32>, u64) {
-    let n = if t == 0 { 0 } else { x.len() / t };
+    let n = x.len().checked_div(t).unwrap_or(0);
     let mut out = vec![0f32; x.len()];
     let count = AtomicU64::new(0);
     split_rows(&mut out, n)
@@ -150,7 +150,7 @@ pub fn lif_forward_cpu(x: &[f32], t: usize, cfg: &LifConfig) -> (Vec<f32>, u64) 
 
 /// CPU backward: given the input `x` `[T, N]` and the spike gradient `gs` `[T, N]`, returns `gx`.
 pub fn lif_backward_cpu(x: &[f32], gs: &[f32], t: usize, cfg: &LifConfig) -> Vec<f32> {
-    let n = if t == 0 { 0 } else { x.len() / t };
+    let n = x.len().checked_div(t).unwrap_or(0);
     let mut gx = vec![0f32; x.len()];
     let decay = 1.0 - 1.0 / cfg.tau;
     split_rows(&mut gx, n)
@@ -364,14 +364,20 @@ pub fn lif_multistep(x: &Tensor, cfg: &LifConfig) -> Result<(Tensor, u64)> {
             let n = counter.load(Ordering::Relaxed);
             Ok((s, n))
         }
-        _ => {
-            let (_, ss) = lif_h_composed(&x, cfg)?;
-            let s = Tensor::stack(&ss, 0)?.contiguous()?;
-            let n = s.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()? as u64;
-            let s = x.apply_op2(&s, LifAttachOp { cfg: *cfg })?;
-            Ok((s, n))
-        }
+        _ => lif_multistep_composed(&x, cfg),
     }
+}
+
+/// The device-agnostic path (composed candle ops, same arithmetic and gradient as [`LifOp`]);
+/// used on non-CPU devices until a CUDA kernel lands, public so it can be tested on the CPU.
+pub fn lif_multistep_composed(x: &Tensor, cfg: &LifConfig) -> Result<(Tensor, u64)> {
+    let x = x.contiguous()?;
+    let (_, ss) = lif_h_composed(&x, cfg)?;
+    let s = Tensor::stack(&ss, 0)?.contiguous()?;
+    // f64 sum: an f32 running sum stalls at 2^24 spikes.
+    let n = s.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()? as u64;
+    let s = x.apply_op2(&s, LifAttachOp { cfg: *cfg })?;
+    Ok((s, n))
 }
 
 /// A named multi-step LIF layer that records its firing rate after every forward.

@@ -474,11 +474,13 @@ fn run_sma(case: &Case, rep: &mut Report) -> Res<()> {
 fn vgg_config(case: &Case) -> Res<Vgg8Config> {
     let shape = |n: &str| -> Res<Vec<usize>> { Ok(case.get(n)?.dims().to_vec()) };
     let input = shape("input")?;
-    let mut cfg = Vgg8Config::default();
-    cfg.time_steps = input[0];
-    cfg.in_channels = input[2];
-    cfg.height = input[3];
-    cfg.width = input[4];
+    let mut cfg = Vgg8Config {
+        time_steps: input[0],
+        in_channels: input[2],
+        height: input[3],
+        width: input[4],
+        ..Vgg8Config::default()
+    };
     for i in 0..5 {
         cfg.widths[i] = shape(&format!("block{}.0.0.weight", i + 1))?[0];
     }
