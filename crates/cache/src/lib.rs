@@ -29,7 +29,9 @@
 //!   [`convert_dataset`]`(&`[`DatasetConvert`]`, progress)` does a whole dataset (all splits) from `snnkit_datasets`
 //!   + `snnkit_frames` into `CACHE_DIR/<dataset>/<setting>/<split>.h5` ([`split_path`]).
 //!
-//! The on-disk layout is documented in `docs/cache-format.md` and in [`format`].
+//! The on-disk layout is documented in `docs/cache-format.md` and in [`mod@format`].
+
+#![deny(missing_docs)]
 
 pub mod convert;
 mod dataset_source;
