@@ -201,6 +201,26 @@ fn flip_and_shift_move_events_consistently_across_frames() {
             .collect();
         assert_eq!(a, b);
     }
+    // Reading chunk by chunk gives the same augmented batches as the in-memory copy.
+    let disk = Loader::open(
+        &path,
+        LoaderConfig {
+            in_memory_limit: 0,
+            ..loader.config().clone()
+        },
+        &Device::Cpu,
+    )
+    .unwrap();
+    assert!(loader.in_memory() && !disk.in_memory());
+    let a: Vec<Vec<f32>> = loader
+        .epoch(2)
+        .flat_map(|b| unbatch(&b.unwrap().frames))
+        .collect();
+    let b: Vec<Vec<f32>> = disk
+        .epoch(2)
+        .flat_map(|b| unbatch(&b.unwrap().frames))
+        .collect();
+    assert_eq!(a, b);
     let draws = 4 * loader.batches_per_epoch() * 4;
     assert!(
         flips > draws / 5 && flips < draws * 4 / 5,

@@ -66,6 +66,13 @@ pub(crate) fn transform_frame<C: Count>(
     tmp: &mut Vec<f32>,
     dst: &mut [f32],
 ) {
+    if g.factor == 1 && aug == SampleAug::default() {
+        // The common evaluation case: widen straight into the batch.
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s.to_f32();
+        }
+        return;
+    }
     let (oh, ow) = (g.out_h(), g.out_w());
     tmp.clear();
     tmp.resize(2 * oh * ow, 0.0);
