@@ -41,7 +41,7 @@ pub use crate::bin::{accumulate, integrate, integrate_into};
 pub use crate::error::{Error, Result};
 pub use crate::frames::{Frames, SensorSize};
 pub use crate::par::{par_integrate, par_integrate_into};
-pub use crate::spec::{FrameSpec, MAX_FRAMES};
+pub use crate::spec::{is_sorted, FrameSpec, MAX_FRAMES};
 
 mod bin;
 mod error;
