@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::frames::{Frames, SensorSize};
-use crate::spec::{ChannelRule, FrameSpec};
+use crate::spec::{split_by_time_with, ChannelRule, FrameSpec};
 use snnkit_events::EventsRef;
 use std::ops::Range;
 
@@ -17,6 +17,17 @@ use std::ops::Range;
 /// and polarity > 1, [`Error::InvalidSpec`] / [`Error::InvalidSensor`] / [`Error::TooLarge`] for
 /// bad parameters.
 pub fn integrate(events: EventsRef<'_>, sensor: SensorSize, spec: &FrameSpec) -> Result<Frames> {
+    if let FrameSpec::SplitByTime { frames } = *spec {
+        spec.validate()?;
+        let mut counts = vec![0u32; buffer_len(sensor, frames)?];
+        bin_split_by_time(events, sensor, frames, &mut counts)?;
+        return Ok(Frames {
+            frames,
+            height: sensor.height,
+            width: sensor.width,
+            counts,
+        });
+    }
     let slices = spec.slices(events.t)?;
     let len = buffer_len(sensor, slices.len())?;
     let mut counts = vec![0u32; len];
@@ -37,6 +48,20 @@ pub fn integrate_into(
     spec: &FrameSpec,
     out: &mut [u32],
 ) -> Result<usize> {
+    if let FrameSpec::SplitByTime { frames } = *spec {
+        spec.validate()?;
+        let needed = buffer_len(sensor, frames)?;
+        if out.len() != needed {
+            return Err(Error::BufferSize {
+                needed,
+                got: out.len(),
+                frames,
+            });
+        }
+        out.fill(0);
+        bin_split_by_time(events, sensor, frames, out)?;
+        return Ok(frames);
+    }
     let slices = spec.slices(events.t)?;
     let needed = buffer_len(sensor, slices.len())?;
     if out.len() != needed {
@@ -113,6 +138,79 @@ pub(crate) fn bin_slices(
         }
     }
     Ok(())
+}
+
+/// SpikingJelly's time split into a zeroed buffer of `frames` frames, in one pass over the events
+/// when they are sorted: the ranges are planned assuming sorted timestamps (binary search per
+/// bin) and the binning loop verifies the order as it goes; if the timestamps turn out unsorted,
+/// the buffer is cleared and the events are binned again with the general ranges.
+pub(crate) fn bin_split_by_time(
+    events: EventsRef<'_>,
+    sensor: SensorSize,
+    frames: usize,
+    out: &mut [u32],
+) -> Result<()> {
+    let t = events.t;
+    let slices = split_by_time_with(t, frames, true);
+    let frame_len = sensor.frame_len();
+    let mut sorted = true;
+    let mut next = 0usize; // where the next non-empty range must start for the ranges to tile 0..N
+    for (range, frame) in slices.iter().zip(out.chunks_exact_mut(frame_len)) {
+        if range.is_empty() {
+            continue;
+        }
+        if range.start != next || (next > 0 && t[next - 1] > t[next]) {
+            sorted = false;
+            break;
+        }
+        if !bin_one_checked(events, range.clone(), sensor, frame)? {
+            sorted = false;
+            break;
+        }
+        next = range.end;
+    }
+    if sorted && next == t.len() {
+        return Ok(());
+    }
+    out.fill(0);
+    let slices = split_by_time_with(t, frames, false);
+    bin_slices(events, sensor, ChannelRule::NonZero, &slices, out)
+}
+
+/// [`bin_one`] with SpikingJelly's channel rule that also reports whether `t` is non-decreasing
+/// over `range` (read in the same pass, so checking costs one extra column, not a second pass).
+fn bin_one_checked(
+    events: EventsRef<'_>,
+    range: Range<usize>,
+    sensor: SensorSize,
+    frame: &mut [u32],
+) -> Result<bool> {
+    let (w, h) = (sensor.width, sensor.height);
+    let plane = w * h;
+    let ts = &events.t[range.clone()];
+    let xs = &events.x[range.clone()];
+    let ys = &events.y[range.clone()];
+    let ps = &events.p[range.clone()];
+    let frame = &mut frame[..2 * plane];
+    let mut prev = ts.first().copied().unwrap_or(0);
+    let mut unsorted = false;
+    for (i, (((&t, &x), &y), &p)) in ts.iter().zip(xs).zip(ys).zip(ps).enumerate() {
+        unsorted |= prev > t;
+        prev = t;
+        let (xu, yu) = (x as usize, y as usize);
+        if xu >= w || yu >= h {
+            return Err(Error::OutOfRange {
+                index: range.start + i,
+                x,
+                y,
+                width: w,
+                height: h,
+            });
+        }
+        let cell = &mut frame[(p != 0) as usize * plane + yu * w + xu];
+        *cell = cell.wrapping_add(1);
+    }
+    Ok(!unsorted)
 }
 
 /// The hot loop: one pass over the columns of `range`, one increment per event, no allocation.
@@ -264,6 +362,37 @@ mod tests {
         ]);
         let f = integrate(e.as_ref(), S, &FrameSpec::SplitByTime { frames: 2 }).unwrap();
         assert_eq!(f.per_frame_sum(), vec![4, 4]);
+    }
+
+    #[test]
+    fn time_split_fast_path_equals_general_rule() {
+        // Sorted, unsorted late, unsorted early, equal times: the one-pass path must give what
+        // binning the general ranges gives.
+        let cases: Vec<Vec<i64>> = vec![
+            (0..50).collect(),
+            (0..50).map(|i| if i == 40 { 3 } else { i }).collect(),
+            (0..50).map(|i| 49 - i).collect(),
+            vec![5; 20],
+            (0..50).map(|i| if i == 0 { 10 } else { i }).collect(),
+        ];
+        for ts in cases {
+            let e: Events = ts
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| snnkit_events::Event {
+                    t,
+                    x: (i % 3) as u16,
+                    y: (i % 2) as u16,
+                    p: (i % 2) as u8,
+                })
+                .collect();
+            let spec = FrameSpec::SplitByTime { frames: 4 };
+            let fast = integrate(e.as_ref(), S, &spec).unwrap();
+            let slices = spec.slices(&e.t).unwrap();
+            let mut want = vec![0u32; 4 * S.frame_len()];
+            bin_slices(e.as_ref(), S, ChannelRule::NonZero, &slices, &mut want).unwrap();
+            assert_eq!(fast.counts, want, "{ts:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The parallel driver: many samples binned at once on the rayon thread pool.
 
-use crate::bin::{bin_slices, buffer_len, integrate};
+use crate::bin::{bin_slices, bin_split_by_time, buffer_len, integrate};
 use crate::error::{Error, Result};
 use crate::frames::{Frames, SensorSize};
 use crate::spec::FrameSpec;
@@ -60,6 +60,22 @@ pub fn par_integrate_into(
         .enumerate()
         .filter_map(|(i, (buf, ev))| {
             buf.fill(0);
+            if let FrameSpec::SplitByTime { frames: f } = *spec {
+                // One-pass path (plans assuming sorted timestamps, verifies while binning).
+                let r = if f != frames {
+                    Err(Error::FrameCountMismatch {
+                        sample: i,
+                        frames: f,
+                        expected: frames,
+                    })
+                } else {
+                    bin_split_by_time(*ev, sensor, f, buf).map_err(|e| Error::Sample {
+                        sample: i,
+                        source: Box::new(e),
+                    })
+                };
+                return r.err().map(|e| (i, e));
+            }
             let r = check_count(spec, ev, frames, i).and_then(|slices| {
                 bin_slices(*ev, sensor, spec.channel_rule(), &slices, buf).map_err(|e| {
                     Error::Sample {

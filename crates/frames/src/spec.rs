@@ -239,6 +239,14 @@ fn split_by_number(n: usize, frames: usize) -> Vec<Range<usize>> {
 }
 
 fn split_by_time(t: &[i64], frames: usize) -> Vec<Range<usize>> {
+    split_by_time_with(t, frames, is_sorted(t))
+}
+
+/// SpikingJelly's time split; `sorted` says whether `t` is non-decreasing (binary search per bin
+/// instead of a pass over every timestamp). With `sorted == true` on sorted input the non-empty
+/// ranges tile `0..N` in order, which [`crate::bin`] relies on to verify the assumption while
+/// binning.
+pub(crate) fn split_by_time_with(t: &[i64], frames: usize, sorted: bool) -> Vec<Range<usize>> {
     let n = t.len();
     if n == 0 {
         return vec![0..0; frames];
@@ -250,7 +258,7 @@ fn split_by_time(t: &[i64], frames: usize) -> Vec<Range<usize>> {
     let mut first = vec![usize::MAX; frames];
     let mut last = vec![0usize; frames];
     if dt > 0 {
-        if is_sorted(t) {
+        if sorted {
             // Sorted: the mask of each bin is one contiguous run found by binary search.
             for i in 0..frames {
                 let lo = t0 + dt * i as i64;
@@ -292,7 +300,11 @@ fn split_by_time(t: &[i64], frames: usize) -> Vec<Range<usize>> {
     } else {
         // SpikingJelly crashes here; start where its rule would: the first event at or after the
         // last bin's start.
-        t.iter().position(|&v| v >= lo_last).unwrap_or(n)
+        if sorted {
+            t.partition_point(|&v| v < lo_last)
+        } else {
+            t.iter().position(|&v| v >= lo_last).unwrap_or(n)
+        }
     };
     out[frames - 1] = start_last..n;
     out

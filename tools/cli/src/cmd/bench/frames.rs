@@ -12,8 +12,9 @@ pub struct Args {
     /// Events in the generated recording.
     #[arg(long, default_value_t = 16_000_000)]
     events: usize,
-    /// Samples the recording is cut into for the parallel driver.
-    #[arg(long, default_value_t = 160)]
+    /// Samples the recording is cut into for the parallel driver (default: 250k events each,
+    /// about one DVS128 Gesture sample).
+    #[arg(long, default_value_t = 64)]
     samples: usize,
     /// Frames per sample.
     #[arg(long, default_value_t = 16)]
