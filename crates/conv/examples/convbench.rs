@@ -4,8 +4,23 @@
 use candle_core::{Device, Tensor};
 use std::time::Instant;
 
+/// Process CPU time (user + system) in ms, from /proc (10 ms ticks).
+fn cpu_ms() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let f: Vec<&str> = s
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) * 10.0
+}
+
 fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     f();
+    let c0 = cpu_ms();
+    let w0 = Instant::now();
     let mut t: Vec<f64> = (0..reps)
         .map(|_| {
             let s = Instant::now();
@@ -14,6 +29,12 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
         })
         .collect();
     t.sort_by(f64::total_cmp);
+    let threads = rayon::current_num_threads() as f64;
+    eprint!(
+        "[cpu/thread {:.1} ms, wall mean {:.1}] ",
+        (cpu_ms() - c0) / reps as f64 / threads,
+        w0.elapsed().as_secs_f64() * 1e3 / reps as f64
+    );
     t[t.len() / 2]
 }
 

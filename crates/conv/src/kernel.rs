@@ -135,19 +135,19 @@ pub(crate) fn weights_to_wr(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec
     wr
 }
 
-/// Weights of the input-gradient convolution, in `wr` layout: `[cin][dy][dx][co]` holding
-/// `w[co][ci][k-1-dy][k-1-dx]` (kernel flipped, in/out channels swapped).
-pub(crate) fn weights_to_wr_transposed(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
-    let mut wr = vec![0.0; w.len()];
+/// Weights of the input-gradient convolution in the standard layout: `[cin][cout][k][k]`
+/// holding `w[co][ci][k-1-dy][k-1-dx]` (kernel flipped, in/out channels swapped).
+pub(crate) fn flip_transpose(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
+    let mut wt = vec![0.0; w.len()];
     let kk = k * k;
     for co in 0..cout {
         for ci in 0..cin {
             for t in 0..kk {
-                wr[(ci * kk + (kk - 1 - t)) * cout + co] = w[(co * cin + ci) * kk + t];
+                wt[(ci * cout + co) * kk + (kk - 1 - t)] = w[(co * cin + ci) * kk + t];
             }
         }
     }
-    wr
+    wt
 }
 
 /// Rearranges a weight gradient from `[cout][dy][dx][ci]` back to `[cout, cin, k, k]`.

@@ -7,6 +7,7 @@
 //! gradient). Everything else (other devices, dtypes) falls back to candle's `conv2d` and its
 //! autograd. Second derivatives through the fast path are not supported.
 
+mod direct;
 mod kernel;
 mod op;
 

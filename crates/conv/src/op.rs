@@ -1,5 +1,6 @@
 //! The candle custom ops: forward with its own backward, and the two gradient ops.
 
+use crate::direct;
 use crate::kernel::{self, Geom};
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
@@ -35,6 +36,56 @@ fn geometry(xl: &Layout, wl: &Layout) -> Result<Geom> {
     })
 }
 
+/// Which implementation runs the forward convolution (and the input gradient).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// The AVX-512 direct kernel ([`direct`]).
+    Direct,
+    /// Implicit GEMM through the `gemm` crate ([`kernel`]); any CPU.
+    Gemm,
+}
+
+/// The path used for kernels larger than 1x1: direct where the CPU has AVX-512F, unless the
+/// environment variable `SNNKIT_CONV_KERNEL=gemm` asks for the portable one (for comparison).
+pub(crate) fn default_path() -> Path {
+    static PATH: std::sync::OnceLock<Path> = std::sync::OnceLock::new();
+    *PATH.get_or_init(|| {
+        let forced_gemm = std::env::var("SNNKIT_CONV_KERNEL").is_ok_and(|v| v == "gemm");
+        if direct::available() && !forced_gemm {
+            Path::Direct
+        } else {
+            Path::Gemm
+        }
+    })
+}
+
+/// Forward convolution of contiguous `x` with standard-layout weights `[cout][cin][k][k]`.
+pub(crate) fn forward_with(path: Path, g: &Geom, x: &[f32], w: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0f32; g.n * g.cout * g.h * g.w];
+    if path == Path::Direct && g.k > 1 {
+        let wpk = direct::pack_weights(w, g.cout, g.cin, g.k);
+        direct::conv_forward(g.n, g.cin, g.cout, g.h, g.w, g.k, x, &wpk, &mut out);
+    } else {
+        let wr = kernel::weights_to_wr(w, g.cout, g.cin, g.k);
+        kernel::conv_forward(g, x, &wr, &mut out);
+    }
+    out
+}
+
+/// Weight gradient `[cout][cin][k][k]` of contiguous `x` and output gradient `gy`.
+pub(crate) fn weight_grad_with(path: Path, g: &Geom, x: &[f32], gy: &[f32]) -> Vec<f32> {
+    if path == Path::Direct && direct::wgrad_supported(g.k) {
+        direct::conv_weight_grad(g.n, g.cin, g.cout, g.h, g.w, g.k, x, gy)
+    } else {
+        let gwr = kernel::conv_weight_grad(g, x, gy);
+        kernel::wr_to_weights(&gwr, g.cout, g.cin, g.k)
+    }
+}
+
+fn forward(g: &Geom, x: &[f32], w: &[f32]) -> Vec<f32> {
+    forward_with(default_path(), g, x, w)
+}
+
 /// `conv2d(x, w, padding = k / 2, stride = 1)`; backward through [`InputGrad`] and
 /// [`WeightGrad`]. Second derivatives are not supported.
 pub(crate) struct Conv2dSame;
@@ -54,9 +105,7 @@ impl CustomOp2 for Conv2dSame {
         let g = geometry(l1, l2)?;
         let x = f32_slice(s1, l1, "input")?;
         let w = f32_slice(s2, l2, "weight")?;
-        let wr = kernel::weights_to_wr(w, g.cout, g.cin, g.k);
-        let mut out = vec![0.0f32; g.n * g.cout * g.h * g.w];
-        kernel::conv_forward(&g, x, &wr, &mut out);
+        let out = forward(&g, x, w);
         Ok((CpuStorage::F32(out), Shape::from((g.n, g.cout, g.h, g.w))))
     }
 
@@ -121,9 +170,7 @@ impl CustomOp2 for InputGrad {
             w: wd,
             k: kh,
         };
-        let wr = kernel::weights_to_wr_transposed(w, cout, cin, kh);
-        let mut out = vec![0.0f32; n * cin * h * wd];
-        kernel::conv_forward(&g, gy, &wr, &mut out);
+        let out = forward(&g, gy, &kernel::flip_transpose(w, cout, cin, kh));
         Ok((CpuStorage::F32(out), Shape::from((n, cin, h, wd))))
     }
 }
@@ -167,11 +214,82 @@ impl CustomOp2 for WeightGrad {
             w: wd,
             k: self.k,
         };
-        let gwr = kernel::conv_weight_grad(&g, x, gy);
-        let gw = kernel::wr_to_weights(&gwr, cout, cin, self.k);
+        let gw = weight_grad_with(default_path(), &g, x, gy);
         Ok((
             CpuStorage::F32(gw),
             Shape::from((cout, cin, self.k, self.k)),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1) (a small LCG; no dependency needed).
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn assert_close(a: &[f32], b: &[f32], what: &str, shape: impl std::fmt::Debug) {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+        assert!(
+            diff <= 1e-5 * scale,
+            "{what} {shape:?}: diff {diff} scale {scale}"
+        );
+    }
+
+    #[test]
+    fn direct_and_gemm_paths_agree() {
+        if !direct::available() {
+            eprintln!("skipping: no AVX-512F on this CPU");
+            return;
+        }
+        // (n, cin, cout, h, w, k): channel counts off the 8-block, rows crossing the 48-wide
+        // micro-tile, a single pixel, and a width above the tile target (several row tiles).
+        let shapes = [
+            (2, 3, 5, 7, 9, 3),
+            (3, 2, 17, 11, 13, 5),
+            (1, 4, 9, 1, 1, 7),
+            (2, 16, 8, 6, 50, 3),
+            (1, 40, 3, 9, 1500, 3),
+            (1, 1, 1, 4, 3, 7),
+        ];
+        for (i, &(n, cin, cout, h, w, k)) in shapes.iter().enumerate() {
+            let g = Geom {
+                n,
+                cin,
+                cout,
+                h,
+                w,
+                k,
+            };
+            let x = values(n * cin * h * w, 2 * i as u64);
+            let wt = values(cout * cin * k * k, 2 * i as u64 + 1);
+            let a = forward_with(Path::Direct, &g, &x, &wt);
+            let b = forward_with(Path::Gemm, &g, &x, &wt);
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let diff = a
+                .iter()
+                .zip(&b)
+                .fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+            assert!(
+                diff <= 1e-5 * scale,
+                "shape {:?}: diff {diff} scale {scale}",
+                shapes[i]
+            );
+        }
     }
 }

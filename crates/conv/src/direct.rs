@@ -1,0 +1,444 @@
+//! Direct AVX-512 convolution kernel (forward and input gradient), used when the CPU has
+//! AVX-512F; [`crate::kernel`] holds the portable GEMM path.
+//!
+//! # Why this layout
+//!
+//! A tile of input rows is copied with its zero halo into a padded NCHW buffer (row stride
+//! `wp = w + 2p`). Output positions are indexed on that padded grid (`j = r * wp + c`, columns
+//! `c >= w` are junk and never stored), so for every tap `(dy, dx)` the 16 inputs that feed 16
+//! consecutive outputs are one contiguous unaligned load at `j + dy * wp + dx`, whatever rows
+//! they cross. The micro-kernel keeps a block of `UC` output channels x `NV` vectors of 16
+//! positions in 24 zmm accumulators; per `(ci, dy, dx)` step it does `NV` loads, `UC`
+//! broadcasts of weights (stored `[co block][ci][dy][dx][UC]` so they stream) and `UC * NV`
+//! FMAs: FMA-bound with inputs in L2 and the weight block in L1/L2.
+
+use rayon::prelude::*;
+use std::cell::RefCell;
+
+/// Output channels per micro-tile.
+const UC: usize = 8;
+/// 16-float vectors of output positions per micro-tile.
+const NV: usize = 3;
+/// Floats a tile's padded input aims for (1 MiB, about one core's L2).
+const TILE_TARGET_FLOATS: usize = 256 * 1024;
+
+/// Whether the running CPU can use this kernel.
+pub(crate) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+thread_local! {
+    /// Per-thread padded input tile, grown to the largest tile seen and reused across calls.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A raw output pointer that tasks writing disjoint channels/rows may share.
+#[derive(Clone, Copy)]
+struct SyncPtr(*mut f32);
+// SAFETY: every user writes a range no other task touches (see the callers).
+unsafe impl Send for SyncPtr {}
+unsafe impl Sync for SyncPtr {}
+
+impl SyncPtr {
+    /// A method (not field access) so closures capture the whole `Sync` wrapper.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Weights `[cout][cin][k][k]` rearranged to `[cout / UC][cin][k][k][UC]`, channels padded
+/// with zeros up to a multiple of `UC`.
+pub(crate) fn pack_weights(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
+    let kk = k * k;
+    let blocks = cout.div_ceil(UC);
+    let mut out = vec![0.0; blocks * cin * kk * UC];
+    for co in 0..cout {
+        let (b, c) = (co / UC, co % UC);
+        for ci in 0..cin {
+            for t in 0..kk {
+                out[((b * cin + ci) * kk + t) * UC + c] = w[(co * cin + ci) * kk + t];
+            }
+        }
+    }
+    out
+}
+
+/// Same convolution `out [n, cout, h, w] = conv(x [n, cin, h, w], w)` with weights already
+/// packed by [`pack_weights`]. `out` is fully overwritten. Requires [`available`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_forward(
+    n: usize,
+    cin: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    x: &[f32],
+    wpk: &[f32],
+    out: &mut [f32],
+) {
+    assert!(available(), "direct kernel needs AVX-512F");
+    let (p, hw) = (k / 2, h * w);
+    let wp = w + 2 * p;
+    assert_eq!(x.len(), n * cin * hw, "input length");
+    assert_eq!(
+        wpk.len(),
+        cout.div_ceil(UC) * cin * k * k * UC,
+        "weight length"
+    );
+    assert_eq!(out.len(), n * cout * hw, "output length");
+    // Rows per tile: whole images when the padded input fits the target, else equal blocks.
+    let fit = (TILE_TARGET_FLOATS / (wp * cin).max(1)).max(1).min(h);
+    let tiles = h.div_ceil(fit);
+    let rpt = h.div_ceil(tiles);
+    let tiles = h.div_ceil(rpt);
+    let out_ptr = SyncPtr(out.as_mut_ptr());
+    let threads = rayon::current_num_threads();
+    let tasks = n * tiles;
+
+    let task = |t: usize, inner_parallel: bool| {
+        let (img, tile) = (t / tiles, t % tiles);
+        let y0 = tile * rpt;
+        let rows = rpt.min(h - y0);
+        let plane = (rows + 2 * p) * wp;
+        let len = cin * plane + 16 + k;
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < len {
+                s.resize(len, 0.0);
+            }
+            let xp = &mut s[..len];
+            fill_padded(
+                &x[img * cin * hw..(img + 1) * cin * hw],
+                h,
+                w,
+                p,
+                y0,
+                rows,
+                xp,
+            );
+            let xp = &*xp;
+            let geom = TileGeom {
+                cin,
+                cout,
+                h,
+                w,
+                k,
+                wp,
+                plane,
+                rows,
+                y0,
+                img,
+            };
+            let blocks = cout.div_ceil(UC);
+            let run_block = |b: usize| {
+                let wblk = &wpk[b * cin * k * k * UC..(b + 1) * cin * k * k * UC];
+                // SAFETY: available() was checked; each (img, channel block, rows) region
+                // of `out` is written by exactly one call.
+                unsafe { channel_block(&geom, xp, wblk, b, out_ptr) };
+            };
+            if inner_parallel {
+                (0..blocks).into_par_iter().for_each(run_block);
+            } else {
+                (0..blocks).for_each(run_block);
+            }
+        });
+    };
+    if tasks >= threads {
+        (0..tasks).into_par_iter().for_each(|t| task(t, false));
+    } else {
+        (0..tasks).for_each(|t| task(t, true));
+    }
+}
+
+/// What one tile's channel blocks need to know.
+struct TileGeom {
+    cin: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    wp: usize,
+    plane: usize,
+    rows: usize,
+    y0: usize,
+    img: usize,
+}
+
+/// Copies input rows `y0 - p .. y0 + rows + p` of one image `[cin, h, w]` into the padded NCHW
+/// tile `xp` (`cin` planes of `(rows + 2p) x wp`, then a zero tail), zeros outside the image.
+fn fill_padded(img: &[f32], h: usize, w: usize, p: usize, y0: usize, rows: usize, xp: &mut [f32]) {
+    let wp = w + 2 * p;
+    let plane = (rows + 2 * p) * wp;
+    let cin = img.len() / (h * w);
+    xp.fill(0.0);
+    for ci in 0..cin {
+        for r in 0..rows + 2 * p {
+            let Some(yy) = (y0 + r).checked_sub(p).filter(|&yy| yy < h) else {
+                continue;
+            };
+            let dst = ci * plane + r * wp + p;
+            xp[dst..dst + w].copy_from_slice(&img[(ci * h + yy) * w..(ci * h + yy + 1) * w]);
+        }
+    }
+}
+
+/// Row segments of a tile: `(offset of the segment start on the padded grid, row, first
+/// column, lane mask)`, 16 output columns each (fewer, masked, at the end of a row).
+fn segments(rows: usize, w: usize, wp: usize) -> Vec<(usize, usize, usize, u16)> {
+    let mut segs = Vec::with_capacity(rows * w.div_ceil(16));
+    for r in 0..rows {
+        for c0 in (0..w).step_by(16) {
+            let len = (w - c0).min(16);
+            let mask = if len == 16 {
+                u16::MAX
+            } else {
+                (1u16 << len) - 1
+            };
+            segs.push((r * wp + c0, r, c0, mask));
+        }
+    }
+    segs
+}
+
+/// All micro-tiles of one block of `UC` output channels over one tile of rows.
+///
+/// # Safety
+/// Needs AVX-512F; `out` must be the full `[n, cout, h, w]` output and no other thread may
+/// write channels `b * UC ..` of rows `y0 .. y0 + rows` of image `img` meanwhile.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn channel_block(g: &TileGeom, xp: &[f32], wblk: &[f32], b: usize, out: SyncPtr) {
+    use std::arch::x86_64::*;
+    let segs = segments(g.rows, g.w, g.wp);
+    debug_assert!(wblk.len() == g.cin * g.k * g.k * UC);
+    // Largest input index a segment reads, for the bounds check below.
+    let reach = (g.cin - 1) * g.plane + (g.k - 1) * g.wp + (g.k - 1) + 15;
+    for group in segs.chunks(NV) {
+        // A short last group repeats its last segment (computed twice, stored twice).
+        let sg: [(usize, usize, usize, u16); NV] =
+            std::array::from_fn(|v| group[v.min(group.len() - 1)]);
+        for s in &sg {
+            assert!(s.0 + reach < xp.len(), "padded tile too short");
+        }
+        let mut acc = [[_mm512_setzero_ps(); NV]; UC];
+        let mut wptr = wblk.as_ptr();
+        for ci in 0..g.cin {
+            let xc = xp.as_ptr().add(ci * g.plane);
+            for dy in 0..g.k {
+                let xr = xc.add(dy * g.wp);
+                for dx in 0..g.k {
+                    let xs = xr.add(dx);
+                    let xv: [__m512; NV] =
+                        std::array::from_fn(|v| _mm512_loadu_ps(xs.add(sg[v].0)));
+                    for (c, a) in acc.iter_mut().enumerate() {
+                        let wv = _mm512_set1_ps(*wptr.add(c));
+                        for v in 0..NV {
+                            a[v] = _mm512_fmadd_ps(wv, xv[v], a[v]);
+                        }
+                    }
+                    wptr = wptr.add(UC);
+                }
+            }
+        }
+        for (c, a) in acc.iter().enumerate() {
+            let co = b * UC + c;
+            if co >= g.cout {
+                break;
+            }
+            for v in 0..NV {
+                let (_, r, c0, mask) = sg[v];
+                let dst = ((g.img * g.cout + co) * g.h + g.y0 + r) * g.w + c0;
+                _mm512_mask_storeu_ps(out.get().add(dst), mask, a[v]);
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn channel_block(_: &TileGeom, _: &[f32], _: &[f32], _: usize, _: SyncPtr) {
+    unreachable!("direct kernel is only used where available() is true")
+}
+
+/// Weight gradient `sum_n corr(x[n], gout[n])` as `[cout][cin][k][k]`, for `k` in 3, 5, 7
+/// (see [`wgrad_supported`]). Requires [`available`].
+///
+/// Per tile, the input is padded as in the forward pass and the output gradient is laid on the
+/// same padded grid with zeros in the junk columns. The micro-kernel takes `UCO` output
+/// channels and the `k` taps of one kernel row `(ci, dy, 0..k)`, runs over all positions of the
+/// tile with `UCO * k` vector accumulators (`UCO * k <= 24`), and reduces each to one sum.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_weight_grad(
+    n: usize,
+    cin: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    x: &[f32],
+    gout: &[f32],
+) -> Vec<f32> {
+    assert!(
+        available() && wgrad_supported(k),
+        "direct weight gradient for k = {k}"
+    );
+    let (p, hw) = (k / 2, h * w);
+    let wp = w + 2 * p;
+    assert_eq!(x.len(), n * cin * hw, "input length");
+    assert_eq!(gout.len(), n * cout * hw, "gradient length");
+    let fit = (TILE_TARGET_FLOATS / (wp * cin.max(cout)).max(1))
+        .max(1)
+        .min(h);
+    let tiles = h.div_ceil(fit);
+    let rpt = h.div_ceil(tiles);
+    let tiles = h.div_ceil(rpt);
+    let tasks = n * tiles;
+    let wlen = cout * cin * k * k;
+
+    let tile = |t: usize, acc: &mut [f32]| {
+        let (img, tile) = (t / tiles, t % tiles);
+        let y0 = tile * rpt;
+        let rows = rpt.min(h - y0);
+        let plane = (rows + 2 * p) * wp;
+        let xlen = cin * plane + 16 + k;
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < xlen {
+                s.resize(xlen, 0.0);
+            }
+            let xp = &mut s[..xlen];
+            fill_padded(
+                &x[img * cin * hw..(img + 1) * cin * hw],
+                h,
+                w,
+                p,
+                y0,
+                rows,
+                xp,
+            );
+            let t = WTile {
+                cin,
+                cout,
+                k,
+                w,
+                wp,
+                plane,
+                segs: segments(rows, w, wp),
+            };
+            // The tile's rows of the output gradient, channel stride h * w.
+            let g0 = &gout[(img * cout * h + y0) * w..];
+            // SAFETY: available() checked above; buffer lengths are checked inside.
+            unsafe {
+                match k {
+                    3 => wgrad_tile::<8, 3>(&t, xp, g0, hw, acc),
+                    5 => wgrad_tile::<4, 5>(&t, xp, g0, hw, acc),
+                    _ => wgrad_tile::<3, 7>(&t, xp, g0, hw, acc),
+                }
+            }
+        });
+    };
+
+    let threads = rayon::current_num_threads().min(tasks).max(1);
+    let mut accs: Vec<Vec<f32>> = (0..threads)
+        .into_par_iter()
+        .map(|c| {
+            let mut acc = vec![0.0; wlen];
+            (c * tasks / threads..(c + 1) * tasks / threads).for_each(|i| tile(i, &mut acc));
+            acc
+        })
+        .collect();
+    let mut total = accs.swap_remove(0);
+    for a in &accs {
+        total.iter_mut().zip(a).for_each(|(t, v)| *t += v);
+    }
+    total
+}
+
+/// Kernel sizes the direct weight gradient handles.
+pub(crate) fn wgrad_supported(k: usize) -> bool {
+    matches!(k, 3 | 5 | 7)
+}
+
+/// One tile's geometry for the weight gradient.
+struct WTile {
+    cin: usize,
+    cout: usize,
+    k: usize,
+    w: usize,
+    wp: usize,
+    plane: usize,
+    /// Row segments of the tile (see [`segments`]).
+    segs: Vec<(usize, usize, usize, u16)>,
+}
+
+/// Adds one tile's weight gradient into `acc [cout][cin][K][K]`. `g0` starts at the tile's
+/// first row of channel 0 of the output gradient; channels are `hw` apart.
+///
+/// # Safety
+/// Needs AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn wgrad_tile<const UCO: usize, const K: usize>(
+    t: &WTile,
+    xp: &[f32],
+    g0: &[f32],
+    hw: usize,
+    acc: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    assert_eq!(t.k, K);
+    assert_eq!(acc.len(), t.cout * t.cin * K * K);
+    let last = t.segs.last().copied().unwrap_or_default();
+    // Largest indices read: input (last plane, kernel row, tap, segment lane) and gradient
+    // (last channel, last segment; masked lanes are not read).
+    assert!((t.cin - 1) * t.plane + (K - 1) * t.wp + (K - 1) + last.0 + 16 <= xp.len());
+    assert!(t.segs.is_empty() || (t.cout - 1) * hw + last.1 * t.w + t.w <= g0.len());
+    for cb in 0..t.cout.div_ceil(UCO) {
+        // Channels past the end repeat the last one; their sums are dropped.
+        let gptr: [*const f32; UCO] =
+            std::array::from_fn(|c| g0.as_ptr().add((cb * UCO + c).min(t.cout - 1) * hw));
+        for ci in 0..t.cin {
+            for dy in 0..K {
+                let xr = xp.as_ptr().add(ci * t.plane + dy * t.wp);
+                let mut s = [[_mm512_setzero_ps(); K]; UCO];
+                for &(off, r, c0, mask) in &t.segs {
+                    let xv: [__m512; K] =
+                        std::array::from_fn(|dx| _mm512_loadu_ps(xr.add(off + dx)));
+                    for c in 0..UCO {
+                        let gv = _mm512_maskz_loadu_ps(mask, gptr[c].add(r * t.w + c0));
+                        for dx in 0..K {
+                            s[c][dx] = _mm512_fmadd_ps(gv, xv[dx], s[c][dx]);
+                        }
+                    }
+                }
+                for c in 0..UCO {
+                    let co = cb * UCO + c;
+                    if co >= t.cout {
+                        break;
+                    }
+                    let base = ((co * t.cin + ci) * K + dy) * K;
+                    for dx in 0..K {
+                        acc[base + dx] += _mm512_reduce_add_ps(s[c][dx]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn wgrad_tile<const UCO: usize, const K: usize>(
+    _: &WTile,
+    _: &[f32],
+    _: &[f32],
+    _: &mut [f32],
+) {
+    unreachable!("direct kernel is only used where available() is true")
+}
