@@ -267,12 +267,7 @@ fn first_outside(
 }
 
 fn decode_all(b: &[u8], packets: &[Packet], total: usize) -> (Events, Vec<(u16, u16)>) {
-    let mut ev = Events {
-        t: vec![0; total],
-        x: vec![0; total],
-        y: vec![0; total],
-        p: vec![0; total],
-    };
+    let mut ev = crate::source::zeroed_events(total);
     let mut maxima = vec![(0u16, 0u16); packets.len()];
     // Cut packets into jobs of about JOB_EVENTS events and the outputs into matching slices.
     let mut jobs = Vec::new();

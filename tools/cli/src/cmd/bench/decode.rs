@@ -1,10 +1,134 @@
-//! Not wired yet (being built in this session).
+//! `snnkit bench decode`: decode throughput (events/s) per format on generated files, from the
+//! page cache, single-threaded and with all threads.
 
-/// Arguments.
+use anyhow::{Context, Result};
+use snnkit_events::{
+    aedat2, aedat3, aedat4, atis, hdf5, read_file, Event, Events, Format, ReadOptions,
+};
+use std::path::Path;
+use std::time::Instant;
+
+/// Arguments of `snnkit bench decode`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Events per generated file.
+    #[arg(long, default_value_t = 8_000_000)]
+    events: usize,
+    /// Timed repetitions per format and thread count (the best is reported).
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Formats to measure (comma-separated; default all).
+    #[arg(long, value_delimiter = ',')]
+    formats: Option<Vec<Format>>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
 
-/// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// A DVS128-like stream: sorted timestamps (~1 µs apart), coordinates from a cheap hash.
+fn stream(n: usize, t_span: i64) -> Events {
+    (0..n)
+        .map(|i| {
+            let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+            Event {
+                t: (i as i64) * t_span / n.max(1) as i64,
+                x: (h % 128) as u16,
+                y: ((h >> 8) % 128) as u16,
+                p: (h >> 20 & 1) as u8,
+            }
+        })
+        .collect()
+}
+
+fn write(format: Format, path: &Path, n: usize) -> Result<()> {
+    match format {
+        Format::Aedat3 => aedat3::write(path, &stream(n, n as i64), &Default::default())?,
+        Format::Aedat2 => aedat2::write(path, &stream(n, n as i64), &Default::default())?,
+        Format::AtisBin => atis::write(path, &stream(n, atis::MAX_T))?,
+        Format::Aedat4 => {
+            let opts = aedat4::Aedat4WriteOptions {
+                width: 128,
+                height: 128,
+                ..Default::default()
+            };
+            aedat4::write(path, &stream(n, n as i64), &opts)?
+        }
+        Format::Hdf5 => hdf5::write(path, &stream(n, n as i64), &Default::default())?,
+    }
+    Ok(())
+}
+
+/// Best wall time of `repeats` decodes with `threads` rayon threads.
+fn time(path: &Path, format: Format, threads: usize, repeats: usize, n: usize) -> Result<f64> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let opts = ReadOptions::with_format(format);
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats.max(1) {
+        let start = Instant::now();
+        let rec = pool.install(|| read_file(path, &opts))?;
+        let s = start.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            rec.events.len() == n,
+            "decoded {} of {n} events",
+            rec.events.len()
+        );
+        drop(rec);
+        best = best.min(s);
+    }
+    Ok(best)
+}
+
+/// Runs `snnkit bench decode`.
+pub fn run(args: Args) -> Result<()> {
+    let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let formats = args.formats.clone().unwrap_or_else(|| {
+        vec![
+            Format::Aedat3,
+            Format::AtisBin,
+            Format::Aedat2,
+            Format::Aedat4,
+            Format::Hdf5,
+        ]
+    });
+    let all = rayon::current_num_threads();
+    let mut rows = Vec::new();
+    for format in formats {
+        let path = dir.path().join(format!("bench.{}", format.name()));
+        write(format, &path, args.events).with_context(|| format!("writing the {format} file"))?;
+        let bytes = std::fs::metadata(&path)?.len();
+        let mut threads = vec![1];
+        if all > 1 {
+            threads.push(all);
+        }
+        for th in threads {
+            let s = time(&path, format, th, args.repeats, args.events)?;
+            let eps = args.events as f64 / s;
+            if !args.json {
+                println!(
+                    "{:<9} {:>2} thread(s): {:>8.1} M events/s  ({:.1} ms for {} events, {:.0} MB/s of file)",
+                    format.name(),
+                    th,
+                    eps / 1e6,
+                    s * 1e3,
+                    args.events,
+                    bytes as f64 / s / 1e6
+                );
+            }
+            rows.push(serde_json::json!({
+                "format": format.name(),
+                "threads": th,
+                "events": args.events,
+                "file_bytes": bytes,
+                "seconds": s,
+                "events_per_s": eps,
+            }));
+        }
+        std::fs::remove_file(&path)?;
+    }
+    if args.json {
+        println!("{}", serde_json::Value::Array(rows));
+    }
+    Ok(())
 }
