@@ -411,21 +411,21 @@ unsafe fn wgrad_tile<const UCO: usize, const K: usize>(
                 for &(off, r, c0, mask) in &t.segs {
                     let xv: [__m512; K] =
                         std::array::from_fn(|dx| _mm512_loadu_ps(xr.add(off + dx)));
-                    for c in 0..UCO {
-                        let gv = _mm512_maskz_loadu_ps(mask, gptr[c].add(r * t.w + c0));
+                    for (sc, gc) in s.iter_mut().zip(&gptr) {
+                        let gv = _mm512_maskz_loadu_ps(mask, gc.add(r * t.w + c0));
                         for dx in 0..K {
-                            s[c][dx] = _mm512_fmadd_ps(gv, xv[dx], s[c][dx]);
+                            sc[dx] = _mm512_fmadd_ps(gv, xv[dx], sc[dx]);
                         }
                     }
                 }
-                for c in 0..UCO {
+                for (c, sc) in s.iter().enumerate() {
                     let co = cb * UCO + c;
                     if co >= t.cout {
                         break;
                     }
                     let base = ((co * t.cin + ci) * K + dy) * K;
-                    for dx in 0..K {
-                        acc[base + dx] += _mm512_reduce_add_ps(s[c][dx]);
+                    for (a, v) in acc[base..base + K].iter_mut().zip(sc) {
+                        *a += _mm512_reduce_add_ps(*v);
                     }
                 }
             }

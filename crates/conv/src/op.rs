@@ -280,16 +280,11 @@ mod tests {
             let wt = values(cout * cin * k * k, 2 * i as u64 + 1);
             let a = forward_with(Path::Direct, &g, &x, &wt);
             let b = forward_with(Path::Gemm, &g, &x, &wt);
-            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let diff = a
-                .iter()
-                .zip(&b)
-                .fold(0f32, |m, (p, q)| m.max((p - q).abs()));
-            assert!(
-                diff <= 1e-5 * scale,
-                "shape {:?}: diff {diff} scale {scale}",
-                shapes[i]
-            );
+            assert_close(&a, &b, "forward", shapes[i]);
+            let gy = values(n * cout * h * w, 2 * i as u64 + 7);
+            let a = weight_grad_with(Path::Direct, &g, &x, &gy);
+            let b = weight_grad_with(Path::Gemm, &g, &x, &gy);
+            assert_close(&a, &b, "weight grad", shapes[i]);
         }
     }
 }
