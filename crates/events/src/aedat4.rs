@@ -427,35 +427,33 @@ pub(crate) fn decode(b: &[u8], ctx: Ctx, opts: &ReadOptions) -> Result<Recording
         .filter(|(i, _)| Some(*i) == id)
         .map(|(_, p)| p)
         .collect();
-    // Decompress and decode packets in parallel; concatenate in file order.
-    let parts: Vec<Result<Events, Error>> = packets
-        .par_iter()
-        .map(|pk| {
-            let buf = decompress(pk, io.compression, ctx)?;
-            let mut ev = Events::default();
-            decode_events(&buf, pk.offset, ctx, &mut ev)?;
-            Ok(ev)
-        })
-        .collect();
-    let mut total = 0;
-    let mut done = Vec::with_capacity(parts.len());
-    for p in parts {
-        let p = p?;
-        total += p.len();
-        done.push(p);
-    }
-    let mut events = Events::with_capacity(total);
+    // Decompress and decode packets in parallel batches, appending each batch in file order, so
+    // that at most one batch exists twice (decoded parts + final columns).
     let size = opts.profile.map(|p| p.sensor_size()).or(xml_size);
-    for (pk, p) in packets.iter().zip(&done) {
-        if let Some(size) = size {
-            if let Some(i) = crate::source::first_outside(&p.x, &p.y, size) {
-                return Err(ctx.out_of_sensor(pk.offset, p.x[i].into(), p.y[i].into(), size));
+    let batch = 8 * rayon::current_num_threads().max(1);
+    let mut events = Events::default();
+    for group in packets.chunks(batch) {
+        let parts: Vec<Result<Events, Error>> = group
+            .par_iter()
+            .map(|pk| {
+                let buf = decompress(pk, io.compression, ctx)?;
+                let mut ev = Events::default();
+                decode_events(&buf, pk.offset, ctx, &mut ev)?;
+                Ok(ev)
+            })
+            .collect();
+        for (pk, part) in group.iter().zip(parts) {
+            let p = part?;
+            if let Some(size) = size {
+                if let Some(i) = crate::source::first_outside(&p.x, &p.y, size) {
+                    return Err(ctx.out_of_sensor(pk.offset, p.x[i].into(), p.y[i].into(), size));
+                }
             }
+            events.t.extend_from_slice(&p.t);
+            events.x.extend_from_slice(&p.x);
+            events.y.extend_from_slice(&p.y);
+            events.p.extend_from_slice(&p.p);
         }
-        events.t.extend_from_slice(&p.t);
-        events.x.extend_from_slice(&p.x);
-        events.y.extend_from_slice(&p.y);
-        events.p.extend_from_slice(&p.p);
     }
     Ok(finish(Format::Aedat4, events, size))
 }
