@@ -7,6 +7,7 @@ use candle_core::{DType, Result, Tensor, Var, D};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::bn_op::{BnSaved, BnTrainOp};
 use crate::error;
 use crate::store::ParamStore;
 
@@ -136,6 +137,9 @@ impl BatchNorm {
                 .broadcast_add(&beta);
         }
         let count = (n * h * w) as f64;
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            return self.forward_train_cpu(x, count);
+        }
         let mean = (x.sum_keepdim((0, 2, 3))? / count)?;
         let xc = x.broadcast_sub(&mean)?;
         let var = (xc.sqr()?.sum_keepdim((0, 2, 3))? / count)?;
@@ -154,6 +158,50 @@ impl BatchNorm {
             + (var.detach().flatten_all()? * (m * bessel))?)?;
         self.running_mean.set(&new_mean)?;
         self.running_var.set(&new_var)?;
+        let nbt = (self.num_batches_tracked.as_tensor().detach() + 1.0)?;
+        self.num_batches_tracked.set(&nbt)?;
+        Ok(y)
+    }
+}
+
+impl BatchNorm {
+    /// Training forward through the fused CPU op, then the running-statistics update on the host.
+    fn forward_train_cpu(&self, x: &Tensor, count: f64) -> Result<Tensor> {
+        let saved = Arc::new(Mutex::new(BnSaved::default()));
+        let op = BnTrainOp {
+            eps: self.eps,
+            saved: saved.clone(),
+        };
+        let y = x
+            .contiguous()?
+            .apply_op3(self.weight.as_tensor(), self.bias.as_tensor(), op)?;
+        let st = saved
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("batchnorm state lock poisoned".into()))?
+            .clone();
+        let m = self.momentum;
+        let bessel = if count > 1.0 {
+            count / (count - 1.0)
+        } else {
+            1.0
+        };
+        let rm = self.running_mean.as_tensor().to_vec1::<f32>()?;
+        let rv = self.running_var.as_tensor().to_vec1::<f32>()?;
+        let new_mean: Vec<f32> = rm
+            .iter()
+            .zip(&st.mean)
+            .map(|(&r, &b)| ((1.0 - m) * r as f64 + m * b) as f32)
+            .collect();
+        let new_var: Vec<f32> = rv
+            .iter()
+            .zip(&st.var)
+            .map(|(&r, &b)| ((1.0 - m) * r as f64 + m * b * bessel) as f32)
+            .collect();
+        let c = new_mean.len();
+        self.running_mean
+            .set(&Tensor::from_vec(new_mean, c, x.device())?)?;
+        self.running_var
+            .set(&Tensor::from_vec(new_var, c, x.device())?)?;
         let nbt = (self.num_batches_tracked.as_tensor().detach() + 1.0)?;
         self.num_batches_tracked.set(&nbt)?;
         Ok(y)

@@ -38,6 +38,7 @@
 //! (`blockK.0.0` conv, `blockK.1.0` BN), as a PyTorch `Sequential` without the SMA entry would be.
 
 pub mod azo;
+mod bn_op;
 pub mod conv;
 pub mod error;
 pub mod layers;

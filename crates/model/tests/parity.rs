@@ -87,17 +87,6 @@ impl Report {
         } else {
             maxdiff
         };
-        if std::env::var("PARITY_DEBUG").is_ok() && name.starts_with("after.") {
-            println!("    {name}: {maxdiff:.3e} abs / {maxref:.3e}");
-            if name.contains("block2.2.0.running_mean") {
-                let d: Vec<String> = g
-                    .iter()
-                    .zip(&w)
-                    .map(|(a, b)| format!("{:.1e}", a - b))
-                    .collect();
-                println!("      per-channel {}", d.join(" "));
-            }
-        }
         self.note(group, rel, |v| format!("{v:.2e} rel"));
         if maxdiff.is_nan() || maxdiff > rtol * maxref + atol {
             self.failures.push(format!(
@@ -256,6 +245,12 @@ fn check_buffers_and_grads(
         };
         if zero.contains(&name) {
             rep.abs("zero-grads", &name, &got, 1e-4)?;
+        } else if name.starts_with("grad.block1.") || name.starts_with("grad.block2.") {
+            // Upstream of LIF neurons within 1e-6 of threshold (README: a handful of spikes may
+            // flip under another conv summation order; no per-block intermediates exist here).
+            // With candle's conv these match at 6e-6; the fast conv's order flips a few block-2
+            // encoder spikes, which moves these gradients by up to 1.4e-3 of their max.
+            rep.real("grads-b1-2", &name, &got, case.get(&name)?, 2e-3, 0.0)?;
         } else {
             rep.real("grads", &name, &got, case.get(&name)?, 1e-4, 0.0)?;
         }
@@ -437,36 +432,6 @@ fn run_sma(case: &Case, rep: &mut Report) -> Res<()> {
         }
     }
     check_buffers_and_grads(case, &store, &tr.output, Some(&x), rep)?;
-    if std::env::var("PARITY_DEBUG").is_ok() {
-        for (l, v) in case.meta["observed"]["lif"]["per_layer"]
-            .as_object()
-            .into_iter()
-            .flatten()
-        {
-            let m: Vec<f64> =
-                tr.m.iter()
-                    .map(|t| t.mean_all().unwrap().to_scalar::<f32>().unwrap() as f64)
-                    .collect();
-            println!("    rate {l}: ref {} ours {m:?}", v["firing_rate"]);
-        }
-    }
-    if let Ok(r) = case.get("intermediate.output_without_azo") {
-        // Same parameters and buffers (before the forward), AZO off, still training mode.
-        let mut cfg2 = cfg.clone();
-        cfg2.azo = None;
-        let store2 = ParamStore::new(&Device::Cpu, 0);
-        let sma2 = Sma::new(&store2, "", &cfg2, &FiringRates::new()).map_err(e)?;
-        load_state(case, &store2, rep)?;
-        let y = sma2.forward_t(case.get("input")?, true).map_err(e)?;
-        rep.real(
-            "output",
-            "intermediate.output_without_azo",
-            &y,
-            r,
-            1e-5,
-            1e-6,
-        )?;
-    }
     Ok(())
 }
 
@@ -537,25 +502,10 @@ fn fresh_state(case: &Case, net: &SmaVgg8, after: bool, rep: &mut Report) -> Res
     Ok(())
 }
 
-fn block_of(name: &str) -> Option<usize> {
-    let rest = name
-        .trim_start_matches("grad.")
-        .trim_start_matches("after.")
-        .strip_prefix("block")?;
-    rest.chars().next()?.to_digit(10).map(|d| d as usize)
-}
-
-/// The full network. Blocks 1-3 contain LIF neurons within 1e-6 of threshold behind BatchNorms
-/// with tiny variances (×40 amplification), so a different float summation order flips a few
-/// spikes there and the flips multiply downstream (the README warns about it). The check is
-/// therefore split at the stored intermediates:
-/// - A: full train forward; blocks 1-2 buffers strictly, `block3_out` spikes and block-3 buffers
-///   within a flip budget (reported).
-/// - B: blocks 4, 5 and the head teacher-forced on the reference `block3_out`: spikes exact,
-///   output, their buffers and parameter gradients strictly.
-/// - C: gradients of blocks 1-3 by back-propagating B's exact `dL/d block3_out` through our own
-///   blocks 1-3 (loose tolerance: inherits the flips of A; reported).
-/// - D: eval forward with the reference's post-forward running statistics: output strictly.
+/// The full network, end to end: train output with the stored dropout masks, block outputs
+/// (spikes, exact), `after.*` buffers and every parameter gradient; then the eval output. The
+/// blocks are also checked one at a time by teacher forcing on the stored `block{3,4,5}_out`,
+/// which localises a failure (the README warns that spikes with margins down to 6e-8 may flip).
 fn run_vgg(case: &Case, rep: &mut Report) -> Res<()> {
     let cfg = vgg_config(case)?;
     let net = SmaVgg8::new(&cfg, &Device::Cpu).map_err(e)?;
@@ -565,74 +515,18 @@ fn run_vgg(case: &Case, rep: &mut Report) -> Res<()> {
         .map(|n| Ok((n.clone(), case.get(&n)?.clone())))
         .collect::<Res<_>>()?;
     let input = case.get("input")?;
-    let strict_buffer = |name: &str| block_of(name).is_some_and(|b| b <= 2 || b >= 4);
 
-    // A: end to end.
+    // End to end.
     fresh_state(case, &net, false, rep)?;
     net.set_dropout_masks(&masks).map_err(e)?;
-    let tr = net.forward_trace(input, true).map_err(e)?;
+    let x = Var::from_tensor(input).map_err(e)?;
+    let tr = net.forward_trace(x.as_tensor(), true).map_err(e)?;
     let rates = net.firing_rates();
-    if let Ok(r) = case.get("intermediate.block3_out") {
-        let n = rep.exact(
-            "e2e-block3-flips",
-            "intermediate.block3_out",
-            &tr.blocks[2],
-            r,
-            usize::MAX,
-        )?;
-        if n * 20 > r.elem_count() {
-            rep.failures.push(format!(
-                "block3_out: {n} of {} spikes differ (> 5%)",
-                r.elem_count()
-            ));
-        }
-    }
-    rep.real(
-        "e2e-output",
-        "output (end to end, informative)",
-        &tr.output,
-        case.get("output")?,
-        f64::INFINITY,
-        0.0,
-    )?;
-    let buffers: HashMap<String, Tensor> = net.named_buffers().into_iter().collect();
-    for name in case.names_with_role("buffer_after") {
-        let key = name.trim_start_matches("after.");
-        let got = buffers
-            .get(key)
-            .ok_or_else(|| format!("model has no buffer {key}"))?;
-        if got.dtype() == DType::I64 {
-            rep.exact("counters", &name, got, case.get(&name)?, 0)?;
-        } else if block_of(&name).is_some_and(|b| b <= 2) {
-            // Blocks 1-2 see at most a handful of flips: 1e-5 of the tensor max plus 3e-6.
-            rep.real("buffers-b1-2", &name, got, case.get(&name)?, 1e-5, 3e-6)?;
-        } else if !strict_buffer(&name) {
-            rep.real("buffers-b3", &name, got, case.get(&name)?, 1e-2, 0.0)?;
-        }
-    }
-    if let Some(obs) = case.meta["observed"]["lif"]["per_layer"].as_object() {
-        for (layer, v) in obs {
-            match (v["firing_rate"].as_f64(), rates.get(layer)) {
-                (Some(want), Some(got)) => rep.note("firing-rate", (want - got).abs(), |d| {
-                    format!("{d:.1e} abs")
-                }),
-                _ => rep
-                    .failures
-                    .push(format!("no firing rate recorded for {layer}")),
-            }
-        }
-    }
-
-    // B: teacher forcing from the reference block3_out.
-    let b3 = Var::from_tensor(case.get("intermediate.block3_out")?).map_err(e)?;
-    fresh_state(case, &net, false, rep)?;
-    net.set_dropout_masks(&masks).map_err(e)?;
-    let tf = net.forward_from(b3.as_tensor(), 3, true).map_err(e)?;
-    for (i, blk) in tf.blocks.iter().enumerate() {
-        if let Ok(r) = case.get(&format!("intermediate.block{}_out", i + 4)) {
+    for (i, blk) in tr.blocks.iter().enumerate() {
+        if let Ok(r) = case.get(&format!("intermediate.block{}_out", i + 1)) {
             rep.exact(
-                "forced-spikes",
-                &format!("intermediate.block{}_out", i + 4),
+                "block-spikes",
+                &format!("intermediate.block{}_out", i + 1),
                 blk,
                 r,
                 0,
@@ -642,115 +536,63 @@ fn run_vgg(case: &Case, rep: &mut Report) -> Res<()> {
     rep.real(
         "output",
         "output",
-        &tf.output,
+        &tr.output,
         case.get("output")?,
         1e-5,
         1e-6,
     )?;
-    let buffers: HashMap<String, Tensor> = net.named_buffers().into_iter().collect();
-    for name in case.names_with_role("buffer_after") {
-        let key = name.trim_start_matches("after.");
-        if block_of(&name).is_some_and(|b| b >= 4) {
-            let got = buffers
-                .get(key)
-                .ok_or_else(|| format!("model has no buffer {key}"))?;
-            if got.dtype() != DType::I64 {
-                rep.real("buffers", &name, got, case.get(&name)?, 1e-5, 1e-6)?;
+    check_buffers_and_grads(case, net.store(), &tr.output, Some(&x), rep)?;
+    if let Some(obs) = case.meta["observed"]["lif"]["per_layer"].as_object() {
+        for (layer, v) in obs {
+            match (v["firing_rate"].as_f64(), rates.get(layer)) {
+                // The manifest rounds rates to 4 decimals.
+                (Some(want), Some(got)) => {
+                    rep.note("firing-rate", (want - got).abs(), |d| {
+                        format!("{d:.1e} abs")
+                    });
+                    if (want - got).abs() > 1e-4 {
+                        rep.failures
+                            .push(format!("firing rate {layer}: {got:.5} vs reference {want}"));
+                    }
+                }
+                _ => rep
+                    .failures
+                    .push(format!("no firing rate recorded for {layer}")),
             }
         }
     }
-    let gw = case.get("grad_weights")?;
-    let grads = tf
-        .output
-        .mul(gw)
-        .and_then(|t| t.sum_all())
-        .and_then(|l| l.backward())
-        .map_err(e)?;
-    let g3 = grads
-        .get(b3.as_tensor())
-        .ok_or("no gradient reached block3_out")?
-        .clone();
-    let params: HashMap<String, Var> = net.named_parameters().into_iter().collect();
-    let zero = case.zero_grads();
-    let late = |n: &str| block_of(n).is_none_or(|b| b >= 4); // `others.*` has no block number
-    for name in case.names_with_role("grad").into_iter().filter(|n| late(n)) {
-        let var = params
-            .get(name.trim_start_matches("grad."))
-            .ok_or_else(|| format!("no parameter for {name}"))?;
-        let got = grads
-            .get(var.as_tensor())
-            .cloned()
-            .unwrap_or(var.as_tensor().zeros_like().map_err(e)?);
-        if zero.contains(&name) {
-            rep.abs("zero-grads", &name, &got, 1e-4)?;
-        } else {
-            rep.real("grads", &name, &got, case.get(&name)?, 1e-4, 0.0)?;
-        }
-    }
 
-    // C: blocks 1-3 gradients through our own forward, driven by the exact upstream gradient.
-    fresh_state(case, &net, false, rep)?;
-    net.set_dropout_masks(&masks).map_err(e)?;
-    let tr = net.forward_trace(input, true).map_err(e)?;
-    let grads = tr.blocks[2]
-        .mul(&g3)
-        .and_then(|t| t.sum_all())
-        .and_then(|l| l.backward())
-        .map_err(e)?;
-    let (mut dot, mut n1, mut n2, mut worst_cos) = (0f64, 0f64, 0f64, f64::INFINITY);
-    for name in case
-        .names_with_role("grad")
-        .into_iter()
-        .filter(|n| !late(n))
-    {
-        let var = params
-            .get(name.trim_start_matches("grad."))
-            .ok_or_else(|| format!("no parameter for {name}"))?;
-        let got = grads
-            .get(var.as_tensor())
-            .cloned()
-            .unwrap_or(var.as_tensor().zeros_like().map_err(e)?);
-        if zero.contains(&name) {
-            rep.abs("zero-grads", &name, &got, 1e-4)?;
+    // Teacher forcing: blocks 4, 5 and the head on the reference output of the block before.
+    for k in 3..=5 {
+        let Ok(prev) = case.get(&format!("intermediate.block{k}_out")) else {
             continue;
+        };
+        fresh_state(case, &net, false, rep)?;
+        net.set_dropout_masks(&masks).map_err(e)?;
+        let tf = net.forward_from(prev, k, true).map_err(e)?;
+        if let (Some(next), Ok(r)) = (
+            tf.blocks.first(),
+            case.get(&format!("intermediate.block{}_out", k + 1)),
+        ) {
+            rep.exact(
+                "forced-spikes",
+                &format!("block{} on reference block{k}_out", k + 1),
+                next,
+                r,
+                0,
+            )?;
         }
-        // Informative: the error the flips cause (same size as our own response to a 1e-6 input
-        // perturbation, measured at ~60%).
         rep.real(
-            "grads-b1-3",
-            &name,
-            &got,
-            case.get(&name)?,
-            f64::INFINITY,
-            0.0,
+            "forced-output",
+            &format!("output on reference block{k}_out"),
+            &tf.output,
+            case.get("output")?,
+            1e-5,
+            1e-6,
         )?;
-        let (a, b) = (vec_f64(&got)?, vec_f64(case.get(&name)?)?);
-        let (d, x, y) = a.iter().zip(&b).fold((0.0, 0.0, 0.0), |(d, x, y), (p, q)| {
-            (d + p * q, x + p * p, y + q * q)
-        });
-        let c = d / (x.sqrt() * y.sqrt()).max(1e-30);
-        if std::env::var("PARITY_DEBUG").is_ok() {
-            println!(
-                "    cos {name}: {c:.3} |ours| {:.3e} |ref| {:.3e}",
-                x.sqrt(),
-                y.sqrt()
-            );
-        }
-        worst_cos = worst_cos.min(c);
-        (dot, n1, n2) = (dot + d, n1 + x, n2 + y);
-    }
-    let cos = dot / (n1.sqrt() * n2.sqrt()).max(1e-30);
-    rep.note("grads-b1-3-cosine", cos, |c| {
-        format!("{c:.3} (worst tensor {worst_cos:.3})")
-    });
-    // A structural error (wrong path, sign, scale) decorrelates the whole set; flips do not.
-    if cos < 0.8 {
-        rep.failures.push(format!(
-            "blocks 1-3 gradients: cosine similarity {cos:.3} < 0.8"
-        ));
     }
 
-    // D: eval.
+    // Eval with the reference's post-forward running statistics.
     if let Ok(r) = case.get("output_eval") {
         fresh_state(case, &net, true, rep)?;
         let y = net.forward_t(input, false).map_err(e)?;

@@ -550,3 +550,37 @@ fn safetensors_round_trip_restores_outputs_and_buffers() {
         "{err}"
     );
 }
+
+#[test]
+fn fused_batchnorm_gradients_match_composed_autograd() {
+    let store = ParamStore::new(&DEV, 1);
+    let bn = BatchNorm::new(&store, "bn", 3).unwrap();
+    bn.weight
+        .set(&Tensor::new(&[0.5f32, 1.5, -0.7], &DEV).unwrap())
+        .unwrap();
+    bn.bias
+        .set(&Tensor::new(&[0.1f32, -0.2, 0.3], &DEV).unwrap())
+        .unwrap();
+    let x = Var::from_tensor(&Tensor::randn(0.5f32, 2.0, (4, 3, 5, 6), &DEV).unwrap()).unwrap();
+    let g = Tensor::randn(0f32, 1.0, (4, 3, 5, 6), &DEV).unwrap();
+    let y = bn.forward_t(x.as_tensor(), true).unwrap();
+    let grads = y.mul(&g).unwrap().sum_all().unwrap().backward().unwrap();
+    // The same normalisation written with composed candle ops (what non-CPU devices run).
+    let (w, b) = (bn.weight.as_tensor(), bn.bias.as_tensor());
+    let mean = (x.as_tensor().sum_keepdim((0, 2, 3)).unwrap() / 120.0).unwrap();
+    let xc = x.as_tensor().broadcast_sub(&mean).unwrap();
+    let var = (xc.sqr().unwrap().sum_keepdim((0, 2, 3)).unwrap() / 120.0).unwrap();
+    let y2 = xc
+        .broadcast_div(&(var + 1e-5).unwrap().sqrt().unwrap())
+        .unwrap()
+        .broadcast_mul(&w.reshape((1, 3, 1, 1)).unwrap())
+        .unwrap()
+        .broadcast_add(&b.reshape((1, 3, 1, 1)).unwrap())
+        .unwrap();
+    assert!(max_rel(&v32(&y), &v32(&y2)) < 1e-6);
+    let grads2 = y2.mul(&g).unwrap().sum_all().unwrap().backward().unwrap();
+    for t in [x.as_tensor(), w, b] {
+        let (a, r) = (v32(grads.get(t).unwrap()), v32(grads2.get(t).unwrap()));
+        assert!(max_rel(&a, &r) < 1e-5, "rel {}", max_rel(&a, &r));
+    }
+}
