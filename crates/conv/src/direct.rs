@@ -175,16 +175,33 @@ struct TileGeom {
 /// Copies input rows `y0 - p .. y0 + rows + p` of one image `[cin, h, w]` into the padded NCHW
 /// tile `xp` (`cin` planes of `(rows + 2p) x wp`, then a zero tail), zeros outside the image.
 fn fill_padded(img: &[f32], h: usize, w: usize, p: usize, y0: usize, rows: usize, xp: &mut [f32]) {
-    let wp = w + 2 * p;
-    let plane = (rows + 2 * p) * wp;
-    let cin = img.len() / (h * w);
+    let plane = (rows + 2 * p) * (w + 2 * p);
     xp.fill(0.0);
+    fill_padded_at(img, h, w, p, y0, rows, xp, plane, 0);
+}
+
+/// [`fill_padded`] into an already zeroed buffer with channel planes `ci_stride` apart,
+/// starting at `base` (several images side by side share one buffer in the weight gradient).
+#[allow(clippy::too_many_arguments)]
+fn fill_padded_at(
+    img: &[f32],
+    h: usize,
+    w: usize,
+    p: usize,
+    y0: usize,
+    rows: usize,
+    xp: &mut [f32],
+    ci_stride: usize,
+    base: usize,
+) {
+    let wp = w + 2 * p;
+    let cin = img.len() / (h * w);
     for ci in 0..cin {
         for r in 0..rows + 2 * p {
             let Some(yy) = (y0 + r).checked_sub(p).filter(|&yy| yy < h) else {
                 continue;
             };
-            let dst = ci * plane + r * wp + p;
+            let dst = base + ci * ci_stride + r * wp + p;
             xp[dst..dst + w].copy_from_slice(&img[(ci * h + yy) * w..(ci * h + yy + 1) * w]);
         }
     }
@@ -293,53 +310,73 @@ pub(crate) fn conv_weight_grad(
     let wp = w + 2 * p;
     assert_eq!(x.len(), n * cin * hw, "input length");
     assert_eq!(gout.len(), n * cout * hw, "gradient length");
-    let fit = (TILE_TARGET_FLOATS / (wp * cin.max(cout)).max(1))
-        .max(1)
-        .min(h);
+    let fit = (TILE_TARGET_FLOATS / (wp * cin).max(1)).max(1).min(h);
     let tiles = h.div_ceil(fit);
     let rpt = h.div_ceil(tiles);
     let tiles = h.div_ceil(rpt);
-    let tasks = n * tiles;
+    // Small images are grouped (`group` images per task) so each accumulator runs over at
+    // least ~64 row segments before its horizontal sum: that sum is the overhead here.
+    let segs_per_image = h * w.div_ceil(16);
+    let plane_full = (h + 2 * p) * wp;
+    let group = if tiles == 1 {
+        64usize
+            .div_ceil(segs_per_image)
+            .min(TILE_TARGET_FLOATS / (cin * plane_full).max(1))
+            .clamp(1, n.max(1))
+    } else {
+        1
+    };
+    let tasks = if tiles == 1 {
+        n.div_ceil(group)
+    } else {
+        n * tiles
+    };
     let wlen = cout * cin * k * k;
 
     let tile = |t: usize, acc: &mut [f32]| {
-        let (img, tile) = (t / tiles, t % tiles);
-        let y0 = tile * rpt;
-        let rows = rpt.min(h - y0);
+        // Either rows y0..y0+rows of one image, or whole images img0..img0+count.
+        let (img0, count, y0, rows) = if tiles == 1 {
+            let img0 = t * group;
+            (img0, group.min(n - img0), 0, h)
+        } else {
+            let y0 = (t % tiles) * rpt;
+            (t / tiles, 1, y0, rpt.min(h - y0))
+        };
         let plane = (rows + 2 * p) * wp;
-        let xlen = cin * plane + 16 + k;
+        let ci_stride = count * plane;
+        let xlen = cin * ci_stride + 16 + k;
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             if s.len() < xlen {
                 s.resize(xlen, 0.0);
             }
             let xp = &mut s[..xlen];
-            fill_padded(
-                &x[img * cin * hw..(img + 1) * cin * hw],
-                h,
-                w,
-                p,
-                y0,
-                rows,
-                xp,
-            );
+            xp.fill(0.0);
+            let mut segs = Vec::with_capacity(count * rows * w.div_ceil(16));
+            for slot in 0..count {
+                let img = img0 + slot;
+                let xi = &x[img * cin * hw..(img + 1) * cin * hw];
+                fill_padded_at(xi, h, w, p, y0, rows, xp, ci_stride, slot * plane);
+                for (off, r, c0, mask) in segments(rows, w, wp) {
+                    let g_off = (img * cout * h + y0 + r) * w + c0;
+                    segs.push((slot * plane + off, g_off, mask));
+                }
+            }
             let t = WTile {
                 cin,
                 cout,
                 k,
-                w,
                 wp,
-                plane,
-                segs: segments(rows, w, wp),
+                ci_stride,
+                hw,
+                segs,
             };
-            // The tile's rows of the output gradient, channel stride h * w.
-            let g0 = &gout[(img * cout * h + y0) * w..];
             // SAFETY: available() checked above; buffer lengths are checked inside.
             unsafe {
                 match k {
-                    3 => wgrad_tile::<8, 3>(&t, xp, g0, hw, acc),
-                    5 => wgrad_tile::<4, 5>(&t, xp, g0, hw, acc),
-                    _ => wgrad_tile::<3, 7>(&t, xp, g0, hw, acc),
+                    3 => wgrad_tile::<8, 3>(&t, xp, gout, acc),
+                    5 => wgrad_tile::<4, 5>(&t, xp, gout, acc),
+                    _ => wgrad_tile::<3, 7>(&t, xp, gout, acc),
                 }
             }
         });
@@ -366,20 +403,22 @@ pub(crate) fn wgrad_supported(k: usize) -> bool {
     matches!(k, 3 | 5 | 7)
 }
 
-/// One tile's geometry for the weight gradient.
+/// One task's geometry for the weight gradient.
 struct WTile {
     cin: usize,
     cout: usize,
     k: usize,
-    w: usize,
     wp: usize,
-    plane: usize,
-    /// Row segments of the tile (see [`segments`]).
-    segs: Vec<(usize, usize, usize, u16)>,
+    /// Distance between input channel planes in the padded buffer.
+    ci_stride: usize,
+    /// Distance between output-gradient channels.
+    hw: usize,
+    /// Row segments: (padded-input offset, output-gradient offset of channel 0, lane mask).
+    segs: Vec<(usize, usize, u16)>,
 }
 
-/// Adds one tile's weight gradient into `acc [cout][cin][K][K]`. `g0` starts at the tile's
-/// first row of channel 0 of the output gradient; channels are `hw` apart.
+/// Adds one task's weight gradient into `acc [cout][cin][K][K]`; `gout` is the whole output
+/// gradient.
 ///
 /// # Safety
 /// Needs AVX-512F.
@@ -388,31 +427,31 @@ struct WTile {
 unsafe fn wgrad_tile<const UCO: usize, const K: usize>(
     t: &WTile,
     xp: &[f32],
-    g0: &[f32],
-    hw: usize,
+    gout: &[f32],
     acc: &mut [f32],
 ) {
     use std::arch::x86_64::*;
     assert_eq!(t.k, K);
     assert_eq!(acc.len(), t.cout * t.cin * K * K);
-    let last = t.segs.last().copied().unwrap_or_default();
-    // Largest indices read: input (last plane, kernel row, tap, segment lane) and gradient
-    // (last channel, last segment; masked lanes are not read).
-    assert!((t.cin - 1) * t.plane + (K - 1) * t.wp + (K - 1) + last.0 + 16 <= xp.len());
-    assert!(t.segs.is_empty() || (t.cout - 1) * hw + last.1 * t.w + t.w <= g0.len());
+    // Largest indices read: input (last plane, kernel row, tap, lane) and gradient (last
+    // channel; masked lanes are not read).
+    for &(x_off, g_off, mask) in &t.segs {
+        assert!((t.cin - 1) * t.ci_stride + (K - 1) * t.wp + (K - 1) + x_off + 16 <= xp.len());
+        assert!((t.cout - 1) * t.hw + g_off + mask.count_ones() as usize <= gout.len());
+    }
     for cb in 0..t.cout.div_ceil(UCO) {
         // Channels past the end repeat the last one; their sums are dropped.
         let gptr: [*const f32; UCO] =
-            std::array::from_fn(|c| g0.as_ptr().add((cb * UCO + c).min(t.cout - 1) * hw));
+            std::array::from_fn(|c| gout.as_ptr().add((cb * UCO + c).min(t.cout - 1) * t.hw));
         for ci in 0..t.cin {
             for dy in 0..K {
-                let xr = xp.as_ptr().add(ci * t.plane + dy * t.wp);
+                let xr = xp.as_ptr().add(ci * t.ci_stride + dy * t.wp);
                 let mut s = [[_mm512_setzero_ps(); K]; UCO];
-                for &(off, r, c0, mask) in &t.segs {
+                for &(x_off, g_off, mask) in &t.segs {
                     let xv: [__m512; K] =
-                        std::array::from_fn(|dx| _mm512_loadu_ps(xr.add(off + dx)));
+                        std::array::from_fn(|dx| _mm512_loadu_ps(xr.add(x_off + dx)));
                     for (sc, gc) in s.iter_mut().zip(&gptr) {
-                        let gv = _mm512_maskz_loadu_ps(mask, gc.add(r * t.w + c0));
+                        let gv = _mm512_maskz_loadu_ps(mask, gc.add(g_off));
                         for dx in 0..K {
                             sc[dx] = _mm512_fmadd_ps(gv, xv[dx], sc[dx]);
                         }
