@@ -30,7 +30,7 @@ use std::path::Path;
 /// The version-line prefix of AEDAT 2.x files.
 pub const MAGIC: &[u8] = b"#!AER-DAT2.";
 
-/// Options for [`write`].
+/// Options for [`write()`].
 #[derive(Debug, Clone, Default)]
 pub struct Aedat2WriteOptions {
     /// With [`Profile::Cifar10Dvs`], events are taken in SpikingJelly's CIFAR10-DVS convention and
@@ -263,7 +263,7 @@ pub fn write(path: &Path, events: &Events, opts: &Aedat2WriteOptions) -> Result<
     crate::source::write_atomic(path, |w| write_to(w, events, opts, Ctx { path }))
 }
 
-/// Encodes `events` as AEDAT 2.0 into memory (see [`write`]).
+/// Encodes `events` as AEDAT 2.0 into memory (see [`write()`]).
 pub fn encode(events: &Events, opts: &Aedat2WriteOptions) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(300 + events.len() * 8);
     write_to(

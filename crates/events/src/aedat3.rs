@@ -28,7 +28,7 @@ const END_HEADER: &[u8] = b"#!END-HEADER";
 const PACKET_HEADER: usize = 28;
 const POLARITY: i16 = 1;
 
-/// Options for [`write`].
+/// Options for [`write()`].
 #[derive(Debug, Clone)]
 pub struct Aedat3WriteOptions {
     /// Device name written in the `#Source 1: <name>` header line (readers infer the sensor size
@@ -374,7 +374,7 @@ pub fn write(path: &Path, events: &Events, opts: &Aedat3WriteOptions) -> Result<
     crate::source::write_atomic(path, |w| write_to(w, events, opts, Ctx { path }))
 }
 
-/// Encodes `events` as AEDAT 3.1 into memory (see [`write`]).
+/// Encodes `events` as AEDAT 3.1 into memory (see [`write()`]).
 pub fn encode(events: &Events, opts: &Aedat3WriteOptions) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(200 + events.len() * 8 + events.len() / 64 * 28);
     write_to(

@@ -43,7 +43,7 @@ pub enum Compression {
     Zstd,
 }
 
-/// Options for [`write`].
+/// Options for [`write()`].
 #[derive(Debug, Clone)]
 pub struct Aedat4WriteOptions {
     /// Packet compression.
@@ -466,7 +466,7 @@ pub fn write(path: &Path, events: &Events, opts: &Aedat4WriteOptions) -> Result<
     crate::source::write_atomic(path, |w| write_to(w, events, opts, Ctx { path }))
 }
 
-/// Encodes `events` as AEDAT 4.0 into memory (see [`write`]).
+/// Encodes `events` as AEDAT 4.0 into memory (see [`write()`]).
 pub fn encode(events: &Events, opts: &Aedat4WriteOptions) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     write_to(

@@ -119,7 +119,7 @@ pub fn write(path: &Path, events: &Events) -> Result<(), Error> {
     crate::source::write_atomic(path, |w| write_to(w, events, Ctx { path }))
 }
 
-/// Encodes `events` as ATIS `.bin` into memory (see [`write`]).
+/// Encodes `events` as ATIS `.bin` into memory (see [`write()`]).
 pub fn encode(events: &Events) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(events.len() * EVENT_BYTES);
     write_to(

@@ -10,7 +10,7 @@
 //!
 //! Any integer or float storage type is accepted (HDF5 converts on read); `p` may be integer or
 //! boolean, non-zero meaning ON. The sensor size comes from the profile, the root attributes
-//! `width`/`height` (written by [`write`]) or `sensor_resolution`. Compressed datasets need the
+//! `width`/`height` (written by [`write()`]) or `sensor_resolution`. Compressed datasets need the
 //! matching HDF5 filter (deflate is built in; DSEC's Blosc needs a plugin on `HDF5_PLUGIN_PATH`).
 //! HDF5 errors carry the dataset name instead of a byte offset.
 
@@ -21,7 +21,7 @@ use crate::types::Events;
 use hdf5::types::TypeDescriptor;
 use std::path::Path;
 
-/// Options for [`write`].
+/// Options for [`write()`].
 #[derive(Debug, Clone, Default)]
 pub struct Hdf5WriteOptions {
     /// Sensor size `(width, height)`, stored as root attributes `width` and `height`.
