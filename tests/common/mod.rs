@@ -1,4 +1,5 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests (each test binary uses a subset).
+#![allow(dead_code)]
 
 use rand::{Rng, SeedableRng};
 use snnkit_cache::{CacheMeta, CacheWriter, Compression, FrameSetting, SplitBy};

@@ -10,7 +10,7 @@ use crate::loss::Loss;
 use crate::optim::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 use snnkit_cache::Pool;
-use snnkit_model::{Activation, AzoConfig, Vgg8Config};
+use snnkit_model::{Activation, AzoConfig, SmaVgg8, Vgg8Config};
 use std::path::Path;
 
 /// Built-in presets: name and TOML text.
@@ -175,6 +175,13 @@ pub struct ModelConfig {
     pub t_reduction: usize,
     /// SMA encoder activation (`lif` as in the released code, or `relu`).
     pub sma_activation: Activation,
+    /// Initial bias of every BatchNorm layer (`0` = PyTorch's init). A positive shift makes the
+    /// LIF after each BN fire from the first step, which a narrow network trained for a few
+    /// epochs needs (the parity fixtures re-draw the SMA encoders' BN biases for the same reason).
+    pub bn_bias_init: f64,
+    /// Factor applied to the head's Linear weights after init (`1` = PyTorch's init); the head
+    /// LIFs of a narrow network otherwise start silent.
+    pub head_gain: f64,
 }
 
 impl Default for ModelConfig {
@@ -195,11 +202,41 @@ impl Default for ModelConfig {
             c_reduction: v.c_reduction,
             t_reduction: v.t_reduction,
             sma_activation: v.sma_activation,
+            bn_bias_init: 0.0,
+            head_gain: 1.0,
         }
     }
 }
 
 impl ModelConfig {
+    /// Applies `bn_bias_init` and `head_gain` to a freshly built network.
+    pub fn apply_init(&self, model: &SmaVgg8) -> Result<()> {
+        // BatchNorm layers are the prefixes that own a running mean.
+        let bn: std::collections::HashSet<String> = model
+            .named_buffers()
+            .into_iter()
+            .filter_map(|(n, _)| n.strip_suffix(".running_mean").map(str::to_string))
+            .collect();
+        for (name, var) in model.named_parameters() {
+            if self.bn_bias_init != 0.0 {
+                if let Some(prefix) = name.strip_suffix(".bias") {
+                    if bn.contains(prefix) {
+                        var.set(
+                            &var.as_tensor()
+                                .ones_like()?
+                                .affine(self.bn_bias_init, 0.0)?,
+                        )?;
+                    }
+                }
+            }
+            let head = ["others.2.weight", "others.5.weight", "others.8.weight"];
+            if self.head_gain != 1.0 && head.contains(&name.as_str()) {
+                var.set(&var.as_tensor().affine(self.head_gain, 0.0)?)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The network for data of `time_steps` frames of `height × width`, `num_classes` classes.
     /// Fails when the config pins T or the class count to other values.
     pub fn to_vgg8(
@@ -382,7 +419,7 @@ impl TrainConfig {
         if !(self.optimizer.lr.is_finite() && self.optimizer.lr >= 0.0) {
             return bad("optimizer.lr must be a finite, non-negative number");
         }
-        if !(self.clip_grad >= 0.0) {
+        if self.clip_grad.is_nan() || self.clip_grad < 0.0 {
             return bad("clip_grad must be >= 0 (0 = off)");
         }
         if !(0.0..1.0).contains(&self.model.dropout) {

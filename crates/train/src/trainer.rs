@@ -101,6 +101,7 @@ pub fn train(
     let class_names = train_loader.reader().info().class_names.clone();
     let vcfg = cfg.model.to_vgg8(t, k, h, w, cfg.seed)?;
     let model = SmaVgg8::new(&vcfg, dev)?;
+    cfg.model.apply_init(&model)?;
     let mut opt = Optimizer::new(cfg.optimizer.clone(), model.named_parameters());
     let mut sched = CosineAnnealingLr::new(cfg.optimizer.lr, cfg.t_max(), cfg.schedule.eta_min);
     let (mut start_epoch, mut best_acc, mut best_epoch) = (0usize, 0f64, 0usize);

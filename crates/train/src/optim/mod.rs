@@ -105,11 +105,15 @@ impl Optimizer {
                 self.params.len()
             );
         }
-        for i in 0..self.params.len() {
-            let Some(g) = &grads[i] else { continue };
-            let var = self.params[i].1.clone();
+        for ((var, st), g) in self
+            .params
+            .iter()
+            .map(|(_, v)| v)
+            .zip(self.state.iter_mut())
+            .zip(grads)
+        {
+            let Some(g) = g else { continue };
             let g = g.to_dtype(DType::F32)?;
-            let st = &mut self.state[i];
             let p = var.as_tensor().detach();
             let new_p = match self.cfg.kind {
                 OptimizerKind::Adam | OptimizerKind::AdamW => {
