@@ -205,3 +205,38 @@ impl ReadOptions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_print() {
+        for f in Format::ALL {
+            assert_eq!(f.name().parse::<Format>(), Ok(f));
+            assert_eq!(f.to_string(), f.name());
+        }
+        for p in Profile::ALL {
+            assert_eq!(p.name().parse::<Profile>(), Ok(p));
+        }
+        assert!("aedat5".parse::<Format>().is_err());
+        let e = "mnist".parse::<Profile>().unwrap_err().to_string();
+        assert!(e.contains("n-mnist"), "{e}");
+        assert_eq!(Profile::NCaltech101.sensor_size(), (240, 180));
+        assert_eq!(Profile::NMnist.sensor_size(), (34, 34));
+    }
+
+    #[test]
+    fn detection_by_magic_then_name() {
+        let p = Path::new("x.aedat");
+        assert_eq!(Format::detect(b"#!AER-DAT2.0\r\n", p), Some(Format::Aedat2));
+        assert_eq!(Format::detect(b"#!AER-DAT3.1\r\n", p), Some(Format::Aedat3));
+        assert_eq!(Format::detect(b"#!AER-DAT4.0\r\n", p), Some(Format::Aedat4));
+        assert_eq!(Format::detect(b"\x89HDF\r\n\x1a\n", p), Some(Format::Hdf5));
+        assert_eq!(
+            Format::detect(b"\x01\x02", Path::new("a/B.BIN")),
+            Some(Format::AtisBin)
+        );
+        assert_eq!(Format::detect(b"\x01\x02", p), None);
+    }
+}
