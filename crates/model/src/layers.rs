@@ -329,6 +329,14 @@ pub fn dropout_rng(seed: u64) -> Arc<Mutex<ChaCha8Rng>> {
 /// gradient goes to the first maximum of each window in row-major order (spike maps tie a lot,
 /// and candle's own max-pool backward splits ties, which would not match the reference).
 pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return x.contiguous()?.apply_op1(crate::pool_op::MaxPool2x2);
+    }
+    max_pool2x2_composed(x)
+}
+
+/// Device-agnostic [`max_pool2x2`] from candle ops (same values and gradient rule).
+pub fn max_pool2x2_composed(x: &Tensor) -> Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
     let (ho, wo) = (h / 2, w / 2);
     let xe = x

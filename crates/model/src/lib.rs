@@ -43,6 +43,7 @@ pub mod conv;
 pub mod error;
 pub mod layers;
 pub mod lif;
+mod pool_op;
 pub mod sma;
 pub mod store;
 pub mod vgg;

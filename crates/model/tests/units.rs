@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, IndexOp, Tensor, Var};
 use snnkit_model::azo::{azo_replace, azo_select, azo_source_rows, smallest_k};
 use snnkit_model::layers::{
-    adaptive_avg_pool2d, adaptive_bin, dropout_rng, max_pool2x2, BatchNorm, SeqDropout,
+    adaptive_avg_pool2d, adaptive_bin, dropout_rng, max_pool2x2, max_pool2x2_composed, BatchNorm,
+    SeqDropout,
 };
 use snnkit_model::{
     lif_multistep, lif_multistep_composed, AzoConfig, FiringRates, LifConfig, ParamStore, Sma,
@@ -318,6 +319,28 @@ fn max_pool_gives_gradient_to_first_maximum() {
     );
     let x = Tensor::new(&[[[[0f32, 3.], [3., 1.]]]], &DEV).unwrap();
     assert_eq!(v32(&max_pool2x2(&x).unwrap()), vec![3.0]);
+    // Fused CPU op and composed path agree on values and gradients (random spikes: many ties).
+    let x = Var::from_tensor(
+        &Tensor::rand(0f32, 1.0, (2, 3, 7, 9), &DEV)
+            .unwrap()
+            .ge(0.7)
+            .unwrap()
+            .to_dtype(DType::F32)
+            .unwrap(),
+    )
+    .unwrap();
+    let g = Tensor::randn(0f32, 1.0, (2, 3, 3, 4), &DEV).unwrap();
+    let (y1, y2) = (
+        max_pool2x2(x.as_tensor()).unwrap(),
+        max_pool2x2_composed(x.as_tensor()).unwrap(),
+    );
+    assert_eq!(v32(&y1), v32(&y2));
+    let g1 = y1.mul(&g).unwrap().sum_all().unwrap().backward().unwrap();
+    let g2 = y2.mul(&g).unwrap().sum_all().unwrap().backward().unwrap();
+    assert_eq!(
+        v32(g1.get(x.as_tensor()).unwrap()),
+        v32(g2.get(x.as_tensor()).unwrap())
+    );
 }
 
 #[test]
