@@ -12,8 +12,8 @@
 //! broadcasts of weights (stored `[co block][ci][dy][dx][UC]` so they stream) and `UC * NV`
 //! FMAs: FMA-bound with inputs in L2 and the weight block in L1/L2.
 
+use crate::kernel::with_scratch;
 use rayon::prelude::*;
-use std::cell::RefCell;
 
 /// Output channels per micro-tile.
 const UC: usize = 8;
@@ -32,11 +32,6 @@ pub(crate) fn available() -> bool {
     {
         false
     }
-}
-
-thread_local! {
-    /// Per-thread padded input tile, grown to the largest tile seen and reused across calls.
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A raw output pointer that tasks writing disjoint channels/rows may share.
@@ -109,12 +104,7 @@ pub(crate) fn conv_forward(
         let rows = rpt.min(h - y0);
         let plane = (rows + 2 * p) * wp;
         let len = cin * plane + 16 + k;
-        SCRATCH.with(|s| {
-            let mut s = s.borrow_mut();
-            if s.len() < len {
-                s.resize(len, 0.0);
-            }
-            let xp = &mut s[..len];
+        with_scratch(len, |xp| {
             fill_padded(
                 &x[img * cin * hw..(img + 1) * cin * hw],
                 h,
@@ -345,12 +335,7 @@ pub(crate) fn conv_weight_grad(
         let plane = (rows + 2 * p) * wp;
         let ci_stride = count * plane;
         let xlen = cin * ci_stride + 16 + k;
-        SCRATCH.with(|s| {
-            let mut s = s.borrow_mut();
-            if s.len() < xlen {
-                s.resize(xlen, 0.0);
-            }
-            let xp = &mut s[..xlen];
+        with_scratch(xlen, |xp| {
             xp.fill(0.0);
             let mut segs = Vec::with_capacity(count * rows * w.div_ceil(16));
             for slot in 0..count {

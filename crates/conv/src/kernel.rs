@@ -66,14 +66,24 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+/// Runs `f` on this thread's scratch buffer (at least `len` floats, contents unspecified).
+///
+/// The buffer is taken out of the thread-local for the duration, not borrowed: while `f` waits
+/// on nested rayon work, this thread may run another tile that needs scratch too, and that one
+/// then allocates its own instead of hitting a `RefCell` double borrow.
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    let r = f(&mut buf[..len]);
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
-        if s.len() < len {
-            s.resize(len, 0.0);
+        if s.len() < buf.len() {
+            *s = buf;
         }
-        f(&mut s[..len])
-    })
+    });
+    r
 }
 
 /// A raw pointer that tiles writing disjoint parts of one output may share across threads.

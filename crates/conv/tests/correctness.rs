@@ -149,3 +149,19 @@ fn rejects_even_kernels_and_channel_mismatch() {
     let err = conv2d_same(&x, &w_bad).unwrap_err().to_string();
     assert!(err.contains("channels"), "{err}");
 }
+
+#[test]
+fn callable_from_inside_rayon_jobs() {
+    use rayon::prelude::*;
+    // Batch 1 takes the inner-parallel path; calling it from many rayon jobs at once must not
+    // trip over the per-thread scratch buffers.
+    let mut rng = ChaCha8Rng::seed_from_u64(19);
+    let x = random(&mut rng, &[1, 6, 9, 10]);
+    let w = random(&mut rng, &[16, 6, 3, 3]);
+    let reference = x.conv2d(&w, 1, 1, 1, 1).unwrap();
+    let errs: Vec<f32> = (0..16)
+        .into_par_iter()
+        .map(|_| rel_err(&conv2d_same(&x, &w).unwrap(), &reference))
+        .collect();
+    assert!(errs.iter().all(|&e| e < TOL), "{errs:?}");
+}
