@@ -19,7 +19,7 @@ use std::ops::Range;
 pub fn integrate(events: EventsRef<'_>, sensor: SensorSize, spec: &FrameSpec) -> Result<Frames> {
     if let FrameSpec::SplitByTime { frames } = *spec {
         spec.validate()?;
-        let mut counts = vec![0u32; buffer_len(sensor, frames)?];
+        let mut counts = zeroed(sensor, frames)?;
         bin_split_by_time(events, sensor, frames, &mut counts)?;
         return Ok(Frames {
             frames,
@@ -29,8 +29,7 @@ pub fn integrate(events: EventsRef<'_>, sensor: SensorSize, spec: &FrameSpec) ->
         });
     }
     let slices = spec.slices(events.t)?;
-    let len = buffer_len(sensor, slices.len())?;
-    let mut counts = vec![0u32; len];
+    let mut counts = zeroed(sensor, slices.len())?;
     bin_slices(events, sensor, spec.channel_rule(), &slices, &mut counts)?;
     Ok(Frames {
         frames: slices.len(),
@@ -121,6 +120,20 @@ pub(crate) fn buffer_len(sensor: SensorSize, frames: usize) -> Result<usize> {
         height: sensor.height,
         width: sensor.width,
     })
+}
+
+/// A zeroed count buffer for `frames` frames; an allocation the system refuses is
+/// [`Error::TooLarge`], not an abort.
+fn zeroed(sensor: SensorSize, frames: usize) -> Result<Vec<u32>> {
+    let len = buffer_len(sensor, frames)?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| Error::TooLarge {
+        frames,
+        height: sensor.height,
+        width: sensor.width,
+    })?;
+    v.resize(len, 0);
+    Ok(v)
 }
 
 pub(crate) fn bin_slices(

@@ -147,6 +147,7 @@ impl FrameSpec {
                 if frames == 0 {
                     return bad("the number of frames must be at least 1");
                 }
+                check_frames(frames as u64)?;
             }
             FrameSpec::FixedDuration { duration } => {
                 if duration <= 0 {
@@ -184,6 +185,7 @@ impl FrameSpec {
                 if bins == 0 {
                     return bad("the number of bins must be at least 1");
                 }
+                check_frames(bins as u64)?;
                 if !(0.0..1.0).contains(&overlap) {
                     return bad("the bin overlap must be in [0, 1)");
                 }
