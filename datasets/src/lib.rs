@@ -11,7 +11,7 @@
 //! | `dvs128-gesture` | [`Dvs128Gesture`] | AEDAT 3.1 + label CSVs | 11 | 128×128 | trial lists |
 //! | `cifar10-dvs` | [`Cifar10Dvs`] | `<class>/*.aedat` (AEDAT 2.0) | 10 | 128×128 | per class 9:1 |
 //! | `n-caltech101` | [`NCaltech101`] | `<class>/*.bin` (ATIS) | 101 | 240×180 | per class 9:1 |
-//! | `n-mnist` | [`NMnist`] | `Train|Test/<digit>/*.bin` | 10 | 34×34 | official |
+//! | `n-mnist` | [`NMnist`] | `{Train,Test}/<digit>/*.bin` | 10 | 34×34 | official |
 //! | `synthetic` | [`synthetic::Synthetic`] | as `dvs128-gesture` | 8 (default) | 128×128 | trial lists |
 //!
 //! ```no_run
