@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::chunk::{encode, EncodedChunk};
 use crate::error::{Error, Result};
-use crate::format::{CacheMeta, CountType};
+use crate::format::{CacheMeta, CountType, FrameSetting};
 use crate::reader::CacheReader;
 use crate::writer::CacheWriter;
 
@@ -188,7 +189,7 @@ pub fn write_split(
     let mut next_write = first;
 
     pool.in_place_scope(|scope| {
-        let (tx, rx) = channel::<(usize, std::result::Result<Vec<BinnedSample>, String>)>();
+        let (tx, rx) = channel::<(usize, std::result::Result<Vec<Prepared>, String>)>();
         let spawn = |unit: usize| {
             let tx = tx.clone();
             let cancel = &cancel;
@@ -196,7 +197,9 @@ pub fn write_split(
                 let result = if cancel.load(Ordering::Relaxed) {
                     Err("cancelled".to_string())
                 } else {
-                    source.process(unit)
+                    source
+                        .process(unit)
+                        .and_then(|samples| prepare(samples, meta))
                 };
                 // The receiver outlives every task (the scope waits for them), so this only fails after an
                 // error when nobody reads any more; the result is not needed then.
@@ -220,8 +223,12 @@ pub fn write_split(
             while let Some(result) = pending.remove(&next_write) {
                 match result {
                     Ok(samples) => {
-                        for s in &samples {
-                            if let Err(e) = writer.append(&s.counts, s.label, &s.source) {
+                        for Prepared { sample: s, chunk } in &samples {
+                            let appended = match chunk {
+                                Some(c) => writer.append_encoded(&s.counts, c, s.label, &s.source),
+                                None => writer.append(&s.counts, s.label, &s.source),
+                            };
+                            if let Err(e) = appended {
                                 outcome = Err(e);
                                 break 'units;
                             }
@@ -315,6 +322,36 @@ pub fn write_split(
     })
 }
 
+/// A binned sample with its `/frames` chunk already encoded (off the writer thread).
+struct Prepared {
+    sample: BinnedSample,
+    chunk: Option<EncodedChunk>,
+}
+
+/// Encodes each sample's chunk for the smallest type that holds it. Only for frame-count settings: fixed-duration
+/// samples are padded to a length the worker does not know, so the writer encodes those itself.
+fn prepare(
+    samples: Vec<BinnedSample>,
+    meta: &CacheMeta,
+) -> std::result::Result<Vec<Prepared>, String> {
+    let full = match meta.setting {
+        FrameSetting::Frames { frames, .. } => frames * 2 * meta.height * meta.width,
+        FrameSetting::Duration { .. } => 0,
+    };
+    samples
+        .into_iter()
+        .map(|sample| {
+            let chunk = if full > 0 && sample.counts.len() == full {
+                let dtype = CountType::for_max(sample.counts.iter().copied().max().unwrap_or(0));
+                Some(encode(&sample.counts, dtype, meta.compression).map_err(|e| e.to_string())?)
+            } else {
+                None
+            };
+            Ok(Prepared { sample, chunk })
+        })
+        .collect()
+}
+
 fn names(skipped: &[SkippedFile]) -> Vec<String> {
     skipped.iter().map(|s| s.file.clone()).collect()
 }
@@ -323,7 +360,7 @@ fn names(skipped: &[SkippedFile]) -> Vec<String> {
 /// (including the raw-file fingerprint); `None` when it must be (re)built.
 fn up_to_date(path: &Path, meta: &CacheMeta, total: usize) -> Option<SplitSummary> {
     let reader = CacheReader::open_unchecked(path).ok()?;
-    let file = hdf5::File::open(path).ok()?;
+    let file = crate::h5util::open_file(path).ok()?;
     let key = crate::h5util::get_str(&file, path, crate::format::attr::SETTINGS_KEY).ok()?;
     if key != meta.settings_key() {
         return None;

@@ -72,13 +72,13 @@ fn missing(path: &Path, name: &str) -> Error {
 
 /// Writes one sample (`counts`, `[t_in, 2, H, W]` flattened) at row `row` of a `[N, T, 2, H, W]` dataset whose
 /// element type is `T`, zero-padding frames `t_in..T`. The caller has checked that every count fits in `T`.
-pub(crate) fn write_sample<T: H5Type + Copy + Default>(
+pub(crate) fn write_sample<T: H5Type + Copy + Default, F: Fn(u32) -> T>(
     ds: &hdf5::Dataset,
     path: &Path,
     row: usize,
     dims: [usize; 4],
     counts: &[u32],
-    narrow: fn(u32) -> T,
+    narrow: F,
 ) -> Result<()> {
     let mut buf = vec![T::default(); dims.iter().product()];
     for (dst, &src) in buf.iter_mut().zip(counts) {
@@ -89,4 +89,64 @@ pub(crate) fn write_sample<T: H5Type + Copy + Default>(
     ds.as_writer()
         .write_slice(&view, ndarray17::s![row..row + 1, .., .., .., ..])
         .h5(path)
+}
+
+extern "C" {
+    // HDF5 C API; for the default (sec2) driver the handle is a pointer to the POSIX file descriptor.
+    fn H5Fget_vfd_handle(
+        file_id: i64,
+        fapl_id: i64,
+        file_handle: *mut *mut std::os::raw::c_void,
+    ) -> i32;
+}
+
+#[cfg(unix)]
+extern "C" {
+    fn fcntl(fd: std::os::raw::c_int, cmd: std::os::raw::c_int, ...) -> std::os::raw::c_int;
+}
+
+/// Marks the file descriptor of an open HDF5 file close-on-exec. HDF5 opens files without `O_CLOEXEC`, so a
+/// child process started while a cache is open (a test runner, `snnkit demo` running subcommands) would inherit
+/// the descriptor and with it HDF5's `flock` lock, and the file could not be reopened until that child exits.
+pub(crate) fn close_on_exec(file: &hdf5::File) {
+    #[cfg(unix)]
+    {
+        const F_GETFD: std::os::raw::c_int = 1;
+        const F_SETFD: std::os::raw::c_int = 2;
+        const FD_CLOEXEC: std::os::raw::c_int = 1;
+        let mut handle: *mut std::os::raw::c_void = std::ptr::null_mut();
+        // SAFETY: `file.id()` is a live file id; H5P_DEFAULT (0) selects the file's own access properties; on
+        // success `handle` points to the sec2 driver's `int` descriptor, which stays valid while the file is open.
+        // fcntl on that descriptor only changes its flags. Failures leave the descriptor as it was.
+        hdf5::sync::sync(|| unsafe {
+            if H5Fget_vfd_handle(file.id(), 0, &mut handle) >= 0 && !handle.is_null() {
+                let fd = *(handle as *const std::os::raw::c_int);
+                let flags = fcntl(fd, F_GETFD);
+                if flags >= 0 {
+                    fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+                }
+            }
+        });
+    }
+}
+
+/// `hdf5::File::open` + [`close_on_exec`].
+pub(crate) fn open_file(path: &Path) -> Result<hdf5::File> {
+    let f = hdf5::File::open(path).h5(path)?;
+    close_on_exec(&f);
+    Ok(f)
+}
+
+/// `hdf5::File::open_rw` + [`close_on_exec`].
+pub(crate) fn open_file_rw(path: &Path) -> Result<hdf5::File> {
+    let f = hdf5::File::open_rw(path).h5(path)?;
+    close_on_exec(&f);
+    Ok(f)
+}
+
+/// `hdf5::File::create` + [`close_on_exec`].
+pub(crate) fn create_file(path: &Path) -> Result<hdf5::File> {
+    let f = hdf5::File::create(path).h5(path)?;
+    close_on_exec(&f);
+    Ok(f)
 }

@@ -33,6 +33,7 @@
 
 #![deny(missing_docs)]
 
+pub mod chunk;
 pub mod convert;
 mod dataset_source;
 mod error;

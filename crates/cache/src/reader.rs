@@ -87,7 +87,7 @@ impl CacheReader {
 
     /// Like [`CacheReader::open`] without the fingerprint check (no file-system walk over the raw files).
     pub fn open_unchecked(path: &Path) -> Result<Self> {
-        let file = hdf5::File::open(path).h5(path)?;
+        let file = crate::h5util::open_file(path)?;
         let invalid = |reason: String| Error::Invalid {
             path: path.to_path_buf(),
             reason,
@@ -349,7 +349,7 @@ impl CacheReader {
         let dir = std::env::temp_dir();
         let scratch = dir.join(format!("snnkit-f32-estimate-{}.h5", std::process::id()));
         let result = (|| -> Result<f64> {
-            let file = hdf5::File::create(&scratch).h5(&scratch)?;
+            let file = crate::h5util::create_file(&scratch)?;
             let info = &self.info;
             let dims = (n, info.frames, 2, info.height, info.width);
             let ds = file

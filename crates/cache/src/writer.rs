@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use hdf5::types::VarLenUnicode;
 use hdf5::H5Type;
 
+use crate::chunk::{write_chunk, EncodedChunk};
 use crate::error::{Error, H5Context, IoContext, Result};
 use crate::format::{
     attr, CacheMeta, Compression, CountType, FrameSetting, FORMAT_VERSION, FRAMES, LABELS, LENGTHS,
@@ -111,7 +112,8 @@ impl CacheWriter {
     }
 
     fn reopen(path: &Path, tmp: &Path, meta: &CacheMeta) -> Result<(Self, ResumeState), String> {
-        let file = hdf5::File::open_rw(tmp).map_err(|e| format!("temp file does not open: {e}"))?;
+        let file = crate::h5util::open_file_rw(tmp)
+            .map_err(|e| format!("temp file does not open: {e}"))?;
         let err = |e: Error| e.to_string();
         let key = get_str(&file, tmp, attr::SETTINGS_KEY).map_err(err)?;
         if key != meta.settings_key() {
@@ -219,6 +221,29 @@ impl CacheWriter {
     /// class index, `source` `"<raw file relative to root>#<segment>"`. For frame-count settings `t` must equal T;
     /// for fixed-duration settings any `t >= 1` is accepted.
     pub fn append(&mut self, counts: &[u32], label: u16, source: &str) -> Result<()> {
+        self.append_with(counts, None, label, source)
+    }
+
+    /// Like [`CacheWriter::append`] with the sample's chunk already encoded (by [`crate::chunk::encode`] for the
+    /// smallest type that holds its counts, with this cache's compression): the writer then only stores bytes,
+    /// unless the file's count type is wider than the chunk's, when it falls back to encoding `counts` itself.
+    pub fn append_encoded(
+        &mut self,
+        counts: &[u32],
+        chunk: &EncodedChunk,
+        label: u16,
+        source: &str,
+    ) -> Result<()> {
+        self.append_with(counts, Some(chunk), label, source)
+    }
+
+    fn append_with(
+        &mut self,
+        counts: &[u32],
+        chunk: Option<&EncodedChunk>,
+        label: u16,
+        source: &str,
+    ) -> Result<()> {
         let frame_len = self.frame_len();
         if counts.is_empty() || !counts.len().is_multiple_of(frame_len) {
             return Err(Error::Usage(format!(
@@ -242,8 +267,11 @@ impl CacheWriter {
                 self.meta.class_names.len()
             )));
         }
-        let max = counts.iter().copied().max().unwrap_or(0);
-        let need = CountType::for_max(max).max(self.dtype);
+        let sample_type = match chunk {
+            Some(c) => c.dtype,
+            None => CountType::for_max(counts.iter().copied().max().unwrap_or(0)),
+        };
+        let need = sample_type.max(self.dtype);
         if need != self.dtype || t > self.frames {
             self.rewrite(need, t.max(self.frames))?;
         }
@@ -256,12 +284,22 @@ impl CacheWriter {
             .resize((rows, self.frames, 2, self.meta.height, self.meta.width))
             .h5(&path)?;
         let dims = [self.frames, 2, self.meta.height, self.meta.width];
-        match self.dtype {
-            CountType::U8 => write_sample::<u8>(&frames_ds, &path, row, dims, counts, |c| c as u8)?,
-            CountType::U16 => {
-                write_sample::<u16>(&frames_ds, &path, row, dims, counts, |c| c as u16)?
+        match chunk {
+            // Pre-encoded for exactly this type and a full chunk: store the bytes as they are.
+            Some(c) if c.dtype == self.dtype && t == self.frames => {
+                write_chunk(&frames_ds, &path, &[row as u64, 0, 0, 0, 0], &c.bytes)?
             }
-            CountType::U32 => write_sample::<u32>(&frames_ds, &path, row, dims, counts, |c| c)?,
+            _ => match self.dtype {
+                CountType::U8 => {
+                    write_sample::<u8, _>(&frames_ds, &path, row, dims, counts, |c| c as u8)?
+                }
+                CountType::U16 => {
+                    write_sample::<u16, _>(&frames_ds, &path, row, dims, counts, |c| c as u16)?
+                }
+                CountType::U32 => {
+                    write_sample::<u32, _>(&frames_ds, &path, row, dims, counts, |c| c)?
+                }
+            },
         }
         write_row(file, &path, LABELS, row, label)?;
         let src = VarLenUnicode::from_str_checked(source, &path)?;
@@ -345,13 +383,15 @@ impl CacheWriter {
                     .ok_or_else(|| Error::Usage("non-contiguous read".into()))?;
                 match dtype {
                     CountType::U8 => {
-                        write_sample::<u8>(&new_frames, &staging, i, dims, counts, |c| c as u8)?
+                        write_sample::<u8, _>(&new_frames, &staging, i, dims, counts, |c| c as u8)?
                     }
                     CountType::U16 => {
-                        write_sample::<u16>(&new_frames, &staging, i, dims, counts, |c| c as u16)?
+                        write_sample::<u16, _>(&new_frames, &staging, i, dims, counts, |c| {
+                            c as u16
+                        })?
                     }
                     CountType::U32 => {
-                        write_sample::<u32>(&new_frames, &staging, i, dims, counts, |c| c)?
+                        write_sample::<u32, _>(&new_frames, &staging, i, dims, counts, |c| c)?
                     }
                 }
             }
@@ -377,7 +417,7 @@ impl CacheWriter {
         old.close().h5(&self.tmp)?;
         result?;
         std::fs::rename(&staging, &self.tmp).io(&self.tmp)?;
-        self.file = Some(hdf5::File::open_rw(&self.tmp).h5(&self.tmp)?);
+        self.file = Some(crate::h5util::open_file_rw(&self.tmp)?);
         self.dtype = dtype;
         self.frames = frames;
         Ok(())
@@ -434,7 +474,7 @@ fn create_file(
     dtype: CountType,
     frames: usize,
 ) -> Result<hdf5::File> {
-    let file = hdf5::File::create(path).h5(path)?;
+    let file = crate::h5util::create_file(path)?;
     let (h, w) = (meta.height, meta.width);
     let builder = file.new_dataset_builder();
     let builder = match dtype {

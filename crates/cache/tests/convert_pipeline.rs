@@ -10,7 +10,16 @@ use std::time::Duration;
 use common::{meta, sample};
 use snnkit_cache::convert::{write_split, BinnedSample, ConvertOptions, ConvertSource};
 use snnkit_cache::writer::temp_path;
-use snnkit_cache::{CacheReader, Error};
+use snnkit_cache::{CacheReader, Compression, Error};
+
+/// HDF5 opens files without close-on-exec; the cache crate sets the flag right after opening, but a child spawned
+/// in between (the SIGKILL test) would still inherit the descriptor and its `flock` lock. The tests of this binary
+/// therefore run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 const T: usize = 2;
 const H: usize = 8;
@@ -126,6 +135,7 @@ fn reference(dir: &Path, units: usize) -> PathBuf {
 
 #[test]
 fn output_does_not_depend_on_jobs() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let a = reference(dir.path(), 12);
     let b = dir.path().join("j3/train.h5");
@@ -143,6 +153,31 @@ fn output_does_not_depend_on_jobs() {
     assert_eq!(s.events, s.samples as u64 * 1000);
     assert_eq!(contents(&a), contents(&b));
     assert_eq!(raw_bytes(&a), raw_bytes(&b));
+    // The chunks encoded by the workers (and stored with H5Dwrite_chunk) read back as the binned counts, both
+    // before and after the promotion to u16 (after it, u8-sized samples take the writer's own encoding path).
+    let expected: Vec<BinnedSample> = (0..12).flat_map(|u| fake(12).process(u).unwrap()).collect();
+    let (frames, labels, _, _) = contents(&b);
+    for (i, e) in expected.iter().enumerate() {
+        assert_eq!(frames[i], e.counts, "sample {i}");
+        assert_eq!(labels[i], e.label);
+    }
+    for compression in [Compression::None, Compression::Deflate(6)] {
+        let path = dir
+            .path()
+            .join(format!("{compression}/train.h5").replace(':', "_"));
+        let mut m = meta(T, H, W, 4);
+        m.compression = compression;
+        write_split(&path, &m, &fake(12), &opts(2), &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        let (f, _, _, dtype) = contents(&path);
+        assert_eq!(dtype, snnkit_cache::CountType::U16);
+        assert!(
+            f.iter().zip(&expected).all(|(got, e)| *got == e.counts),
+            "{compression}"
+        );
+    }
     // Samples appear in unit order, then segment order.
     let (_, _, sources, _) = contents(&b);
     assert_eq!(
@@ -158,6 +193,7 @@ fn output_does_not_depend_on_jobs() {
 
 #[test]
 fn interrupted_conversion_resumes_to_identical_output() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let a = reference(dir.path(), 12);
     for (stop_after, checkpoint) in [
@@ -194,6 +230,7 @@ fn interrupted_conversion_resumes_to_identical_output() {
 
 #[test]
 fn corrupt_file_fails_with_its_name_unless_skipped() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad/train.h5");
     let src = Fake {
@@ -233,6 +270,7 @@ fn corrupt_file_fails_with_its_name_unless_skipped() {
 
 #[test]
 fn finished_cache_with_same_settings_is_left_alone() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let a = reference(dir.path(), 4);
     let before = std::fs::metadata(&a).unwrap().modified().unwrap();
@@ -272,6 +310,7 @@ fn kill_child_helper() {
 
 #[test]
 fn sigkill_midway_then_resume() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("ref40/train.h5");
     go(&a, &fake(40), &opts(2)).unwrap();

@@ -126,3 +126,86 @@ fn cache_opens_in_h5py_with_documented_layout() {
         }
     }
 }
+
+/// Wide counts (u16 with byte shuffle, u32) written by the worker-side chunk encoder read back in h5py.
+#[test]
+fn wide_counts_read_back_in_h5py() {
+    use snnkit_cache::convert::{write_split, BinnedSample, ConvertOptions, ConvertSource};
+    use snnkit_cache::{CacheMeta, Compression};
+
+    struct Wide;
+    impl ConvertSource for Wide {
+        fn num_units(&self) -> usize {
+            3
+        }
+        fn unit_name(&self, unit: usize) -> String {
+            format!("w{unit}.bin")
+        }
+        fn process(&self, unit: usize) -> Result<Vec<BinnedSample>, String> {
+            let len = 2 * 2 * 3 * 5;
+            let big = [70_000u32, 300, 9][unit];
+            let counts = (0..len as u32)
+                .map(|i| if i % 7 == 0 { big + i } else { i % 3 })
+                .collect();
+            Ok(vec![BinnedSample {
+                counts,
+                label: unit as u16,
+                source: format!("w{unit}.bin#all"),
+                events: 1,
+            }])
+        }
+    }
+    let Some(python) = python_with_h5py() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = repo_root().join("tools/scripts/check_cache_h5py.py");
+    for compression in [Compression::Deflate(4), Compression::None] {
+        let path = dir.path().join(format!(
+            "wide-{}.h5",
+            compression.to_string().replace(':', "")
+        ));
+        let meta = CacheMeta {
+            dataset: "wide".into(),
+            split: "train".into(),
+            setting: FrameSetting::Frames {
+                frames: 2,
+                split_by: SplitBy::Number,
+            },
+            height: 3,
+            width: 5,
+            class_names: vec!["a".into(), "b".into(), "c".into()],
+            source_fingerprint: "fnv1a64:0000000000000000".into(),
+            source_root: None,
+            compression,
+        };
+        write_split(&path, &meta, &Wide, &ConvertOptions::default(), &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        let reader = CacheReader::open(&path).unwrap();
+        assert_eq!(reader.info().dtype, snnkit_cache::CountType::U32);
+        let output = Command::new(&python)
+            .arg(&script)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(v["dtype"], "uint32");
+        let sums: Vec<u64> = (0..3)
+            .map(|u| {
+                Wide.process(u).unwrap()[0]
+                    .counts
+                    .iter()
+                    .map(|&c| u64::from(c))
+                    .sum()
+            })
+            .collect();
+        assert_eq!(v["sums"], serde_json::json!(sums));
+    }
+}
