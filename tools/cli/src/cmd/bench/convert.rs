@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use snnkit_cache::convert::ConvertOptions;
-use snnkit_cache::{convert_dataset, split_path, CacheReader, Compression, DatasetConvert, FrameSetting, SplitBy};
+use snnkit_cache::{
+    convert_dataset, split_path, CacheReader, Compression, DatasetConvert, FrameSetting, SplitBy,
+};
 use snnkit_datasets::synthetic::{generate, SynthClass, SynthConfig};
 
 /// Arguments.
@@ -63,7 +65,10 @@ pub fn run(args: Args) -> Result<()> {
     let raw = work.join(format!("raw-{recordings}x{scale}"));
     let t0 = Instant::now();
     if !raw.join("classes.txt").exists() {
-        eprintln!("generating {recordings} recordings at scale {scale} in {} ...", raw.display());
+        eprintln!(
+            "generating {recordings} recordings at scale {scale} in {} ...",
+            raw.display()
+        );
         generate(&raw, &cfg).context("generating the synthetic set")?;
     }
     let gen_s = t0.elapsed().as_secs_f64();
@@ -73,35 +78,58 @@ pub fn run(args: Args) -> Result<()> {
         .map(|m| m.len())
         .sum();
 
-    let setting = FrameSetting::Frames { frames: args.frames, split_by: SplitBy::Number };
+    let setting = FrameSetting::Frames {
+        frames: args.frames,
+        split_by: SplitBy::Number,
+    };
     let mut runs = Vec::new();
     let mut compressions = vec![args.compression];
-    compressions.extend(args.compare.iter().copied().filter(|c| *c != args.compression));
+    compressions.extend(
+        args.compare
+            .iter()
+            .copied()
+            .filter(|c| *c != args.compression),
+    );
     for (k, &compression) in compressions.iter().enumerate() {
         let out = work.join(format!("cache-{k}"));
         let mut req = DatasetConvert::new("synthetic", &raw, setting, &out);
         req.compression = compression;
-        req.options = ConvertOptions { jobs: args.jobs, force: true, resume: false, ..ConvertOptions::default() };
+        req.options = ConvertOptions {
+            jobs: args.jobs,
+            force: true,
+            resume: false,
+            ..ConvertOptions::default()
+        };
+        let cpu0 = process_cpu_seconds();
         let s = convert_dataset(&req, &mut |_| ControlFlow::Continue(()))?;
+        let cpu = process_cpu_seconds()
+            .zip(cpu0)
+            .map(|(b, a)| b - a)
+            .unwrap_or(f64::NAN);
         let bytes: u64 = s.splits.iter().map(|sp| sp.file_bytes).sum();
-        runs.push((compression, s, bytes, out));
+        runs.push((compression, s, bytes, out, cpu));
     }
 
-    let (_, main, main_bytes, main_out) = &runs[0];
+    let (_, main, main_bytes, main_out, main_cpu) = &runs[0];
     let train = CacheReader::open(&split_path(main_out, "synthetic", setting, "train"))?;
     let info = train.info().clone();
     let cells = info.sample_len() as f64;
     let npz_f32 = 4.0 * cells + 246.0; // np.savez: zip local + central headers and the npy header
     let npz_compressed = train.f32_deflate_bytes_per_sample(16, 6)?;
     let per_sample = *main_bytes as f64 / main.samples.max(1) as f64;
-    let threads = if args.jobs == 0 { rayon_threads() } else { args.jobs };
+    let threads = if args.jobs == 0 {
+        rayon_threads()
+    } else {
+        args.jobs
+    };
 
     if args.json {
         let compare: Vec<_> = runs
             .iter()
-            .map(|(c, s, b, _)| {
+            .map(|(c, s, b, _, cpu)| {
                 serde_json::json!({
                     "compression": c.to_string(), "seconds": s.seconds, "events_per_s": s.events_per_s,
+                    "cpu_s": cpu,
                     "bytes": b, "bytes_per_sample": *b as f64 / s.samples.max(1) as f64,
                 })
             })
@@ -110,7 +138,8 @@ pub fn run(args: Args) -> Result<()> {
             "recordings": recordings, "scale": scale, "events": main.events, "samples": main.samples,
             "raw_bytes": raw_bytes, "generate_s": gen_s, "threads": threads,
             "frames": args.frames, "dtype": info.dtype.name(),
-            "convert_s": main.seconds, "events_per_s": main.events_per_s,
+            "convert_s": main.seconds, "events_per_s": main.events_per_s, "cpu_s": main_cpu,
+            "events_per_cpu_s": main.events as f64 / main_cpu,
             "raw_mb_per_s": raw_bytes as f64 / 1e6 / main.seconds.max(1e-9),
             "cache_bytes": main_bytes, "cache_bytes_per_sample": per_sample,
             "spikingjelly_npz_f32_bytes_per_sample": npz_f32,
@@ -126,14 +155,17 @@ pub fn run(args: Args) -> Result<()> {
         raw_bytes as f64 / 1e6
     );
     println!(
-        "convert ({} threads, T={}, {}): {} samples in {:.2} s = {:.1} M events/s, {:.0} MB/s of raw files",
+        "convert ({} threads, T={}, {}): {} samples in {:.2} s = {:.1} M events/s, {:.0} MB/s of raw files; \
+         {:.2} CPU s = {:.1} M events per CPU-second",
         threads,
         args.frames,
         runs[0].0,
         main.samples,
         main.seconds,
         main.events_per_s / 1e6,
-        raw_bytes as f64 / 1e6 / main.seconds.max(1e-9)
+        raw_bytes as f64 / 1e6 / main.seconds.max(1e-9),
+        main_cpu,
+        main.events as f64 / main_cpu / 1e6
     );
     println!(
         "cache: {:.0} bytes/sample ({}), SpikingJelly float32 npz: {:.0} bytes/sample ({:.0}x larger), \
@@ -146,12 +178,16 @@ pub fn run(args: Args) -> Result<()> {
         npz_compressed / per_sample
     );
     if runs.len() > 1 {
-        println!("{:>12} {:>9} {:>12} {:>14}", "compression", "seconds", "M events/s", "bytes/sample");
-        for (c, s, b, _) in &runs {
+        println!(
+            "{:>12} {:>9} {:>8} {:>12} {:>14}",
+            "compression", "seconds", "CPU s", "M events/s", "bytes/sample"
+        );
+        for (c, s, b, _, cpu) in &runs {
             println!(
-                "{:>12} {:>9.2} {:>12.1} {:>14.0}",
+                "{:>12} {:>9.2} {:>8.2} {:>12.1} {:>14.0}",
                 c.to_string(),
                 s.seconds,
+                cpu,
                 s.events_per_s / 1e6,
                 *b as f64 / s.samples.max(1) as f64
             );
@@ -161,6 +197,20 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// User + system CPU seconds of this process so far (Linux `/proc/self/stat`, 100 ticks per second); a figure
+/// that shared cores disturb less than wall time.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn rayon_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
