@@ -335,7 +335,9 @@ fn gesture(
     let speed = rng.random_range(0.8..1.2);
     let width = rng.random_range(6.0..10.0);
     let length = rng.random_range(60.0..90.0);
-    let phase = rng.random_range(0.0..2.0 * PI);
+    // Start angle of the rotating bar: near-fixed (±20°), so each frame's bar angle tells the
+    // direction; exactly one turn, so summed over time both directions cover the disk equally.
+    let phase = rng.random_range(-0.35..0.35);
     let mut us: Vec<f64> = (0..n).map(|_| rng.random::<f64>()).collect();
     us.sort_by(f64::total_cmp);
     for u in us {
@@ -364,13 +366,13 @@ fn gesture(
                 }
             }
             SynthClass::RotateCw | SynthClass::RotateCcw => {
-                // One turn (times speed); screen clockwise = growing angle with y downwards.
+                // One turn; screen clockwise = growing angle with y downwards.
                 let dir = if class == SynthClass::RotateCw {
                     1.0
                 } else {
                     -1.0
                 };
-                let theta = phase + dir * 2.0 * PI * u * speed;
+                let theta = phase + dir * 2.0 * PI * u;
                 // Radius with density ∝ r (edge speed grows with r), on either half of the bar.
                 let arm = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
                 let r = arm * (length / 2.0) * rng.random::<f64>().sqrt();

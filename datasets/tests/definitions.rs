@@ -318,7 +318,7 @@ fn synthetic_classes_move_as_named() {
     assert_eq!(checked, 16);
 
     // Summed over the whole sample (both polarities kept), twin classes look alike; their first
-    // halves do not. Class-average 2x16x16 histograms, normalised to sum 1.
+    // quarters do not. Class-average 2x16x16 histograms, normalised to sum 1.
     let hist = |class: &str, part: f64| -> Vec<f64> {
         let mut h = vec![0f64; 2 * 16 * 16];
         for (s, e) in train.iter().zip(&ev) {
@@ -336,15 +336,16 @@ fn synthetic_classes_move_as_named() {
     };
     let l1 = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>();
     for (a, b) in [
+        ("rotate_cw", "rotate_ccw"),
         ("move_left", "move_right"),
         ("move_up", "move_down"),
         ("expand", "contract"),
     ] {
         let whole = l1(&hist(a, 1.0), &hist(b, 1.0));
-        let half = l1(&hist(a, 0.5), &hist(b, 0.5));
+        let quarter = l1(&hist(a, 0.25), &hist(b, 0.25));
         assert!(
-            whole < 0.5 * half,
-            "{a}/{b}: whole {whole:.3}, first half {half:.3}"
+            whole < 0.5 * quarter,
+            "{a}/{b}: whole {whole:.3}, first quarter {quarter:.3}"
         );
     }
 }
