@@ -17,6 +17,7 @@ fn main() -> anyhow_free::Result {
     let reps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
     let dev = Device::Cpu;
     let mut times = Vec::new();
+    snnkit_model::profile::enable(true);
     if which == "sma" {
         let store = ParamStore::new(&dev, 0);
         let mut cfg = SmaConfig::new(128, 16);
@@ -32,6 +33,9 @@ fn main() -> anyhow_free::Result {
             println!("rep {i}: fwd {t1:.3}s fwd+bwd {t:.3}s");
             if i > 0 {
                 times.push(t);
+            }
+            if i == 0 {
+                snnkit_model::profile::reset();
             }
         }
     } else {
@@ -60,7 +64,13 @@ fn main() -> anyhow_free::Result {
             if i > 0 {
                 times.push(t);
             }
+            if i == 0 {
+                snnkit_model::profile::reset();
+            }
         }
+    }
+    for (part, s) in snnkit_model::profile::snapshot() {
+        println!("  {part:<18} {:.3}s per rep", s / reps as f64);
     }
     println!("{which}: median fwd+bwd {:.3}s", median(times));
     Ok(())

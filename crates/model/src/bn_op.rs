@@ -73,6 +73,7 @@ impl CustomOp3 for BnTrainOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::scope("batchnorm");
         let x = slice(s1, l1, "batchnorm x")?;
         let gamma = slice(s2, l2, "batchnorm weight")?;
         let beta = slice(s3, l3, "batchnorm bias")?;
@@ -178,6 +179,7 @@ impl CustomOp2 for BnBwdOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::scope("batchnorm_bwd");
         let x = slice(s1, l1, "batchnorm-bwd x")?;
         let dy = slice(s2, l2, "batchnorm-bwd dy")?;
         let (n, c, hw) = nchw(l1)?;

@@ -44,6 +44,7 @@ pub mod error;
 pub mod layers;
 pub mod lif;
 mod pool_op;
+pub mod profile;
 pub mod sma;
 pub mod store;
 pub mod vgg;

@@ -215,6 +215,7 @@ impl CustomOp1 for LifOp {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::scope("lif");
         let x = cpu_f32(s, l, "lif")?;
         let t = l.dims().first().copied().unwrap_or(1);
         let (out, count) = lif_forward_cpu(x, t, &self.cfg);
@@ -246,6 +247,7 @@ impl CustomOp2 for LifBwdOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::scope("lif_bwd");
         let x = cpu_f32(s1, l1, "lif-bwd x")?;
         let g = cpu_f32(s2, l2, "lif-bwd grad")?;
         if x.len() != g.len() {
@@ -364,7 +366,10 @@ pub fn lif_multistep(x: &Tensor, cfg: &LifConfig) -> Result<(Tensor, u64)> {
             let n = counter.load(Ordering::Relaxed);
             Ok((s, n))
         }
-        _ => lif_multistep_composed(&x, cfg),
+        _ => {
+            let _p = crate::profile::scope("lif");
+            lif_multistep_composed(&x, cfg)
+        }
     }
 }
 

@@ -46,6 +46,7 @@ impl CustomOp1 for MaxPool2x2 {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::scope("pool");
         let x = slice(s, l, "max_pool2x2")?;
         let (n, c, h, w) = dims(l)?;
         let (ho, wo) = (h / 2, w / 2);
@@ -85,6 +86,7 @@ impl CustomOp2 for MaxPool2x2Bwd {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::scope("pool_bwd");
         let x = slice(s1, l1, "max_pool2x2 bwd x")?;
         let dy = slice(s2, l2, "max_pool2x2 bwd dy")?;
         let (n, c, h, w) = dims(l1)?;

@@ -266,13 +266,18 @@ impl Sma {
         // Encoders: M^n [T, B, C, H, W].
         let mut m = Vec::with_capacity(n);
         for enc in &self.encoders {
-            let y = enc.bn.forward_t(&enc.conv.forward(&xf)?, train)?;
+            let y = {
+                let _p = crate::profile::scope("sma_encoder_conv");
+                enc.conv.forward(&xf)?
+            };
+            let y = enc.bn.forward_t(&y, train)?;
             let s = match &enc.lif {
                 Some(lif) => lif.forward(&y.reshape((t, b * c * h * w))?)?,
                 None => y.relu()?,
             };
             m.push(s.reshape((t, b, c, h, w))?);
         }
+        let attention = crate::profile::scope("sma_attention");
         // Decoder input: Ȳ[t,b,c] = mean_hw Σ_n M^n (sum, not mean, over scales).
         let mut y = m[0].clone();
         for mn in &m[1..] {
@@ -302,9 +307,11 @@ impl Sma {
         let w_alpha = candle_nn::ops::softmax(&Tensor::stack(&at, 0)?, 0)?
             .transpose(1, 2)?
             .contiguous()?; // [N, T, B]
-                            // AZO selection (host side: tiny tensors, discrete choice, no gradient).
+        drop(attention);
+        // AZO selection (host side: tiny tensors, discrete choice, no gradient).
         let azo = match (self.cfg.azo, train) {
             (Some(a), true) => {
+                let _p = crate::profile::scope("azo");
                 let wa = w_alpha.flatten_all()?.to_vec1::<f32>()?;
                 let wb = w_beta.flatten_all()?.to_vec1::<f32>()?;
                 Some(azo_select(&wa, &wb, n, t, b, c, t / a.rtr, c / a.rcr))
@@ -320,6 +327,7 @@ impl Sma {
                 .reshape((t, b, c, 1, 1))?;
             let mut z = wab.broadcast_mul(mn)?;
             if let Some(sel) = &azo {
+                let _p = crate::profile::scope("azo");
                 z = azo_replace(&z, &sel.time[s], &sel.channels[s])?;
             }
             out = Some(match out {

@@ -370,7 +370,10 @@ impl SmaVgg8 {
         let mut cur = fold_tb(x)?; // [T*B, C, H, W]
         let mut outs = Vec::with_capacity(self.blocks.len());
         for blk in self.blocks.iter().skip(first) {
-            let mut y = blk.conv.forward(&cur)?;
+            let mut y = {
+                let _p = crate::profile::scope("conv");
+                blk.conv.forward(&cur)?
+            };
             if let Some(sma) = &blk.sma {
                 y = fold_tb(&sma.forward_t(&unfold_tb(&y, t)?, train)?)?;
             }
