@@ -135,12 +135,13 @@ pub fn lif_forward_cpu(x: &[f32], t: usize, cfg: &LifConfig) -> (Vec<f32>, u64) 
                     v = vec![cfg.v_reset; len];
                 }
                 let xs = &x[step * n + base..step * n + base + len];
-                for i in 0..len {
-                    let h = cfg.charge(v[i], xs[i]);
+                // Zipped iterators: no bounds checks, so the loop vectorises.
+                for ((o, vi), &xi) in o.iter_mut().zip(v.iter_mut()).zip(xs) {
+                    let h = cfg.charge(*vi, xi);
                     let s = h >= cfg.v_th;
-                    o[i] = if s { 1.0 } else { 0.0 };
+                    *o = if s { 1.0 } else { 0.0 };
                     spikes += s as u64;
-                    v[i] = if s { cfg.v_reset } else { h };
+                    *vi = if s { cfg.v_reset } else { h };
                 }
             }
             count.fetch_add(spikes, Ordering::Relaxed);
@@ -165,10 +166,10 @@ pub fn lif_backward_cpu(x: &[f32], gs: &[f32], t: usize, cfg: &LifConfig) -> Vec
             for step in 0..t {
                 let xs = &x[step * n + base..step * n + base + len];
                 let hs = &mut h[step * len..(step + 1) * len];
-                for i in 0..len {
-                    let hv = cfg.charge(v[i], xs[i]);
-                    hs[i] = hv;
-                    v[i] = if hv >= cfg.v_th { cfg.v_reset } else { hv };
+                for ((hs, vi), &xi) in hs.iter_mut().zip(v.iter_mut()).zip(xs) {
+                    let hv = cfg.charge(*vi, xi);
+                    *hs = hv;
+                    *vi = if hv >= cfg.v_th { cfg.v_reset } else { hv };
                 }
             }
             // Reverse-time BPTT; `v` now carries dL/dV_t.
@@ -177,12 +178,11 @@ pub fn lif_backward_cpu(x: &[f32], gs: &[f32], t: usize, cfg: &LifConfig) -> Vec
                 let hs = &h[step * len..(step + 1) * len];
                 let gss = &gs[step * n + base..step * n + base + len];
                 let out = &mut rows[step];
-                for i in 0..len {
-                    let hv = hs[i];
+                for (((o, gv), &hv), &g) in out.iter_mut().zip(v.iter_mut()).zip(hs).zip(gss) {
                     let keep = if hv >= cfg.v_th { 0.0 } else { 1.0 };
-                    let gh = gss[i] * cfg.surrogate(hv) + v[i] * keep;
-                    out[i] = gh / cfg.tau;
-                    v[i] = gh * decay;
+                    let gh = g * cfg.surrogate(hv) + *gv * keep;
+                    *o = gh / cfg.tau;
+                    *gv = gh * decay;
                 }
             }
         });
