@@ -57,23 +57,49 @@ fn parse_shape(s: &str) -> Result<[usize; 6], String> {
     Ok(arr)
 }
 
-/// Median wall time in milliseconds of `reps` runs after `warmup` untimed ones.
-fn median_ms(
+/// CPU time (user + system) of this process in milliseconds, from `/proc/self/stat` (10 ms
+/// ticks); `None` where that file does not exist.
+fn process_cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) * 10.0)
+}
+
+/// A measurement: median wall time of the timed runs, and CPU time per run and thread (what
+/// the wall time would be on otherwise idle cores, roughly; the machine is shared).
+#[derive(Clone, Copy)]
+struct Timing {
+    median_ms: f64,
+    cpu_ms_per_thread: Option<f64>,
+}
+
+/// Times `reps` runs after `warmup` untimed ones.
+fn time_runs(
     warmup: usize,
     reps: usize,
     mut f: impl FnMut() -> anyhow::Result<()>,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Timing> {
     for _ in 0..warmup {
         f()?;
     }
+    let reps = reps.max(1);
+    let cpu0 = process_cpu_ms();
     let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps.max(1) {
+    for _ in 0..reps {
         let start = Instant::now();
         f()?;
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
+    let cpu = cpu0
+        .zip(process_cpu_ms())
+        .map(|(a, b)| (b - a) / reps as f64 / rayon_threads() as f64);
     times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    Ok(Timing {
+        median_ms: times[times.len() / 2],
+        cpu_ms_per_thread: cpu,
+    })
 }
 
 /// One shape's measurements.
@@ -81,6 +107,8 @@ struct Row {
     shape: [usize; 6],
     fwd_ms: f64,
     fwd_bwd_ms: f64,
+    fwd_cpu_ms: Option<f64>,
+    fwd_bwd_cpu_ms: Option<f64>,
     gflop_fwd: f64,
     pytorch: Option<(f64, f64)>,
     candle: Option<(f64, f64)>,
@@ -93,12 +121,12 @@ fn measure(args: &Args, shape: [usize; 6]) -> anyhow::Result<Row> {
     let wt = (Tensor::randn(0f32, 1., (cout, cin, k, k), &dev)? * 0.05)?;
     let g = Tensor::randn(0f32, 1., (n, cout, h, w), &dev)?;
 
-    let fwd_ms = median_ms(args.warmup, args.reps, || {
+    let fwd = time_runs(args.warmup, args.reps, || {
         snnkit_conv::conv2d_same(&x, &wt)?;
         Ok(())
     })?;
     // Forward plus both gradients: what a training step's backward through this layer costs.
-    let fwd_bwd_ms = median_ms(args.warmup, args.reps, || {
+    let fwd_bwd = time_runs(args.warmup, args.reps, || {
         snnkit_conv::conv2d_same(&x, &wt)?;
         snnkit_conv::conv2d_same_backward(&x, &wt, &g)?;
         Ok(())
@@ -107,16 +135,18 @@ fn measure(args: &Args, shape: [usize; 6]) -> anyhow::Result<Row> {
         None
     } else {
         let reps = args.candle_reps;
-        let fwd = median_ms(1, reps, || {
+        let fwd = time_runs(1, reps, || {
             x.conv2d(&wt, k / 2, 1, 1, 1)?;
             Ok(())
-        })?;
+        })?
+        .median_ms;
         let (xv, wv) = (Var::from_tensor(&x)?, Var::from_tensor(&wt)?);
-        let fwd_bwd = median_ms(1, reps, || {
+        let fwd_bwd = time_runs(1, reps, || {
             let y = xv.as_tensor().conv2d(wv.as_tensor(), k / 2, 1, 1, 1)?;
             (y * &g)?.sum_all()?.backward()?;
             Ok(())
-        })?;
+        })?
+        .median_ms;
         Some((fwd, fwd_bwd))
     };
     let pytorch = STANDARD
@@ -125,8 +155,10 @@ fn measure(args: &Args, shape: [usize; 6]) -> anyhow::Result<Row> {
         .map(|&(_, f, b)| (f, f + b));
     Ok(Row {
         shape,
-        fwd_ms,
-        fwd_bwd_ms,
+        fwd_ms: fwd.median_ms,
+        fwd_bwd_ms: fwd_bwd.median_ms,
+        fwd_cpu_ms: fwd.cpu_ms_per_thread,
+        fwd_bwd_cpu_ms: fwd_bwd.cpu_ms_per_thread,
         gflop_fwd: 2.0 * (n * cout * cin * k * k * h * w) as f64 / 1e9,
         pytorch,
         candle,
@@ -160,6 +192,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     "fwd_gflops": gflops(r.gflop_fwd, r.fwd_ms),
                     "fwd_bwd_gflops": gflops(3.0 * r.gflop_fwd, r.fwd_bwd_ms),
                 });
+                if let (Some(f), Some(fb)) = (r.fwd_cpu_ms, r.fwd_bwd_cpu_ms) {
+                    o["fwd_cpu_ms_per_thread"] = f.into();
+                    o["fwd_bwd_cpu_ms_per_thread"] = fb.into();
+                }
                 if let Some((f, fb)) = r.pytorch {
                     o["pytorch_fwd_ms"] = f.into();
                     o["pytorch_fwd_bwd_ms"] = fb.into();
@@ -182,12 +218,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<24} {:>9} {:>7} {:>11} {:>7} | {:>8} {:>11} {:>6} | {:>10} {:>13}",
+        "{:<24} {:>9} {:>7} {:>11} {:>7} {:>9} | {:>8} {:>11} {:>6} | {:>10} {:>13}",
         "N,Cin->Cout,HxW,k",
         "fwd ms",
         "GF/s",
         "fwd+bwd ms",
         "GF/s",
+        "cpu f+b",
         "torch fw",
         "torch fw+bw",
         "ratio",
@@ -209,12 +246,13 @@ fn print_table(rows: &[Row]) {
             None => ("-".into(), "-".into()),
         };
         println!(
-            "{:<24} {:>9.1} {:>7.0} {:>11.1} {:>7.0} | {:>8} {:>11} {:>6} | {:>10} {:>13}",
+            "{:<24} {:>9.2} {:>7.0} {:>11.2} {:>7.0} {:>9} | {:>8} {:>11} {:>6} | {:>10} {:>13}",
             format!("{n},{ci}->{co},{h}x{w},{k}"),
             r.fwd_ms,
             gflops(r.gflop_fwd, r.fwd_ms),
             r.fwd_bwd_ms,
             gflops(3.0 * r.gflop_fwd, r.fwd_bwd_ms),
+            r.fwd_bwd_cpu_ms.map_or("-".into(), |c| format!("{c:.0}")),
             tf,
             tfb,
             ratio,
@@ -232,7 +270,8 @@ fn closing_note(args: &Args, rows: &[Row]) {
         .collect();
     eprintln!(
         "note: medians of {} runs after {} warm-up; forward+backward = forward, input gradient \
-         and weight gradient; {} rayon threads; timings move with machine load.",
+         and weight gradient; {} rayon threads; timings move with machine load (`cpu f+b` = \
+         process CPU ms per run and thread, about the time on idle cores).",
         args.reps,
         args.warmup,
         rayon_threads()
