@@ -13,9 +13,16 @@ mod op;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 
-/// Whether the fast kernel handles these tensors (CPU, both f32).
+/// Whether the fast kernel handles these tensors (CPU, both f32). `SNNKIT_CONV_KERNEL=candle`
+/// turns it off (candle's convolution everywhere), for before/after comparisons.
 fn fast_path(x: &Tensor, w: &Tensor) -> bool {
-    matches!(x.device(), Device::Cpu) && x.dtype() == DType::F32 && w.dtype() == DType::F32
+    static CANDLE_ONLY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let candle_only = *CANDLE_ONLY
+        .get_or_init(|| std::env::var("SNNKIT_CONV_KERNEL").is_ok_and(|v| v == "candle"));
+    !candle_only
+        && matches!(x.device(), Device::Cpu)
+        && x.dtype() == DType::F32
+        && w.dtype() == DType::F32
 }
 
 /// Kernel size of `w [cout, cin, k, k]`, checked odd and square.
