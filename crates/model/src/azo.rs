@@ -87,13 +87,30 @@ pub fn azo_source_rows(t: usize, b: usize, c: usize, t_sel: &[usize], c_sel: &[u
 /// Replaces, in one scale's weighted map `z` `[T, B, C, H, W]`, every `(t ∈ t_sel \ {0}, c ∈ c_sel)`
 /// map by the map of `t − 1` of the same sample and channel from the original `z`.
 pub fn azo_replace(z: &Tensor, t_sel: &[usize], c_sel: &[usize]) -> Result<Tensor> {
-    let (t, b, c, h, w) = z.dims5()?;
+    let t = z.dims5()?.0;
+    azo_replace_folded(z, t, t_sel, c_sel)
+}
+
+/// [`azo_replace`] for a map of any shape whose memory order is `[T, B, C, spatial...]`, e.g.
+/// the folded `[T·B, C, H, W]`; the result keeps `z`'s shape.
+pub fn azo_replace_folded(
+    z: &Tensor,
+    t: usize,
+    t_sel: &[usize],
+    c_sel: &[usize],
+) -> Result<Tensor> {
+    let (b, c) = match *z.dims() {
+        [tt, b, c, _, _] if tt == t => (b, c),
+        [tb, c, _, _] if tb.checked_rem(t) == Some(0) => (tb / t, c),
+        _ => candle_core::bail!("azo_replace: bad map shape {:?} for T={t}", z.dims()),
+    };
+    let rows = t * b * c;
     if t_sel.iter().all(|&ti| ti == 0) || c_sel.is_empty() {
         return Ok(z.clone());
     }
     let idx = azo_source_rows(t, b, c, t_sel, c_sel);
-    let idx = Tensor::from_vec(idx, t * b * c, z.device())?;
-    z.reshape((t * b * c, h * w))?
+    let idx = Tensor::from_vec(idx, rows, z.device())?;
+    z.reshape((rows, ()))?
         .index_select(&idx, 0)?
-        .reshape((t, b, c, h, w))
+        .reshape(z.shape())
 }

@@ -51,7 +51,9 @@ pub mod vgg;
 
 pub use azo::{AzoConfig, AzoSelection};
 pub use error::{Error, Result};
-pub use lif::{lif_multistep, lif_multistep_composed, FiringRates, Lif, LifConfig, LifOp};
+pub use lif::{
+    lif_multistep, lif_multistep_composed, lif_multistep_t, FiringRates, Lif, LifConfig, LifOp,
+};
 pub use sma::{Activation, Sma, SmaConfig, SmaTrace};
 pub use store::ParamStore;
 pub use vgg::{SmaVgg8, Vgg8Config, Vgg8Trace, PRESETS};

@@ -200,11 +200,16 @@ fn cpu_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     }
 }
 
-/// The fused multi-step LIF as a candle custom op over a `[T, ...]` tensor.
+/// The fused multi-step LIF as a candle custom op: the input's elements are read as `[T, N]`
+/// (time-major), whatever its shape, and the output keeps the input's shape. That lets callers
+/// pass a folded `[T·B, C, H, W]` tensor without reshape nodes (each costs two full passes in
+/// candle's backward).
 #[derive(Debug, Clone)]
 pub struct LifOp {
     /// Neuron parameters.
     pub cfg: LifConfig,
+    /// Number of timesteps T (the leading factor of the element count).
+    pub t: usize,
     /// Receives the number of spikes emitted by the forward (for firing rates).
     pub spike_count: Arc<AtomicU64>,
 }
@@ -217,15 +222,20 @@ impl CustomOp1 for LifOp {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let _p = crate::profile::scope("lif");
         let x = cpu_f32(s, l, "lif")?;
-        let t = l.dims().first().copied().unwrap_or(1);
-        let (out, count) = lif_forward_cpu(x, t, &self.cfg);
+        let (out, count) = lif_forward_cpu(x, self.t, &self.cfg);
         self.spike_count.store(count, Ordering::Relaxed);
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
-        let gx = arg.apply_op2_no_bwd(&grad, &LifBwdOp { cfg: self.cfg })?;
+        let gx = arg.apply_op2_no_bwd(
+            &grad,
+            &LifBwdOp {
+                cfg: self.cfg,
+                t: self.t,
+            },
+        )?;
         Ok(Some(gx))
     }
 }
@@ -233,6 +243,7 @@ impl CustomOp1 for LifOp {
 /// Backward of [`LifOp`] on the CPU: `(x, dL/dS) -> dL/dX`.
 struct LifBwdOp {
     cfg: LifConfig,
+    t: usize,
 }
 
 impl CustomOp2 for LifBwdOp {
@@ -253,9 +264,8 @@ impl CustomOp2 for LifBwdOp {
         if x.len() != g.len() {
             candle_core::bail!("lif-bwd: x and grad sizes differ");
         }
-        let t = l1.dims().first().copied().unwrap_or(1);
         Ok((
-            CpuStorage::F32(lif_backward_cpu(x, g, t, &self.cfg)),
+            CpuStorage::F32(lif_backward_cpu(x, g, self.t, &self.cfg)),
             l1.shape().clone(),
         ))
     }
@@ -352,6 +362,18 @@ fn lif_backward_composed(x: &Tensor, grad: &Tensor, cfg: &LifConfig) -> Result<T
 /// Multi-step LIF over `x` `[T, ...]` (f32): returns spikes of the same shape and the number of
 /// spikes. CPU: fused custom op; other devices: composed ops with the same arithmetic.
 pub fn lif_multistep(x: &Tensor, cfg: &LifConfig) -> Result<(Tensor, u64)> {
+    lif_multistep_t(x, x.dims().first().copied().unwrap_or(1), cfg)
+}
+
+/// Multi-step LIF over `x` read as `[t, N]` in memory order (any shape whose element count is a
+/// multiple of `t`, e.g. a folded `[T·B, C, H, W]`); the output has `x`'s shape.
+pub fn lif_multistep_t(x: &Tensor, t: usize, cfg: &LifConfig) -> Result<(Tensor, u64)> {
+    if x.elem_count().checked_rem(t) != Some(0) {
+        candle_core::bail!(
+            "lif: {} elements do not split into {t} timesteps",
+            x.elem_count()
+        );
+    }
     if x.dtype() != DType::F32 {
         candle_core::bail!("lif: expected f32 input, got {:?}", x.dtype());
     }
@@ -361,6 +383,7 @@ pub fn lif_multistep(x: &Tensor, cfg: &LifConfig) -> Result<(Tensor, u64)> {
             let counter = Arc::new(AtomicU64::new(0));
             let s = x.apply_op1(LifOp {
                 cfg: *cfg,
+                t,
                 spike_count: counter.clone(),
             })?;
             let n = counter.load(Ordering::Relaxed);
@@ -368,7 +391,8 @@ pub fn lif_multistep(x: &Tensor, cfg: &LifConfig) -> Result<(Tensor, u64)> {
         }
         _ => {
             let _p = crate::profile::scope("lif");
-            lif_multistep_composed(&x, cfg)
+            let (s, n) = lif_multistep_composed(&x.reshape((t, ()))?, cfg)?;
+            Ok((s.reshape(x.shape())?, n))
         }
     }
 }
@@ -411,7 +435,13 @@ impl Lif {
 
     /// Spikes for `x` `[T, ...]`, starting from `V = v_reset` (the reference resets every batch).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (s, n) = lif_multistep(x, &self.cfg)?;
+        self.forward_steps(x, x.dims().first().copied().unwrap_or(1))
+    }
+
+    /// Spikes for `x` read as `[t, N]` in memory order (e.g. a folded `[T·B, C, H, W]`); the
+    /// output keeps `x`'s shape.
+    pub fn forward_steps(&self, x: &Tensor, t: usize) -> Result<Tensor> {
+        let (s, n) = lif_multistep_t(x, t, &self.cfg)?;
         let total = x.elem_count().max(1);
         self.rates.record(&self.name, n as f64 / total as f64);
         Ok(s)

@@ -10,7 +10,7 @@
 use candle_core::{Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
-use crate::azo::{azo_replace, azo_select, AzoConfig, AzoSelection};
+use crate::azo::{azo_replace_folded, azo_select, AzoConfig, AzoSelection};
 use crate::error::{self, Error};
 use crate::layers::{fold_tb, BatchNorm, Conv2d};
 use crate::lif::{FiringRates, Lif, LifConfig};
@@ -250,32 +250,45 @@ impl Sma {
         Ok(self.forward_trace(x, train)?.output)
     }
 
-    /// Forward keeping the intermediate tensors.
+    /// Forward keeping the intermediate tensors (`[T, B, C, H, W]` in and out).
     pub fn forward_trace(&self, x: &Tensor, train: bool) -> Result<SmaTrace> {
         let (t, b, c, h, w) = x.dims5()?;
-        if t != self.cfg.time_steps || c != self.cfg.channels {
+        let mut tr = self.forward_folded(&fold_tb(x)?, t, train)?;
+        tr.output = tr.output.reshape((t, b, c, h, w))?;
+        tr.m =
+            tr.m.iter()
+                .map(|m| m.reshape((t, b, c, h, w)))
+                .collect::<Result<Vec<_>>>()?;
+        Ok(tr)
+    }
+
+    /// The forward on the folded input `[T·B, C, H, W]` (what the host network carries);
+    /// `output` and `m` of the trace stay folded. Avoiding fold/unfold reshapes matters: every
+    /// reshape node costs two full passes in candle's backward.
+    pub fn forward_folded(&self, xf: &Tensor, t: usize, train: bool) -> Result<SmaTrace> {
+        let (tb, c, _, _) = xf.dims4()?;
+        if t != self.cfg.time_steps || c != self.cfg.channels || tb.checked_rem(t) != Some(0) {
             candle_core::bail!(
-                "SMA built for T={} C={}, got input {:?}",
+                "SMA built for T={} C={}, got T={t} and input {:?}",
                 self.cfg.time_steps,
                 self.cfg.channels,
-                x.dims()
+                xf.dims()
             );
         }
+        let b = tb / t;
         let n = self.encoders.len();
-        let xf = fold_tb(x)?;
-        // Encoders: M^n [T, B, C, H, W].
+        // Encoders: M^n, folded [T*B, C, H, W].
         let mut m = Vec::with_capacity(n);
         for enc in &self.encoders {
             let y = {
                 let _p = crate::profile::scope("sma_encoder_conv");
-                enc.conv.forward(&xf)?
+                enc.conv.forward(xf)?
             };
             let y = enc.bn.forward_t(&y, train)?;
-            let s = match &enc.lif {
-                Some(lif) => lif.forward(&y.reshape((t, b * c * h * w))?)?,
+            m.push(match &enc.lif {
+                Some(lif) => lif.forward_steps(&y, t)?,
                 None => y.relu()?,
-            };
-            m.push(s.reshape((t, b, c, h, w))?);
+            });
         }
         let attention = crate::profile::scope("sma_attention");
         // Decoder input: Ȳ[t,b,c] = mean_hw Σ_n M^n (sum, not mean, over scales).
@@ -283,8 +296,8 @@ impl Sma {
         for mn in &m[1..] {
             y = (y + mn)?;
         }
-        let ybar = y.reshape((t * b, c, h * w))?.mean(D::Minus1)?; // [T*B, C]
-                                                                   // C-MSE.
+        let ybar = y.mean((2, 3))?; // [T*B, C]
+                                    // C-MSE: one channel vector per (t, b).
         let hc = self.c_squeeze.forward(&ybar)?.relu()?;
         let ac = self
             .c_excite
@@ -324,11 +337,11 @@ impl Sma {
             let wa = w_alpha.get(s)?.reshape((t, b, 1))?;
             let wab = wa
                 .broadcast_mul(&w_beta.get(s)?)?
-                .reshape((t, b, c, 1, 1))?;
+                .reshape((t * b, c, 1, 1))?;
             let mut z = wab.broadcast_mul(mn)?;
             if let Some(sel) = &azo {
                 let _p = crate::profile::scope("azo");
-                z = azo_replace(&z, &sel.time[s], &sel.channels[s])?;
+                z = azo_replace_folded(&z, t, &sel.time[s], &sel.channels[s])?;
             }
             out = Some(match out {
                 None => z,

@@ -375,14 +375,10 @@ impl SmaVgg8 {
                 blk.conv.forward(&cur)?
             };
             if let Some(sma) = &blk.sma {
-                y = fold_tb(&sma.forward_t(&unfold_tb(&y, t)?, train)?)?;
+                y = sma.forward_folded(&y, t, train)?.output;
             }
             let y = blk.bn.forward_t(&y, train)?;
-            let (n, cc, hh, ww) = y.dims4()?;
-            let s = blk
-                .lif
-                .forward(&y.reshape((t, b * cc * hh * ww))?)?
-                .reshape((n, cc, hh, ww))?;
+            let s = blk.lif.forward_steps(&y, t)?;
             cur = max_pool2x2(&s)?;
             outs.push(unfold_tb(&cur, t)?);
         }
@@ -391,9 +387,7 @@ impl SmaVgg8 {
         for i in 0..2 {
             let y = self.fc[i].forward(&z)?;
             let f = y.dim(1)?;
-            let s = self.head_lif[i]
-                .forward(&y.reshape((t, b * f))?)?
-                .reshape((t, b, f))?;
+            let s = self.head_lif[i].forward_steps(&y, t)?.reshape((t, b, f))?;
             z = fold_tb(&self.dropout[i].forward_t(&s, train)?)?;
         }
         let out = self.fc[2]
