@@ -46,6 +46,9 @@ fn synth_convert_train_eval() {
     let mut cfg = common::tiny_config(6);
     cfg.dataset = "synthetic".into();
     cfg.data.downsample = 4; // 128 -> 32 px
+                             // Small batches: more BatchNorm running-statistic updates, so eval mode catches up with
+                             // train mode within the few epochs of this test.
+    cfg.data.batch_size = 4;
     let out = dir.path().join("run");
     let opts = TrainOptions {
         cache: cache.clone(),

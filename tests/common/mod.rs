@@ -64,5 +64,9 @@ pub fn tiny_config(epochs: usize) -> TrainConfig {
     cfg.model.widths = [4, 8, 8, 8, 8];
     cfg.model.head = [16, 16];
     cfg.optimizer.lr = 1e-2;
+    cfg.loss = snnkit_train::Loss::Ce;
+    cfg.model.dropout = 0.0;
+    cfg.model.bn_bias_init = 0.5;
+    cfg.model.head_gain = 4.0;
     cfg
 }

@@ -95,7 +95,11 @@ fn panel(area: &Area, path: &Path, title: &str, series: &[Series]) -> Result<()>
             1,
             &BLACK,
         );
-        let xv = x0 + (x1 - x0) * i as f64 / 4.0;
+        // Epochs are integers: put the x ticks on whole numbers when the range allows.
+        let mut xv = x0 + (x1 - x0) * i as f64 / 4.0;
+        if x1 - x0 >= 4.0 {
+            xv = xv.round();
+        }
         let xx = px(xv);
         let lbl = tick_label(xv);
         text(
