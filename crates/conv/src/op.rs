@@ -62,6 +62,10 @@ pub(crate) fn default_path() -> Path {
 /// Forward convolution of contiguous `x` with standard-layout weights `[cout][cin][k][k]`.
 pub(crate) fn forward_with(path: Path, g: &Geom, x: &[f32], w: &[f32]) -> Vec<f32> {
     let mut out = vec![0.0f32; g.n * g.cout * g.h * g.w];
+    if out.is_empty() || g.cin == 0 {
+        // Empty output, or nothing to sum over: zeros (the kernels assume non-empty sizes).
+        return out;
+    }
     if path == Path::Direct && g.k > 1 {
         let wpk = direct::pack_weights(w, g.cout, g.cin, g.k);
         direct::conv_forward(g.n, g.cin, g.cout, g.h, g.w, g.k, x, &wpk, &mut out);
@@ -74,6 +78,9 @@ pub(crate) fn forward_with(path: Path, g: &Geom, x: &[f32], w: &[f32]) -> Vec<f3
 
 /// Weight gradient `[cout][cin][k][k]` of contiguous `x` and output gradient `gy`.
 pub(crate) fn weight_grad_with(path: Path, g: &Geom, x: &[f32], gy: &[f32]) -> Vec<f32> {
+    if g.n * g.h * g.w * g.cin * g.cout == 0 {
+        return vec![0.0; g.cout * g.cin * g.k * g.k];
+    }
     if path == Path::Direct && direct::wgrad_supported(g.k) {
         direct::conv_weight_grad(g.n, g.cin, g.cout, g.h, g.w, g.k, x, gy)
     } else {

@@ -165,3 +165,25 @@ fn callable_from_inside_rayon_jobs() {
         .collect();
     assert!(errs.iter().all(|&e| e < TOL), "{errs:?}");
 }
+
+#[test]
+fn empty_batch_and_empty_channels() {
+    let mut rng = ChaCha8Rng::seed_from_u64(20);
+    for (x_shape, w_shape) in [
+        ([0, 3, 5, 5], [4, 3, 3, 3]),
+        ([2, 3, 0, 5], [4, 3, 3, 3]),
+        ([2, 0, 5, 5], [4, 0, 3, 3]),
+        ([2, 3, 5, 5], [0, 3, 5, 5]),
+    ] {
+        let x = Var::from_tensor(&random(&mut rng, &x_shape)).unwrap();
+        let w = Var::from_tensor(&random(&mut rng, &w_shape)).unwrap();
+        let y = conv2d_same(x.as_tensor(), w.as_tensor()).unwrap();
+        let expect = [x_shape[0], w_shape[0], x_shape[2], x_shape[3]];
+        assert_eq!(y.dims(), &expect);
+        assert_eq!(y.sum_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
+        let g = Tensor::ones(&expect, DType::F32, &Device::Cpu).unwrap();
+        let (gx, gw) = conv2d_same_backward(x.as_tensor(), w.as_tensor(), &g).unwrap();
+        assert_eq!(gx.dims(), &x_shape);
+        assert_eq!(gw.dims(), &w_shape);
+    }
+}
