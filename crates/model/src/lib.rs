@@ -27,7 +27,17 @@
 //!     `[B,F]`, used by the next training forward only), `last_dropout_masks()`,
 //!     `dropout_rng_state() -> ([u8; 32], u128)`, `set_dropout_rng_state(seed, word_pos)`
 //!
-//! Modules: [`Lif`] / [`LifConfig`] / [`lif_multistep`] (fused custom op [`LifOp`]),
+//!   - `forward_from(&self, x: &Tensor /*input of block k, [T,B,C,H,W]*/, k: usize, train) -> Vgg8Trace`
+//!     (teacher forcing: run from conv block `k`, 0-based; 5 = head only)
+//!
+//! Profiling for benchmarks: [`profile::enable`]`(bool)`, [`profile::reset`](),
+//! [`profile::snapshot`]`() -> BTreeMap<&'static str, f64>` (seconds per part: `lif`, `lif_bwd`,
+//! `sma_encoder_conv`, `sma_attention`, `azo`, `batchnorm`, `batchnorm_bwd`, `conv`, `pool`,
+//! `pool_bwd`).
+//!
+//! Modules: [`Lif`] / [`LifConfig`] / [`lif_multistep`] / [`lif_multistep_t`] (fused custom op
+//! [`LifOp`]; `Lif::forward_steps(x, t)` runs on a folded `[T·B, ...]` tensor),
+//! `Sma::forward_t` / `Sma::forward_trace` (`[T,B,C,H,W]`) / `Sma::forward_folded(xf, t, train)`,
 //! [`Sma`] / [`SmaConfig`] / [`SmaTrace`] / [`Activation`], [`AzoConfig`] / [`AzoSelection`] /
 //! [`azo::azo_select`] / [`azo::azo_replace`], [`layers::BatchNorm`], [`layers::SeqDropout`],
 //! [`layers::max_pool2x2`], [`layers::adaptive_avg_pool2d`], [`conv::conv2d`] (the single
@@ -36,6 +46,8 @@
 //! Parameter names are the reference's PyTorch `state_dict` names (`block2.1.S_Convs.2.bn.running_var`,
 //! `others.2.weight`, ...). Without SMA, blocks 2 and 3 are named like blocks 1, 4, 5
 //! (`blockK.0.0` conv, `blockK.1.0` BN), as a PyTorch `Sequential` without the SMA entry would be.
+
+#![warn(missing_docs)]
 
 pub mod azo;
 mod bn_op;
