@@ -516,6 +516,20 @@ fn run_vgg(case: &Case, rep: &mut Report) -> Res<()> {
         .collect::<Res<_>>()?;
     let input = case.get("input")?;
 
+    // The case file is a PyTorch state_dict export plus extra tensors: it must load as a
+    // checkpoint by name, with no renaming.
+    let file = case.meta["file"].as_str().unwrap_or("");
+    net.load_safetensors(&parity_dir().join(file)).map_err(e)?;
+    for (name, var) in net.named_parameters() {
+        rep.exact(
+            "checkpoint-load",
+            &name,
+            var.as_tensor(),
+            case.get(&name)?,
+            0,
+        )?;
+    }
+
     // End to end.
     fresh_state(case, &net, false, rep)?;
     net.set_dropout_masks(&masks).map_err(e)?;

@@ -157,6 +157,25 @@ fn sma_shapes_for_t_10_14_16() {
 }
 
 #[test]
+fn relu_encoders_are_real_valued_and_record_no_rates() {
+    let store = ParamStore::new(&DEV, 3);
+    let mut cfg = SmaConfig::new(8, 4);
+    cfg.t_reduction = 2;
+    cfg.activation = snnkit_model::Activation::Relu;
+    let rates = FiringRates::new();
+    let sma = Sma::new(&store, "", &cfg, &rates).unwrap();
+    let x = Tensor::randn(0f32, 1.0, (4, 2, 8, 5, 5), &DEV).unwrap();
+    let tr = sma.forward_trace(&x, true).unwrap();
+    let m = v32(&tr.m[1]);
+    assert!(m.iter().all(|&v| v >= 0.0));
+    assert!(
+        m.iter().any(|&v| v > 0.0 && v != 1.0),
+        "ReLU maps are not binary"
+    );
+    assert!(rates.snapshot().is_empty());
+}
+
+#[test]
 fn softmax_over_scales_sums_to_one() {
     let (_, sma) = small_sma(10, None);
     let x = Tensor::randn(0f32, 1.0, (10, 3, 8, 4, 4), &DEV).unwrap();
