@@ -17,22 +17,26 @@ use std::ops::Range;
 /// and polarity > 1, [`Error::InvalidSpec`] / [`Error::InvalidSensor`] / [`Error::TooLarge`] for
 /// bad parameters.
 pub fn integrate(events: EventsRef<'_>, sensor: SensorSize, spec: &FrameSpec) -> Result<Frames> {
-    if let FrameSpec::SplitByTime { frames } = *spec {
+    let (frames, counts) = if let FrameSpec::SplitByTime { frames } = *spec {
         spec.validate()?;
-        let mut counts = zeroed(sensor, frames)?;
-        bin_split_by_time(events, sensor, frames, &mut counts)?;
-        return Ok(Frames {
-            frames,
-            height: sensor.height,
-            width: sensor.width,
-            counts,
-        });
-    }
-    let slices = spec.slices(events.t)?;
-    let mut counts = zeroed(sensor, slices.len())?;
-    bin_slices(events, sensor, spec.channel_rule(), &slices, &mut counts)?;
+        let mut counts = alloc(sensor, frames)?;
+        bin_split_by_time(events, sensor, frames, &mut Sink::Append(&mut counts))?;
+        (frames, counts)
+    } else {
+        let slices = spec.slices(events.t)?;
+        let mut counts = alloc(sensor, slices.len())?;
+        let rule = spec.channel_rule();
+        bin_slices_to(
+            events,
+            sensor,
+            rule,
+            &slices,
+            &mut Sink::Append(&mut counts),
+        )?;
+        (slices.len(), counts)
+    };
     Ok(Frames {
-        frames: slices.len(),
+        frames,
         height: sensor.height,
         width: sensor.width,
         counts,
@@ -40,15 +44,15 @@ pub fn integrate(events: EventsRef<'_>, sensor: SensorSize, spec: &FrameSpec) ->
 }
 
 /// Like [`integrate`], but writes into `out`, which must hold exactly
-/// `spec.num_frames(events.t)? * 2 * H * W` counts; `out` is zeroed first. Returns `T`.
+/// `spec.num_frames(events.t)? * 2 * H * W` counts; every count of `out` is overwritten.
+/// Returns `T`.
 pub fn integrate_into(
     events: EventsRef<'_>,
     sensor: SensorSize,
     spec: &FrameSpec,
     out: &mut [u32],
 ) -> Result<usize> {
-    if let FrameSpec::SplitByTime { frames } = *spec {
-        spec.validate()?;
+    let check = |frames: usize, out: &[u32]| -> Result<()> {
         let needed = buffer_len(sensor, frames)?;
         if out.len() != needed {
             return Err(Error::BufferSize {
@@ -57,22 +61,53 @@ pub fn integrate_into(
                 frames,
             });
         }
-        out.fill(0);
-        bin_split_by_time(events, sensor, frames, out)?;
+        Ok(())
+    };
+    if let FrameSpec::SplitByTime { frames } = *spec {
+        spec.validate()?;
+        check(frames, out)?;
+        bin_split_by_time(events, sensor, frames, &mut Sink::Slice(out))?;
         return Ok(frames);
     }
     let slices = spec.slices(events.t)?;
-    let needed = buffer_len(sensor, slices.len())?;
-    if out.len() != needed {
-        return Err(Error::BufferSize {
-            needed,
-            got: out.len(),
-            frames: slices.len(),
-        });
-    }
-    out.fill(0);
+    check(slices.len(), out)?;
     bin_slices(events, sensor, spec.channel_rule(), &slices, out)?;
     Ok(slices.len())
+}
+
+/// Where frames go. Each frame is zeroed right before it is binned, so it is still in cache when
+/// the increments land (a memset of the whole multi-megabyte buffer up front is done with
+/// non-temporal stores by the C library and leaves every increment a cache miss).
+pub(crate) enum Sink<'a> {
+    /// Append frames to a vector (with capacity reserved).
+    Append(&'a mut Vec<u32>),
+    /// Overwrite the frames of a `[T, 2, H, W]` slice.
+    Slice(&'a mut [u32]),
+}
+
+impl Sink<'_> {
+    /// Frame `i` (frames are requested in order), zeroed.
+    fn frame(&mut self, i: usize, frame_len: usize) -> &mut [u32] {
+        match self {
+            Sink::Append(v) => {
+                let start = v.len();
+                v.resize(start + frame_len, 0);
+                &mut v[start..]
+            }
+            Sink::Slice(s) => {
+                let f = &mut s[i * frame_len..(i + 1) * frame_len];
+                f.fill(0);
+                f
+            }
+        }
+    }
+
+    /// Starts over from frame 0.
+    fn reset(&mut self) {
+        if let Sink::Append(v) = self {
+            v.clear();
+        }
+    }
 }
 
 /// Counts the events of `range` into one frame `out` (`[2, H, W]`, not cleared first) with
@@ -122,9 +157,9 @@ pub(crate) fn buffer_len(sensor: SensorSize, frames: usize) -> Result<usize> {
     })
 }
 
-/// A zeroed count buffer for `frames` frames; an allocation the system refuses is
+/// An empty vector with room for `frames` frames; an allocation the system refuses is
 /// [`Error::TooLarge`], not an abort.
-fn zeroed(sensor: SensorSize, frames: usize) -> Result<Vec<u32>> {
+fn alloc(sensor: SensorSize, frames: usize) -> Result<Vec<u32>> {
     let len = buffer_len(sensor, frames)?;
     let mut v = Vec::new();
     v.try_reserve_exact(len).map_err(|_| Error::TooLarge {
@@ -132,10 +167,10 @@ fn zeroed(sensor: SensorSize, frames: usize) -> Result<Vec<u32>> {
         height: sensor.height,
         width: sensor.width,
     })?;
-    v.resize(len, 0);
     Ok(v)
 }
 
+/// Bins `slices` into the frames of `out` (`[slices.len(), 2, H, W]`), overwriting them.
 pub(crate) fn bin_slices(
     events: EventsRef<'_>,
     sensor: SensorSize,
@@ -143,8 +178,19 @@ pub(crate) fn bin_slices(
     slices: &[Range<usize>],
     out: &mut [u32],
 ) -> Result<()> {
+    bin_slices_to(events, sensor, rule, slices, &mut Sink::Slice(out))
+}
+
+fn bin_slices_to(
+    events: EventsRef<'_>,
+    sensor: SensorSize,
+    rule: ChannelRule,
+    slices: &[Range<usize>],
+    sink: &mut Sink<'_>,
+) -> Result<()> {
     let frame_len = sensor.frame_len();
-    for (range, frame) in slices.iter().zip(out.chunks_exact_mut(frame_len)) {
+    for (i, range) in slices.iter().enumerate() {
+        let frame = sink.frame(i, frame_len);
         match rule {
             ChannelRule::NonZero => bin_one::<false>(events, range.clone(), sensor, frame)?,
             ChannelRule::Index => bin_one::<true>(events, range.clone(), sensor, frame)?,
@@ -153,30 +199,30 @@ pub(crate) fn bin_slices(
     Ok(())
 }
 
-/// SpikingJelly's time split into a zeroed buffer of `frames` frames, in one pass over the events
-/// when they are sorted: the ranges are planned assuming sorted timestamps (binary search per
-/// bin) and the binning loop verifies the order as it goes; if the timestamps turn out unsorted,
-/// the buffer is cleared and the events are binned again with the general ranges.
+/// SpikingJelly's time split of `frames` frames into `sink`, in one pass over the events when
+/// they are sorted: the ranges are planned assuming sorted timestamps (binary search per bin) and
+/// the binning loop verifies the order as it goes; if the timestamps turn out unsorted, the frames
+/// are binned again from the general ranges.
 pub(crate) fn bin_split_by_time(
     events: EventsRef<'_>,
     sensor: SensorSize,
     frames: usize,
-    out: &mut [u32],
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
     let t = events.t;
     let slices = split_by_time_with(t, frames, true);
     let frame_len = sensor.frame_len();
     let mut sorted = true;
     let mut next = 0usize; // where the next non-empty range must start for the ranges to tile 0..N
-    for (range, frame) in slices.iter().zip(out.chunks_exact_mut(frame_len)) {
+    for (i, range) in slices.iter().enumerate() {
+        let frame = sink.frame(i, frame_len);
         if range.is_empty() {
             continue;
         }
-        if range.start != next || (next > 0 && t[next - 1] > t[next]) {
-            sorted = false;
-            break;
-        }
-        if !bin_one_checked(events, range.clone(), sensor, frame)? {
+        if range.start != next
+            || (next > 0 && t[next - 1] > t[next])
+            || !bin_one_checked(events, range.clone(), sensor, frame)?
+        {
             sorted = false;
             break;
         }
@@ -185,9 +231,9 @@ pub(crate) fn bin_split_by_time(
     if sorted && next == t.len() {
         return Ok(());
     }
-    out.fill(0);
+    sink.reset();
     let slices = split_by_time_with(t, frames, false);
-    bin_slices(events, sensor, ChannelRule::NonZero, &slices, out)
+    bin_slices_to(events, sensor, ChannelRule::NonZero, &slices, sink)
 }
 
 /// [`bin_one`] with SpikingJelly's channel rule that also reports whether `t` is non-decreasing

@@ -1,6 +1,6 @@
 //! The parallel driver: many samples binned at once on the rayon thread pool.
 
-use crate::bin::{bin_slices, bin_split_by_time, buffer_len, integrate};
+use crate::bin::{bin_slices, bin_split_by_time, buffer_len, integrate, Sink};
 use crate::error::{Error, Result};
 use crate::frames::{Frames, SensorSize};
 use crate::spec::FrameSpec;
@@ -23,8 +23,8 @@ pub fn par_integrate(
 
 /// Integrates every sample in parallel into one caller-provided buffer laid out
 /// `[samples.len(), T, 2, H, W]`, where every sample must give `frames` frames (true for
-/// `SplitByNumber`, `SplitByTime`, `TimeBins`, `EventBins` with that count). The buffer is zeroed
-/// first. The first failing sample (lowest index) is reported as [`Error::Sample`].
+/// `SplitByNumber`, `SplitByTime`, `TimeBins`, `EventBins` with that count). Every count of
+/// `out` is overwritten. The first failing sample (lowest index) is reported as [`Error::Sample`].
 pub fn par_integrate_into(
     samples: &[EventsRef<'_>],
     sensor: SensorSize,
@@ -59,7 +59,6 @@ pub fn par_integrate_into(
         .zip(samples.par_iter())
         .enumerate()
         .filter_map(|(i, (buf, ev))| {
-            buf.fill(0);
             if let FrameSpec::SplitByTime { frames: f } = *spec {
                 // One-pass path (plans assuming sorted timestamps, verifies while binning).
                 let r = if f != frames {
@@ -69,9 +68,11 @@ pub fn par_integrate_into(
                         expected: frames,
                     })
                 } else {
-                    bin_split_by_time(*ev, sensor, f, buf).map_err(|e| Error::Sample {
-                        sample: i,
-                        source: Box::new(e),
+                    bin_split_by_time(*ev, sensor, f, &mut Sink::Slice(buf)).map_err(|e| {
+                        Error::Sample {
+                            sample: i,
+                            source: Box::new(e),
+                        }
                     })
                 };
                 return r.err().map(|e| (i, e));
