@@ -266,7 +266,7 @@ impl Sma {
     /// `output` and `m` of the trace stay folded. Avoiding fold/unfold reshapes matters: every
     /// reshape node costs two full passes in candle's backward.
     pub fn forward_folded(&self, xf: &Tensor, t: usize, train: bool) -> Result<SmaTrace> {
-        let (tb, c, _, _) = xf.dims4()?;
+        let (tb, c, h, w) = xf.dims4()?;
         if t != self.cfg.time_steps || c != self.cfg.channels || tb.checked_rem(t) != Some(0) {
             candle_core::bail!(
                 "SMA built for T={} C={}, got T={t} and input {:?}",
@@ -292,12 +292,19 @@ impl Sma {
         }
         let attention = crate::profile::scope("sma_attention");
         // Decoder input: Ȳ[t,b,c] = mean_hw Σ_n M^n (sum, not mean, over scales).
-        let mut y = m[0].clone();
-        for mn in &m[1..] {
-            y = (y + mn)?;
+        // Summing per-scale spatial sums (exact for spike maps) instead of building the full-size
+        // Y saves three full-size adds forward and their gradient accumulations backward.
+        let mut ysum: Option<Tensor> = None;
+        for mn in &m {
+            let s = mn.sum((2, 3))?;
+            ysum = Some(match ysum {
+                None => s,
+                Some(a) => (a + s)?,
+            });
         }
-        let ybar = y.mean((2, 3))?; // [T*B, C]
-                                    // C-MSE: one channel vector per (t, b).
+        let ysum = ysum.ok_or_else(|| candle_core::Error::Msg("SMA without scales".into()))?;
+        let ybar = (ysum * (1.0 / (h * w) as f64))?; // [T*B, C]
+                                                     // C-MSE: one channel vector per (t, b).
         let hc = self.c_squeeze.forward(&ybar)?.relu()?;
         let ac = self
             .c_excite
