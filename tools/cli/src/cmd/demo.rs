@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 /// T of the demo's frames (the `synthetic` preset takes T from the cache).
-pub const DEMO_FRAMES: usize = 8;
+pub const DEMO_FRAMES: usize = 4;
 
 /// The synthetic set the demo trains on: the generator's defaults with more users, so the
 /// held-out split has enough samples for a stable accuracy figure.
