@@ -51,6 +51,7 @@
 
 pub mod azo;
 mod bn_op;
+mod combine_op;
 pub mod conv;
 pub mod error;
 pub mod layers;

@@ -3,7 +3,7 @@
 //! Disabled by default (one relaxed atomic load per scope). Forward time is recorded for every
 //! part; backward time only for the fused CPU ops whose backward is our own code (LIF, BatchNorm,
 //! max-pool), since candle's autograd runs the rest.
-//! Parts: `lif`, `lif_bwd`, `sma_encoder_conv`, `sma_attention`, `azo`, `batchnorm`,
+//! Parts: `lif`, `lif_bwd`, `sma_encoder_conv`, `sma_attention`, `sma_combine`, `azo`, `batchnorm`,
 //! `batchnorm_bwd`, `conv` (the host blocks' convolutions), `pool`, `pool_bwd`. Parts do not
 //! nest, so they add up; the rest of a step (head, composed ops, autograd) is the remainder.
 

@@ -7,10 +7,13 @@
 //! excitation per scale, softmax over scales → `W_α [N,T,B]`. Output `Z = Σ_n W_α W_β M^n`, with
 //! AZO (training only) applied per scale before the sum.
 
-use candle_core::{Result, Tensor, Var, D};
+use candle_core::{DType, Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
-use crate::azo::{azo_replace_folded, azo_select, AzoConfig, AzoSelection};
+use std::sync::Arc;
+
+use crate::azo::{azo_replace_folded, azo_select, azo_source_rows, AzoConfig, AzoSelection};
+use crate::combine_op::{CombineAcc, CombineFirst, CombineOp};
 use crate::error::{self, Error};
 use crate::layers::{fold_tb, BatchNorm, Conv2d};
 use crate::lif::{FiringRates, Lif, LifConfig};
@@ -340,11 +343,30 @@ impl Sma {
         };
         // Z = Σ_n (W_α W_β) M^n, AZO per scale before the sum.
         let mut out: Option<Tensor> = None;
+        let fused = xf.device().is_cpu() && xf.dtype() == DType::F32;
         for (s, mn) in m.iter().enumerate() {
             let wa = w_alpha.get(s)?.reshape((t, b, 1))?;
-            let wab = wa
-                .broadcast_mul(&w_beta.get(s)?)?
-                .reshape((t * b, c, 1, 1))?;
+            let wab = wa.broadcast_mul(&w_beta.get(s)?)?;
+            if fused {
+                // One fused node per scale (weighting, AZO copy and accumulation).
+                let _p = crate::profile::scope("sma_combine");
+                let src = match &azo {
+                    Some(sel) => azo_source_rows(t, b, c, &sel.time[s], &sel.channels[s]),
+                    None => (0..(t * b * c) as u32).collect(),
+                };
+                let op = CombineOp {
+                    src: Arc::new(src),
+                    step: b * c,
+                };
+                let wab = wab.reshape((t * b, c))?.contiguous()?;
+                let mn = mn.contiguous()?;
+                out = Some(match out {
+                    None => mn.apply_op2(&wab, CombineFirst(op))?,
+                    Some(o) => mn.apply_op3(&wab, &o, CombineAcc(op))?,
+                });
+                continue;
+            }
+            let wab = wab.reshape((t * b, c, 1, 1))?;
             let mut z = wab.broadcast_mul(mn)?;
             if let Some(sel) = &azo {
                 let _p = crate::profile::scope("azo");
