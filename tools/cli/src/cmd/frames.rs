@@ -157,3 +157,88 @@ pub fn run(args: Args) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(extra: &[&str]) -> Result<FrameSpec> {
+        let mut argv = vec!["frames", "in.aedat", "--out", "o.npy"];
+        argv.extend_from_slice(extra);
+        let cli = Cli::try_parse_from(argv)?;
+        spec(&cli.args)
+    }
+
+    #[test]
+    fn flags_map_to_frame_specs() {
+        assert_eq!(
+            parse(&["--frames", "8", "--split-by", "time"]).unwrap(),
+            FrameSpec::SplitByTime { frames: 8 }
+        );
+        assert_eq!(
+            parse(&["--duration", "50000"]).unwrap(),
+            FrameSpec::FixedDuration { duration: 50_000 }
+        );
+        assert_eq!(
+            parse(&[
+                "--tonic-mode",
+                "n-event-bins",
+                "--frames",
+                "4",
+                "--overlap",
+                "0.5"
+            ])
+            .unwrap(),
+            FrameSpec::EventBins {
+                bins: 4,
+                overlap: 0.5
+            }
+        );
+        assert_eq!(
+            parse(&[
+                "--tonic-mode",
+                "event-count",
+                "--count",
+                "100",
+                "--overlap",
+                "10",
+                "--include-incomplete"
+            ])
+            .unwrap(),
+            FrameSpec::EventCount {
+                count: 100,
+                overlap: 10,
+                include_incomplete: true
+            }
+        );
+        assert!(parse(&["--tonic-mode", "time-window", "--window", "1000"])
+            .unwrap()
+            .eq(&FrameSpec::time_window(1000.0)));
+    }
+
+    #[test]
+    fn incomplete_or_conflicting_flags_are_refused() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--split-by", "number"]).is_err()); // no --frames
+        assert!(parse(&["--frames", "4"]).is_err()); // no mode
+        assert!(parse(&["--frames", "4", "--split-by", "number", "--duration", "5"]).is_err());
+        assert!(parse(&["--tonic-mode", "time-window"]).is_err()); // no --window
+        assert!(parse(&[
+            "--tonic-mode",
+            "event-count",
+            "--count",
+            "5",
+            "--overlap",
+            "1.5"
+        ])
+        .is_err());
+        assert!(parse(&["--height", "5", "--frames", "1", "--split-by", "time"]).is_err());
+    }
+}
