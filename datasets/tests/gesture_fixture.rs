@@ -99,3 +99,63 @@ fn gesture_cuts_match_spikingjelly() {
         }
     }
 }
+
+#[test]
+fn real_label_csv_and_trial_lists() {
+    let Some(sh) = shared() else { return };
+    let csv = sh.join("fixtures/csv");
+    let dir = tempfile::tempdir().unwrap();
+    // The real user01_natural label CSV (12 rows, class 8 twice) next to a recording written here.
+    std::fs::copy(
+        csv.join("user01_natural_labels.csv"),
+        dir.path().join("user01_natural_labels.csv"),
+    )
+    .unwrap();
+    let events: snnkit_events::Events = (0..1000)
+        .map(|i| snnkit_events::Event {
+            t: 53_000_000 + i * 100_000,
+            x: (i % 128) as u16,
+            y: (i / 8 % 128) as u16,
+            p: (i % 2) as u8,
+        })
+        .collect();
+    snnkit_events::aedat3::write(
+        &dir.path().join("user01_natural.aedat"),
+        &events,
+        &Default::default(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("trials_to_train.txt"),
+        "user01_natural.aedat\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("trials_to_test.txt"), "").unwrap();
+    let ds = Dvs128Gesture::new(dir.path());
+    let s = ds.samples(Split::Train).unwrap();
+    assert_eq!(s.len(), 12);
+    assert_eq!(s[0].span, Some((53_036_986, 59_508_469)));
+    let arm_roll: Vec<&str> = s
+        .iter()
+        .filter(|x| x.label == 7)
+        .map(|x| x.name.as_str())
+        .collect();
+    assert_eq!(arm_roll, vec!["user01_natural_0", "user01_natural_1"]);
+    let ev = load_samples(&ds, &s).unwrap();
+    assert_eq!(ev[0].len(), 65); // t in [53_036_986, 59_508_469) on a 100 ms grid from 53.0 s
+
+    // The reconstructed official trial lists: 98 + 24 recordings, all reported missing here.
+    std::fs::copy(
+        csv.join("dvsgesture_trials_to_train.reconstructed.txt"),
+        dir.path().join("trials_to_train.txt"),
+    )
+    .unwrap();
+    let e = ds.samples(Split::Train).unwrap_err().to_string();
+    assert!(e.contains("user01_fluorescent.aedat"), "{e}");
+    let train =
+        std::fs::read_to_string(csv.join("dvsgesture_trials_to_train.reconstructed.txt")).unwrap();
+    let test =
+        std::fs::read_to_string(csv.join("dvsgesture_trials_to_test.reconstructed.txt")).unwrap();
+    let count = |s: &str| s.lines().filter(|l| !l.trim().is_empty()).count();
+    assert_eq!((count(&train), count(&test)), (98, 24));
+}
