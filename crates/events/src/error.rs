@@ -9,8 +9,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The operating system refused to open, read or write the file.
-    #[error("{}: {source}", .path.display())]
+    /// The operating system refused to open, read or write the file (the cause is the source,
+    /// so `{:#}` with anyhow prints it once).
+    #[error("{}: I/O error", .path.display())]
     Io {
         /// The file.
         path: PathBuf,
