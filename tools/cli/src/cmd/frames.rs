@@ -241,4 +241,180 @@ mod tests {
         .is_err());
         assert!(parse(&["--height", "5", "--frames", "1", "--split-by", "time"]).is_err());
     }
+
+    fn shared() -> Option<PathBuf> {
+        let p = std::env::var_os("SNNKIT_SHARED")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
+            });
+        if p.join("fixtures/expected/SUMMARY.json").is_file() {
+            Some(p)
+        } else {
+            eprintln!("skipping: ../shared not found at {}", p.display());
+            None
+        }
+    }
+
+    /// The expected array of `file` as i64 cells with its shape (dense `.npy` of f32/i16, or
+    /// `.coo.npy` rows `t, c, y, x, value` with the shape given).
+    fn expected(path: &std::path::Path, coo_shape: Option<[usize; 4]>) -> (Vec<usize>, Vec<i64>) {
+        use ndarray_npy::ReadNpyExt;
+        let f = || std::fs::File::open(path).unwrap();
+        if let Some(shape) = coo_shape {
+            let coo = ndarray::Array2::<i64>::read_npy(f()).unwrap();
+            let mut dense = vec![0i64; shape.iter().product()];
+            for r in coo.rows() {
+                let i = ((r[0] as usize * shape[1] + r[1] as usize) * shape[2] + r[2] as usize)
+                    * shape[3]
+                    + r[3] as usize;
+                dense[i] = r[4];
+            }
+            (shape.to_vec(), dense)
+        } else if let Ok(a) = ndarray::ArrayD::<f32>::read_npy(f()) {
+            (a.shape().to_vec(), a.iter().map(|&v| v as i64).collect())
+        } else {
+            let a = ndarray::ArrayD::<i16>::read_npy(f()).unwrap();
+            (a.shape().to_vec(), a.iter().map(|&v| v as i64).collect())
+        }
+    }
+
+    /// `snnkit frames` end to end (decode, bin, atomic .npy write) on every frame fixture of
+    /// `../shared/fixtures/expected`, SpikingJelly (float32) and Tonic (int16) alike.
+    #[test]
+    fn cli_reproduces_every_frame_fixture() {
+        use ndarray_npy::ReadNpyExt;
+        let Some(sh) = shared() else { return };
+        let fx = sh.join("fixtures");
+        let nmnist = "atis_bin/tonic_sample_nmnist.bin";
+        let n34 = ["--height", "34", "--width", "34"];
+        let cases: Vec<(&str, &str, Vec<&str>, Option<[usize; 4]>)> = vec![
+            (
+                "nmnist_sj_T10_number.npy",
+                nmnist,
+                vec!["--frames", "10", "--split-by", "number"],
+                None,
+            ),
+            (
+                "nmnist_sj_T10_time.npy",
+                nmnist,
+                vec!["--frames", "10", "--split-by", "time"],
+                None,
+            ),
+            (
+                "nmnist_sj_duration50000.npy",
+                nmnist,
+                vec!["--duration", "50000"],
+                None,
+            ),
+            (
+                "nmnist_tonic_n_time_bins10.npy",
+                nmnist,
+                vec!["--tonic-mode", "n-time-bins", "--frames", "10"],
+                None,
+            ),
+            (
+                "nmnist_tonic_n_event_bins10.npy",
+                nmnist,
+                vec!["--tonic-mode", "n-event-bins", "--frames", "10"],
+                None,
+            ),
+            (
+                "nmnist_tonic_time_window50000.npy",
+                nmnist,
+                vec!["--tonic-mode", "time-window", "--window", "50000"],
+                None,
+            ),
+            (
+                "nmnist_tonic_event_count1000.npy",
+                nmnist,
+                vec!["--tonic-mode", "event-count", "--count", "1000"],
+                None,
+            ),
+            (
+                "cifar10dvs_sj_T10_number.coo.npy",
+                "synthetic/synthetic_cifar10dvs_dvs128.aedat",
+                vec![
+                    "--profile",
+                    "cifar10-dvs",
+                    "--frames",
+                    "10",
+                    "--split-by",
+                    "number",
+                ],
+                Some([10, 2, 128, 128]),
+            ),
+            (
+                "cifar10dvs_sj_T10_time.coo.npy",
+                "synthetic/synthetic_cifar10dvs_dvs128.aedat",
+                vec![
+                    "--profile",
+                    "cifar10-dvs",
+                    "--frames",
+                    "10",
+                    "--split-by",
+                    "time",
+                ],
+                Some([10, 2, 128, 128]),
+            ),
+            (
+                "ncaltech_like_sj_T5_number.coo.npy",
+                "synthetic/synthetic_ncaltech101_like.bin",
+                vec![
+                    "--height",
+                    "180",
+                    "--width",
+                    "240",
+                    "--frames",
+                    "5",
+                    "--split-by",
+                    "number",
+                ],
+                Some([5, 2, 180, 240]),
+            ),
+            (
+                "ncaltech_like_sj_T5_time.coo.npy",
+                "synthetic/synthetic_ncaltech101_like.bin",
+                vec![
+                    "--profile",
+                    "n-caltech101",
+                    "--frames",
+                    "5",
+                    "--split-by",
+                    "time",
+                ],
+                Some([5, 2, 180, 240]),
+            ),
+            (
+                "tonic_sample_sj_T8_number.coo.npy",
+                "aedat4/tonic_sample.aedat4",
+                vec!["--frames", "8", "--split-by", "number"],
+                Some([8, 2, 240, 320]),
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for (want, input, flags, coo) in cases {
+            let out = dir.path().join("o.npy");
+            let input = fx.join(input).to_string_lossy().into_owned();
+            let out_s = out.to_string_lossy().into_owned();
+            let mut argv = vec!["frames", input.as_str(), "--out", out_s.as_str()];
+            if input.ends_with("nmnist.bin") {
+                argv.extend_from_slice(&n34);
+            }
+            argv.extend(flags);
+            run(Cli::try_parse_from(&argv).unwrap().args)
+                .unwrap_or_else(|e| panic!("{want}: {e:#}"));
+            let (shape, cells) = expected(&fx.join("expected").join(want), coo);
+            let f = || std::fs::File::open(&out).unwrap();
+            let (got_shape, got): (Vec<usize>, Vec<i64>) = if want.contains("_tonic_") {
+                let a = ndarray::ArrayD::<i16>::read_npy(f()).unwrap();
+                (a.shape().to_vec(), a.iter().map(|&v| v as i64).collect())
+            } else {
+                let a = ndarray::ArrayD::<f32>::read_npy(f()).unwrap();
+                (a.shape().to_vec(), a.iter().map(|&v| v as i64).collect())
+            };
+            assert_eq!(got_shape, shape, "{want}");
+            assert!(got == cells, "{want}: cells differ");
+        }
+    }
 }
