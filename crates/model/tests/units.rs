@@ -626,3 +626,33 @@ fn fused_batchnorm_gradients_match_composed_autograd() {
         assert!(max_rel(&a, &r) < 1e-5, "rel {}", max_rel(&a, &r));
     }
 }
+
+#[test]
+fn n_caltech_geometry_with_odd_pooling() {
+    // 180×240 pools to 90×120, 45×60, 22×30, 11×15, 5×7 (floor mode), then the 3×3 head pool.
+    let cfg = Vgg8Config {
+        widths: [2, 4, 4, 4, 4],
+        head: [8, 8],
+        time_steps: 4,
+        azo: Some(AzoConfig { rcr: 2, rtr: 2 }),
+        ..Vgg8Config::preset("n-caltech101").unwrap()
+    };
+    let net = SmaVgg8::new(&cfg, &DEV).unwrap();
+    let x = Tensor::rand(0f32, 3.0, (4, 1, 2, 180, 240), &DEV).unwrap();
+    let tr = net.forward_trace(&x, true).unwrap();
+    assert_eq!(tr.output.dims(), &[4, 1, 101]);
+    let sizes: Vec<(usize, usize)> = tr
+        .blocks
+        .iter()
+        .map(|b| (b.dims()[3], b.dims()[4]))
+        .collect();
+    assert_eq!(sizes, vec![(90, 120), (45, 60), (22, 30), (11, 15), (5, 7)]);
+    let loss = tr.output.sqr().unwrap().mean_all().unwrap();
+    let grads = loss.backward().unwrap();
+    for (name, var) in net.named_parameters() {
+        assert!(
+            grads.get(var.as_tensor()).is_some(),
+            "no gradient for {name}"
+        );
+    }
+}
