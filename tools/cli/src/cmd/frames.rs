@@ -288,7 +288,9 @@ mod tests {
         let fx = sh.join("fixtures");
         let nmnist = "atis_bin/tonic_sample_nmnist.bin";
         let n34 = ["--height", "34", "--width", "34"];
-        let cases: Vec<(&str, &str, Vec<&str>, Option<[usize; 4]>)> = vec![
+        // (expected file, input fixture, flags, dense shape of a .coo.npy)
+        type Case<'a> = (&'a str, &'a str, Vec<&'a str>, Option<[usize; 4]>);
+        let cases: Vec<Case> = vec![
             (
                 "nmnist_sj_T10_number.npy",
                 nmnist,
