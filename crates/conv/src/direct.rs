@@ -409,6 +409,7 @@ struct WTile {
 /// Needs AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)]
 unsafe fn wgrad_tile<const UCO: usize, const K: usize>(
     t: &WTile,
     xp: &[f32],
@@ -433,23 +434,43 @@ unsafe fn wgrad_tile<const UCO: usize, const K: usize>(
                 let xr = xp.as_ptr().add(ci * t.ci_stride + dy * t.wp);
                 let mut s = [[_mm512_setzero_ps(); K]; UCO];
                 for &(x_off, g_off, mask) in &t.segs {
-                    let xv: [__m512; K] =
-                        std::array::from_fn(|dx| _mm512_loadu_ps(xr.add(x_off + dx)));
-                    for (sc, gc) in s.iter_mut().zip(&gptr) {
-                        let gv = _mm512_maskz_loadu_ps(mask, gc.add(g_off));
+                    let xs = xr.add(x_off);
+                    if UCO * (K + 1) <= 28 {
+                        // Few enough registers to hold all gradient vectors: load them once,
+                        // then one input vector per tap.
+                        let mut gv = [_mm512_setzero_ps(); UCO];
+                        for c in 0..UCO {
+                            gv[c] = _mm512_maskz_loadu_ps(mask, gptr[c].add(g_off));
+                        }
                         for dx in 0..K {
-                            sc[dx] = _mm512_fmadd_ps(gv, xv[dx], sc[dx]);
+                            let xv = _mm512_loadu_ps(xs.add(dx));
+                            for c in 0..UCO {
+                                s[c][dx] = _mm512_fmadd_ps(gv[c], xv, s[c][dx]);
+                            }
+                        }
+                    } else {
+                        // Otherwise hold the K input vectors and stream the gradient ones.
+                        let mut xv = [_mm512_setzero_ps(); K];
+                        for dx in 0..K {
+                            xv[dx] = _mm512_loadu_ps(xs.add(dx));
+                        }
+                        for c in 0..UCO {
+                            let gv = _mm512_maskz_loadu_ps(mask, gptr[c].add(g_off));
+                            for dx in 0..K {
+                                s[c][dx] = _mm512_fmadd_ps(gv, xv[dx], s[c][dx]);
+                            }
                         }
                     }
                 }
-                for (c, sc) in s.iter().enumerate() {
+                // Indexing by value (not iterating by reference) keeps `s` in registers.
+                for c in 0..UCO {
                     let co = cb * UCO + c;
                     if co >= t.cout {
                         break;
                     }
                     let base = ((co * t.cin + ci) * K + dy) * K;
-                    for (a, v) in acc[base..base + K].iter_mut().zip(sc) {
-                        *a += _mm512_reduce_add_ps(*v);
+                    for dx in 0..K {
+                        acc[base + dx] += _mm512_reduce_add_ps(s[c][dx]);
                     }
                 }
             }
