@@ -22,6 +22,9 @@ pub fn conv2d(
         x.conv2d(w, padding, stride, 1, 1)?
     };
     match bias {
+        Some(b) if y.device().is_cpu() && y.dtype() == candle_core::DType::F32 => y
+            .contiguous()?
+            .apply_op2(&b.contiguous()?, crate::bias_op::BiasAdd),
         Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
         None => Ok(y),
     }

@@ -50,6 +50,7 @@
 #![warn(missing_docs)]
 
 pub mod azo;
+mod bias_op;
 mod bn_op;
 mod combine_op;
 pub mod conv;

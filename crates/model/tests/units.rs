@@ -656,3 +656,25 @@ fn n_caltech_geometry_with_odd_pooling() {
         );
     }
 }
+
+#[test]
+fn conv_bias_gradients_match_broadcast_add() {
+    let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 2, 5, 6), &DEV).unwrap()).unwrap();
+    let w = Var::from_tensor(&Tensor::randn(0f32, 0.5, (4, 2, 3, 3), &DEV).unwrap()).unwrap();
+    let b = Var::from_tensor(&Tensor::randn(0f32, 1.0, 4, &DEV).unwrap()).unwrap();
+    let g = Tensor::randn(0f32, 1.0, (3, 4, 5, 6), &DEV).unwrap();
+    let y1 = snnkit_model::conv::conv2d(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), 1, 1)
+        .unwrap();
+    let y2 = x
+        .as_tensor()
+        .conv2d(w.as_tensor(), 1, 1, 1, 1)
+        .unwrap()
+        .broadcast_add(&b.as_tensor().reshape((1, 4, 1, 1)).unwrap())
+        .unwrap();
+    assert!(max_rel(&v32(&y1), &v32(&y2)) < 1e-6);
+    let g1 = y1.mul(&g).unwrap().sum_all().unwrap().backward().unwrap();
+    let g2 = y2.mul(&g).unwrap().sum_all().unwrap().backward().unwrap();
+    for t in [x.as_tensor(), w.as_tensor(), b.as_tensor()] {
+        assert!(max_rel(&v32(g1.get(t).unwrap()), &v32(g2.get(t).unwrap())) < 1e-5);
+    }
+}
