@@ -140,6 +140,14 @@ pub fn train(
             }
         }
         start_epoch = ck.meta.epoch;
+        if saved.epochs != cfg.epochs && cfg.schedule.kind == ScheduleKind::Cosine {
+            // torch's recursive cosine continues from the saved rate: a finished schedule stays at
+            // eta_min. Say so rather than silently training at a zero rate.
+            progress.message(&format!(
+                "note: epochs changed from {} to {}; the cosine schedule continues from its saved state (lr {:.3e})",
+                saved.epochs, cfg.epochs, sched.lr
+            ));
+        }
         best_acc = ck.meta.best_acc;
         best_epoch = ck.meta.best_epoch;
         let mpath = out.join(files::METRICS);
