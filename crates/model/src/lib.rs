@@ -26,14 +26,13 @@
 //!   - `set_dropout_masks(&HashMap<String, Tensor>) -> Result<()>` (keys `others.4`/`others.7`,
 //!     `[B,F]`, used by the next training forward only), `last_dropout_masks()`,
 //!     `dropout_rng_state() -> ([u8; 32], u128)`, `set_dropout_rng_state(seed, word_pos)`
-//!
 //!   - `forward_from(&self, x: &Tensor /*input of block k, [T,B,C,H,W]*/, k: usize, train) -> Vgg8Trace`
 //!     (teacher forcing: run from conv block `k`, 0-based; 5 = head only)
 //!
 //! Profiling for benchmarks: [`profile::enable`]`(bool)`, [`profile::reset`](),
 //! [`profile::snapshot`]`() -> BTreeMap<&'static str, f64>` (seconds per part: `lif`, `lif_bwd`,
-//! `sma_encoder_conv`, `sma_attention`, `azo`, `batchnorm`, `batchnorm_bwd`, `conv`, `pool`,
-//! `pool_bwd`).
+//! `sma_encoder_conv`, `sma_attention`, `sma_combine`, `azo`, `batchnorm`, `batchnorm_bwd`, `conv`, `pool`,
+//! `pool_bwd`; parts do not nest).
 //!
 //! Modules: [`Lif`] / [`LifConfig`] / [`lif_multistep`] / [`lif_multistep_t`] (fused custom op
 //! [`LifOp`]; `Lif::forward_steps(x, t)` runs on a folded `[T·B, ...]` tensor),
