@@ -47,3 +47,30 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     assert!(ma.iter().all(|m| m.train_loss.is_finite()));
     assert_ne!(ma[0].train_loss, ma[2].train_loss);
 }
+
+#[test]
+fn non_finite_loss_stops_the_run_with_its_epoch_and_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    common::toy_cache(&cache, 3, 16, 8, 4, 32);
+    let mut cfg = common::tiny_config(3);
+    // Adam's step is ~lr per element: 1e30 sends the weights, and the MSE of the output, to inf.
+    cfg.optimizer.lr = 1e30;
+    cfg.loss = snnkit_train::Loss::Mse;
+    let opts = TrainOptions {
+        cache,
+        out: dir.path().join("run"),
+        device: Device::Cpu,
+        resume: false,
+        stop_after: None,
+    };
+    let err = train(&cfg, &opts, &mut NoProgress).unwrap_err();
+    match &err {
+        snnkit_train::Error::NonFiniteLoss { value, epoch, .. } => {
+            assert!(!value.is_finite());
+            assert!(*epoch >= 1);
+        }
+        other => panic!("expected NonFiniteLoss, got {other}"),
+    }
+    assert!(err.to_string().contains("diverged"), "{err}");
+}
