@@ -49,7 +49,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// A raw file could not be decoded or cut into samples during conversion.
-    #[error("{file}: {message}")]
+    #[error("{}", name_once(file, message))]
     Source {
         /// The raw file (relative to the dataset root where known).
         file: String,
@@ -65,6 +65,15 @@ pub enum Error {
     /// A tensor could not be built on the requested device.
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),
+}
+
+/// `"<file>: <message>"`, or just the message when it already names the file (decoder errors carry the path).
+fn name_once(file: &str, message: &str) -> String {
+    if message.contains(file) {
+        message.to_string()
+    } else {
+        format!("{file}: {message}")
+    }
 }
 
 /// Result alias for this crate.

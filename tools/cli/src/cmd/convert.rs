@@ -154,15 +154,12 @@ fn print_summary(s: &ConvertSummary) {
             state
         );
         for bad in &sp.skipped {
-            println!(
-                "        skipped {}: {}",
-                bad.file,
-                if bad.error.is_empty() {
-                    "(earlier run)"
-                } else {
-                    &bad.error
-                }
-            );
+            let why = match bad.error.as_str() {
+                "" => "(skipped in an earlier, interrupted run)".to_string(),
+                e if e.contains(&bad.file) => e.to_string(),
+                e => format!("{}: {e}", bad.file),
+            };
+            println!("        skipped {why}");
         }
     }
     println!(
