@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::format::{Format, ReadOptions};
 use crate::read::{finish, Recording};
 use crate::types::Events;
-use hdf5::types::TypeDescriptor;
+use hdf5::types::{IntSize, TypeDescriptor};
 use std::path::Path;
 
 /// Options for [`write()`].
@@ -40,8 +40,11 @@ fn h5err(path: &Path, object: &str, e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// A column read as i64 (integers) or f64 (floats).
+/// A column in its stored type where that is one the events use (HDF5 conversions are slow),
+/// else as i64 (other integers) or f64 (floats).
 enum Column {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
     Int(Vec<i64>),
     Float(Vec<f64>),
 }
@@ -60,7 +63,21 @@ fn read_column(path: &Path, file: &hdf5::File, name: &str) -> Result<Column, Err
         .dtype()
         .and_then(|t| t.to_descriptor())
         .map_err(|e| h5err(path, name, e))?;
+    let fail = |e| h5err(path, name, e);
     match desc {
+        TypeDescriptor::Unsigned(IntSize::U1) => ds.read_raw::<u8>().map(Column::U8).map_err(fail),
+        TypeDescriptor::Unsigned(IntSize::U2) => {
+            ds.read_raw::<u16>().map(Column::U16).map_err(fail)
+        }
+        // Widening in Rust is much faster than libhdf5's conversion path.
+        TypeDescriptor::Unsigned(IntSize::U4) => ds
+            .read_raw::<u32>()
+            .map(|v| Column::Int(v.into_iter().map(i64::from).collect()))
+            .map_err(fail),
+        TypeDescriptor::Integer(IntSize::U2) => ds
+            .read_raw::<i16>()
+            .map(|v| Column::Int(v.into_iter().map(i64::from).collect()))
+            .map_err(fail),
         TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => ds
             .read_raw::<i64>()
             .map(Column::Int)
@@ -83,6 +100,8 @@ fn read_column(path: &Path, file: &hdf5::File, name: &str) -> Result<Column, Err
 
 fn ints(path: &Path, name: &str, c: Column) -> Result<Vec<i64>, Error> {
     match c {
+        Column::U8(v) => Ok(v.into_iter().map(i64::from).collect()),
+        Column::U16(v) => Ok(v.into_iter().map(i64::from).collect()),
         Column::Int(v) => Ok(v),
         Column::Float(v) => v
             .into_iter()
@@ -96,6 +115,11 @@ fn ints(path: &Path, name: &str, c: Column) -> Result<Vec<i64>, Error> {
 }
 
 fn coords(path: &Path, name: &str, c: Column) -> Result<Vec<u16>, Error> {
+    match c {
+        Column::U16(v) => return Ok(v),
+        Column::U8(v) => return Ok(v.into_iter().map(u16::from).collect()),
+        _ => {}
+    }
     ints(path, name, c)?
         .into_iter()
         .enumerate()
@@ -137,10 +161,13 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Recording, Error> {
     };
     let x = coords(path, names[1], read_column(path, &file, names[1])?)?;
     let y = coords(path, names[2], read_column(path, &file, names[2])?)?;
-    let p: Vec<u8> = ints(path, names[3], read_column(path, &file, names[3])?)?
-        .into_iter()
-        .map(|v| (v != 0) as u8)
-        .collect();
+    let p: Vec<u8> = match read_column(path, &file, names[3])? {
+        Column::U8(v) => v.into_iter().map(|v| (v != 0) as u8).collect(),
+        c => ints(path, names[3], c)?
+            .into_iter()
+            .map(|v| (v != 0) as u8)
+            .collect(),
+    };
     if [x.len(), y.len(), p.len()].iter().any(|&n| n != t.len()) {
         return Err(h5err(
             path,
