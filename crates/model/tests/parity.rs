@@ -272,7 +272,12 @@ fn run_lif(case: &Case, rep: &mut Report) -> Res<()> {
         tau: c["tau"].as_f64().unwrap_or(2.0) as f32,
         v_th: c["v_threshold"].as_f64().unwrap_or(1.0) as f32,
         v_reset: c["v_reset"].as_f64().unwrap_or(0.0) as f32,
-        alpha: 2.0,
+        // "surrogate.ATan(alpha=2.0)": read alpha from the constructor string when present.
+        alpha: c["surrogate_function"]
+            .as_str()
+            .and_then(|f| f.split("alpha=").nth(1))
+            .and_then(|a| a.trim_end_matches(')').parse().ok())
+            .unwrap_or(2.0),
     };
     for p in prefixes(case) {
         let x = Var::from_tensor(case.get(&format!("{p}input"))?).map_err(e)?;
