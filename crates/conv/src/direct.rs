@@ -1,16 +1,16 @@
-//! Direct AVX-512 convolution kernel (forward and input gradient), used when the CPU has
-//! AVX-512F; [`crate::kernel`] holds the portable GEMM path.
+//! Direct AVX-512 convolution kernels (forward/input gradient, and weight gradient), used when
+//! the CPU has AVX-512F; [`crate::kernel`] holds the portable GEMM path.
 //!
 //! # Why this layout
 //!
-//! A tile of input rows is copied with its zero halo into a padded NCHW buffer (row stride
-//! `wp = w + 2p`). Output positions are indexed on that padded grid (`j = r * wp + c`, columns
-//! `c >= w` are junk and never stored), so for every tap `(dy, dx)` the 16 inputs that feed 16
-//! consecutive outputs are one contiguous unaligned load at `j + dy * wp + dx`, whatever rows
-//! they cross. The micro-kernel keeps a block of `UC` output channels x `NV` vectors of 16
-//! positions in 24 zmm accumulators; per `(ci, dy, dx)` step it does `NV` loads, `UC`
-//! broadcasts of weights (stored `[co block][ci][dy][dx][UC]` so they stream) and `UC * NV`
-//! FMAs: FMA-bound with inputs in L2 and the weight block in L1/L2.
+//! A tile of input rows (or a few whole small images side by side) is copied with its zero halo
+//! into a padded NCHW buffer (row stride `wp = w + 2p`). Output rows are cut into segments of 16
+//! columns (masked at the row end); for every tap `(dy, dx)` the 16 inputs that feed a segment
+//! are one contiguous unaligned load at `segment start + dy * wp + dx` in that buffer. The
+//! forward micro-kernel keeps `UC` output channels x `NV` segments in 24 zmm accumulators; per
+//! `(ci, dy, dx)` step it does `NV` loads, `UC` weight broadcasts (weights stored
+//! `[co block][ci][dy][dx][UC]` so they stream) and `UC * NV` FMAs, then stores straight into
+//! the NCHW output with masked stores.
 
 use crate::kernel::with_scratch;
 use rayon::prelude::*;
@@ -94,43 +94,67 @@ pub(crate) fn conv_forward(
     let tiles = h.div_ceil(fit);
     let rpt = h.div_ceil(tiles);
     let tiles = h.div_ceil(rpt);
+    // Whole small images are grouped so a task's row segments fill the NV-segment micro-tiles
+    // (16x16 images have 16 segments: 6 micro-tiles of 3 would waste 2 of 18 slots).
+    let segs_per_image = h * w.div_ceil(16);
+    let group = if tiles == 1 && segs_per_image.div_ceil(NV) * NV * 20 > segs_per_image * 21 {
+        let g = NV / gcd(segs_per_image, NV);
+        let fits = g * cin * (h + 2 * p) * wp <= 2 * TILE_TARGET_FLOATS;
+        if fits && g <= n {
+            g
+        } else {
+            1
+        }
+    } else {
+        1
+    };
     let out_ptr = SyncPtr(out.as_mut_ptr());
     let threads = rayon::current_num_threads();
-    let tasks = n * tiles;
+    let tasks = if group > 1 {
+        n.div_ceil(group)
+    } else {
+        n * tiles
+    };
 
     let task = |t: usize, inner_parallel: bool| {
-        let (img, tile) = (t / tiles, t % tiles);
-        let y0 = tile * rpt;
-        let rows = rpt.min(h - y0);
+        // Either rows y0..y0+rows of one image, or whole images img0..img0+count.
+        let (img0, count, y0, rows) = if group > 1 {
+            let img0 = t * group;
+            (img0, group.min(n - img0), 0, h)
+        } else {
+            let y0 = (t % tiles) * rpt;
+            (t / tiles, 1, y0, rpt.min(h - y0))
+        };
         let plane = (rows + 2 * p) * wp;
-        let len = cin * plane + 16 + k;
+        let ci_stride = count * plane;
+        let len = cin * ci_stride + 16 + k;
         with_scratch(len, |xp| {
-            fill_padded(
-                &x[img * cin * hw..(img + 1) * cin * hw],
-                h,
-                w,
-                p,
-                y0,
-                rows,
-                xp,
-            );
+            xp.fill(0.0);
+            let mut segs = Vec::with_capacity(count * rows * w.div_ceil(16));
+            for slot in 0..count {
+                let img = img0 + slot;
+                let xi = &x[img * cin * hw..(img + 1) * cin * hw];
+                fill_padded_at(xi, h, w, p, y0, rows, xp, ci_stride, slot * plane);
+                for (off, r, c0, mask) in segments(rows, w, wp) {
+                    let out_off = (img * cout * h + y0 + r) * w + c0;
+                    segs.push((slot * plane + off, out_off, mask));
+                }
+            }
             let xp = &*xp;
             let geom = TileGeom {
                 cin,
                 cout,
-                h,
-                w,
                 k,
                 wp,
-                plane,
-                rows,
-                y0,
-                img,
+                ci_stride,
+                hw,
+                out_len: n * cout * hw,
+                segs,
             };
             let blocks = cout.div_ceil(UC);
             let run_block = |b: usize| {
                 let wblk = &wpk[b * cin * k * k * UC..(b + 1) * cin * k * k * UC];
-                // SAFETY: available() was checked; each (img, channel block, rows) region
+                // SAFETY: available() was checked; each (images, channel block, rows) region
                 // of `out` is written by exactly one call.
                 unsafe { channel_block(&geom, xp, wblk, b, out_ptr) };
             };
@@ -148,30 +172,33 @@ pub(crate) fn conv_forward(
     }
 }
 
-/// What one tile's channel blocks need to know.
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// What one task's channel blocks need to know.
 struct TileGeom {
     cin: usize,
     cout: usize,
-    h: usize,
-    w: usize,
     k: usize,
     wp: usize,
-    plane: usize,
-    rows: usize,
-    y0: usize,
-    img: usize,
+    /// Distance between input channel planes in the padded buffer.
+    ci_stride: usize,
+    /// Distance between output channels.
+    hw: usize,
+    /// Length of the whole output, for the bounds check.
+    out_len: usize,
+    /// Row segments: (padded-input offset, output offset of channel 0, lane mask).
+    segs: Vec<(usize, usize, u16)>,
 }
 
-/// Copies input rows `y0 - p .. y0 + rows + p` of one image `[cin, h, w]` into the padded NCHW
-/// tile `xp` (`cin` planes of `(rows + 2p) x wp`, then a zero tail), zeros outside the image.
-fn fill_padded(img: &[f32], h: usize, w: usize, p: usize, y0: usize, rows: usize, xp: &mut [f32]) {
-    let plane = (rows + 2 * p) * (w + 2 * p);
-    xp.fill(0.0);
-    fill_padded_at(img, h, w, p, y0, rows, xp, plane, 0);
-}
-
-/// [`fill_padded`] into an already zeroed buffer with channel planes `ci_stride` apart,
-/// starting at `base` (several images side by side share one buffer in the weight gradient).
+/// Copies input rows `y0 - p .. y0 + rows + p` of one image `[cin, h, w]` into an already
+/// zeroed padded NCHW buffer: `cin` planes of `(rows + 2p) x wp`, `ci_stride` apart, starting
+/// at `base` (several images can sit side by side in one buffer, each in its own slot).
 #[allow(clippy::too_many_arguments)]
 fn fill_padded_at(
     img: &[f32],
@@ -215,30 +242,31 @@ fn segments(rows: usize, w: usize, wp: usize) -> Vec<(usize, usize, usize, u16)>
     segs
 }
 
-/// All micro-tiles of one block of `UC` output channels over one tile of rows.
+/// All micro-tiles of one block of `UC` output channels over one task's row segments.
 ///
 /// # Safety
 /// Needs AVX-512F; `out` must be the full `[n, cout, h, w]` output and no other thread may
-/// write channels `b * UC ..` of rows `y0 .. y0 + rows` of image `img` meanwhile.
+/// write channels `b * UC ..` of this task's segments meanwhile.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)]
 unsafe fn channel_block(g: &TileGeom, xp: &[f32], wblk: &[f32], b: usize, out: SyncPtr) {
     use std::arch::x86_64::*;
-    let segs = segments(g.rows, g.w, g.wp);
     debug_assert!(wblk.len() == g.cin * g.k * g.k * UC);
-    // Largest input index a segment reads, for the bounds check below.
-    let reach = (g.cin - 1) * g.plane + (g.k - 1) * g.wp + (g.k - 1) + 15;
-    for group in segs.chunks(NV) {
+    // Largest input index a segment reads beyond its offset, for the bounds checks below.
+    let reach = (g.cin - 1) * g.ci_stride + (g.k - 1) * g.wp + (g.k - 1) + 15;
+    let last_co = (b * UC + UC).min(g.cout) - 1;
+    for group in g.segs.chunks(NV) {
         // A short last group repeats its last segment (computed twice, stored twice).
-        let sg: [(usize, usize, usize, u16); NV] =
-            std::array::from_fn(|v| group[v.min(group.len() - 1)]);
-        for s in &sg {
-            assert!(s.0 + reach < xp.len(), "padded tile too short");
+        let sg: [(usize, usize, u16); NV] = std::array::from_fn(|v| group[v.min(group.len() - 1)]);
+        for &(x_off, out_off, mask) in &sg {
+            assert!(x_off + reach < xp.len(), "padded tile too short");
+            assert!(last_co * g.hw + out_off + mask.count_ones() as usize <= g.out_len);
         }
         let mut acc = [[_mm512_setzero_ps(); NV]; UC];
         let mut wptr = wblk.as_ptr();
         for ci in 0..g.cin {
-            let xc = xp.as_ptr().add(ci * g.plane);
+            let xc = xp.as_ptr().add(ci * g.ci_stride);
             for dy in 0..g.k {
                 let xr = xc.add(dy * g.wp);
                 for dx in 0..g.k {
@@ -255,15 +283,15 @@ unsafe fn channel_block(g: &TileGeom, xp: &[f32], wblk: &[f32], b: usize, out: S
                 }
             }
         }
-        for (c, a) in acc.iter().enumerate() {
+        // Indexing by value (not iterating by reference) keeps `acc` in registers.
+        for c in 0..UC {
             let co = b * UC + c;
             if co >= g.cout {
                 break;
             }
             for v in 0..NV {
-                let (_, r, c0, mask) = sg[v];
-                let dst = ((g.img * g.cout + co) * g.h + g.y0 + r) * g.w + c0;
-                _mm512_mask_storeu_ps(out.get().add(dst), mask, a[v]);
+                let (_, out_off, mask) = sg[v];
+                _mm512_mask_storeu_ps(out.get().add(co * g.hw + out_off), mask, acc[c][v]);
             }
         }
     }

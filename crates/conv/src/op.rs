@@ -273,6 +273,9 @@ mod tests {
             (2, 16, 8, 6, 50, 3),
             (1, 40, 3, 9, 1500, 3),
             (1, 1, 1, 4, 3, 7),
+            // Small images grouped into one task (3 per task, last task shorter).
+            (5, 3, 4, 5, 7, 5),
+            (4, 5, 9, 16, 16, 3),
         ];
         for (i, &(n, cin, cout, h, w, k)) in shapes.iter().enumerate() {
             let g = Geom {
