@@ -39,6 +39,12 @@ pub struct StepTimes {
     pub samples_per_s: f64,
     /// Trainable parameters.
     pub parameters: usize,
+    /// Mean seconds per step spent in each model part (`snnkit_model::profile` parts: `lif`,
+    /// `lif_bwd`, `sma_encoder_conv`, `sma_attention`, `sma_combine`, `azo`, `batchnorm`,
+    /// `batchnorm_bwd`, `conv`, `pool`, `pool_bwd`), plus `rest` = the step's mean minus them all
+    /// (head, composed ops, candle's autograd, the update). Recorded in a separate pass so the
+    /// timers do not disturb the medians above.
+    pub breakdown_s: std::collections::BTreeMap<String, f64>,
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -106,6 +112,7 @@ pub fn step_times(b: &StepBench, device: &Device) -> Result<StepTimes> {
         }
     }
     let med = median(&all);
+    let breakdown_s = breakdown(&model, &mut opt, &x, &labels, b.iters.max(1), device)?;
     Ok(StepTimes {
         median_step_s: med,
         median_forward_s: median(&fw),
@@ -114,5 +121,43 @@ pub fn step_times(b: &StepBench, device: &Device) -> Result<StepTimes> {
         steps_s: all,
         samples_per_s: b.batch as f64 / med,
         parameters: model.store().num_parameters(),
+        breakdown_s,
     })
+}
+
+/// Mean seconds per step in each profiled model part over `iters` more steps.
+fn breakdown(
+    model: &SmaVgg8,
+    opt: &mut Optimizer,
+    x: &Tensor,
+    labels: &Tensor,
+    iters: usize,
+    device: &Device,
+) -> Result<std::collections::BTreeMap<String, f64>> {
+    use snnkit_model::profile;
+    profile::reset();
+    profile::enable(true);
+    let t0 = Instant::now();
+    let mut run = || -> Result<()> {
+        for _ in 0..iters {
+            let out = model.forward_t(x, true)?;
+            let loss = Loss::Mse.compute(&out, labels)?;
+            let grads = loss.backward()?;
+            let g = opt.grads(&grads);
+            opt.step(&g)?;
+            device.synchronize()?;
+        }
+        Ok(())
+    };
+    let res = run();
+    profile::enable(false);
+    res?;
+    let per_step = t0.elapsed().as_secs_f64() / iters as f64;
+    let mut m: std::collections::BTreeMap<String, f64> = profile::snapshot()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v / iters as f64))
+        .collect();
+    let parts: f64 = m.values().sum();
+    m.insert("rest".into(), (per_step - parts).max(0.0));
+    Ok(m)
 }

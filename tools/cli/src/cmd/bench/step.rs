@@ -100,6 +100,7 @@ pub fn run(args: Args) -> Result<()> {
             "samples_per_s": t.samples_per_s,
             "steps_s": t.steps_s,
             "parameters": t.parameters,
+            "breakdown_s": t.breakdown_s,
             "widths": m.widths,
             "head": m.head,
             "frames": m.time_steps,
@@ -128,6 +129,14 @@ pub fn run(args: Args) -> Result<()> {
             "median step {:.4} s (forward+loss {:.4} s, backward {:.4} s, update {:.4} s), {:.1} samples/s over {} steps",
             t.median_step_s, t.median_forward_s, t.median_backward_s, t.median_update_s, t.samples_per_s, args.iters
         );
+        let total: f64 = t.breakdown_s.values().sum();
+        println!("breakdown (mean seconds per step, separate profiled pass):");
+        for (k, v) in &t.breakdown_s {
+            println!(
+                "  {k:<18} {v:>8.4} s  {:>5.1}%",
+                100.0 * v / total.max(1e-12)
+            );
+        }
     }
     Ok(())
 }
