@@ -13,8 +13,8 @@ use std::time::Instant;
 /// Arguments.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Output folder (raw/, cache/, run/ inside).
-    #[arg(long, default_value = "snnkit-demo")]
+    /// Output folder (raw/, cache/, run/ inside; `runs/` is git-ignored).
+    #[arg(long, default_value = "runs/demo")]
     pub out: PathBuf,
     /// Frames per sample (T).
     #[arg(long, default_value_t = DEMO_FRAMES)]
