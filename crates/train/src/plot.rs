@@ -1,5 +1,5 @@
 //! PNG plots: training curves (`curves.png`) and confusion matrices, drawn with plotters'
-//! bitmap backend. Text uses the crate's own pixel font (a 5×7 pixel font in this crate), so no system font
+//! bitmap backend. Text is drawn with a 5×7 pixel font of this crate, so no system font
 //! library is needed.
 
 use crate::error::{Error, Result};
