@@ -3,6 +3,14 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+
+/// `writeln!` into a `String` (cannot fail).
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
 use snnkit_cache::{CacheReader, FingerprintStatus};
 
 /// Arguments.
@@ -87,15 +95,20 @@ fn info(args: InfoArgs) -> Result<()> {
                 "min": l.iter().min(), "max": l.iter().max()
             })),
         });
-        crate::cmd::convert::print_json(&serde_json::to_string_pretty(&value)?)?;
+        crate::cmd::convert::print_stdout(&serde_json::to_string_pretty(&value)?)?;
         return Ok(());
     }
-    println!("{}", info.path.display());
-    println!(
+    let mut out = String::new();
+    say!(out, "{}", info.path.display());
+    say!(
+        out,
         "  dataset      {} / {} ({})",
-        info.dataset, info.split, info.setting_name
+        info.dataset,
+        info.split,
+        info.setting_name
     );
-    println!(
+    say!(
+        out,
         "  frames       {shape:?} {} ({}), format v{}",
         info.dtype.name(),
         info.compression,
@@ -106,28 +119,32 @@ fn info(args: InfoArgs) -> Result<()> {
             l.iter().min().copied().unwrap_or(0),
             l.iter().max().copied().unwrap_or(0),
         );
-        println!(
+        say!(
+            out,
             "  lengths      {lo}..={hi} frames per sample (zero-padded to {})",
             info.frames
         );
     }
-    println!(
+    say!(
+        out,
         "  size         {} on disk, {:.0} B/sample ({:.1}x smaller than raw {} counts)",
         crate::cmd::convert::human_bytes(file_bytes),
         per_sample,
         raw_bytes as f64 / file_bytes.max(1) as f64,
         info.dtype.name()
     );
-    println!("  classes      {}", info.class_names.len());
+    say!(out, "  classes      {}", info.class_names.len());
     for (i, (name, count)) in info.class_names.iter().zip(&counts).enumerate() {
-        println!("    {i:3} {name:24} {count}");
+        say!(out, "    {i:3} {name:24} {count}");
     }
-    println!(
+    say!(
+        out,
         "  created      {} by snnkit {}",
-        info.created, info.snnkit_version
+        info.created,
+        info.snnkit_version
     );
     if let Some(root) = &info.source_root {
-        println!("  source root  {root}");
+        say!(out, "  source root  {root}");
     }
     let status = match &fingerprint {
         FingerprintStatus::Match => "matches the raw files".to_string(),
@@ -136,9 +153,10 @@ fn info(args: InfoArgs) -> Result<()> {
         }
         FingerprintStatus::Unavailable { reason } => format!("not checked ({reason})"),
     };
-    println!("  fingerprint  {} {status}", info.source_fingerprint);
+    say!(out, "  fingerprint  {} {status}", info.source_fingerprint);
     if !info.skipped_files.is_empty() {
-        println!("  skipped      {}", info.skipped_files.join(", "));
+        say!(out, "  skipped      {}", info.skipped_files.join(", "));
     }
+    crate::cmd::convert::print_stdout(out.trim_end())?;
     Ok(())
 }

@@ -9,6 +9,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
+
+/// `writeln!` into a `String` (cannot fail).
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use snnkit_cache::convert::{ConvertOptions, Progress};
 use snnkit_cache::{
@@ -111,9 +119,9 @@ pub fn run(args: Args) -> Result<()> {
     bar.finish_and_clear();
     let summary = summary?;
     if args.json {
-        print_json(&serde_json::to_string_pretty(&summary)?)?;
+        print_stdout(&serde_json::to_string_pretty(&summary)?)?;
     } else {
-        print_summary(&summary);
+        print_summary(&summary)?;
     }
     Ok(())
 }
@@ -133,8 +141,15 @@ fn progress_bar(quiet: bool) -> ProgressBar {
     bar
 }
 
-fn print_summary(s: &ConvertSummary) {
-    println!("{} {} -> {}", s.dataset, s.setting, s.out_dir.display());
+fn print_summary(s: &ConvertSummary) -> Result<()> {
+    let mut out = String::new();
+    say!(
+        out,
+        "{} {} -> {}",
+        s.dataset,
+        s.setting,
+        s.out_dir.display()
+    );
     for sp in &s.splits {
         let state = if sp.up_to_date {
             " (up to date, not rewritten)".to_string()
@@ -143,7 +158,8 @@ fn print_summary(s: &ConvertSummary) {
         } else {
             String::new()
         };
-        println!(
+        say!(
+            out,
             "  {:5} {:6} samples  {:>10}  {:>8.0} B/sample  {}  {}{}",
             sp.split,
             sp.samples,
@@ -159,16 +175,18 @@ fn print_summary(s: &ConvertSummary) {
                 e if e.contains(&bad.file) => e.to_string(),
                 e => format!("{}: {e}", bad.file),
             };
-            println!("        skipped {why}");
+            say!(out, "        skipped {why}");
         }
     }
-    println!(
+    say!(
+        out,
         "  {} samples, {:.1} M events in {:.2} s ({:.1} M events/s)",
         s.samples,
         s.events as f64 / 1e6,
         s.seconds,
         s.events_per_s / 1e6
     );
+    print_stdout(out.trim_end())
 }
 
 /// `1.5 MiB`-style sizes.
@@ -188,7 +206,7 @@ pub fn human_bytes(b: u64) -> String {
 }
 
 /// Prints `text` and a newline on stdout; a closed pipe (`| head`) is not an error.
-pub fn print_json(text: &str) -> Result<()> {
+pub fn print_stdout(text: &str) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}").and_then(|()| out.flush()) {

@@ -148,7 +148,7 @@ pub fn run(args: Args) -> Result<()> {
             "spikingjelly_npz_compressed_bytes_per_sample_est": npz_compressed,
             "compressions": compare,
         });
-        crate::cmd::convert::print_json(&serde_json::to_string_pretty(&v)?)?;
+        crate::cmd::convert::print_stdout(&serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     println!(

@@ -113,7 +113,7 @@ pub fn run(args: Args) -> Result<()> {
                 })
             })
             .collect();
-        crate::cmd::convert::print_json(&serde_json::to_string_pretty(&v)?)?;
+        crate::cmd::convert::print_stdout(&serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     println!(
