@@ -339,7 +339,7 @@ pub(crate) fn conv_weight_grad(
     let group = if tiles == 1 {
         64usize
             .div_ceil(segs_per_image)
-            .min(TILE_TARGET_FLOATS / (cin * plane_full).max(1))
+            .min(2 * TILE_TARGET_FLOATS / (cin * plane_full).max(1))
             .clamp(1, n.max(1))
     } else {
         1
