@@ -269,31 +269,37 @@ fn decompress(pk: &Packet, compression: i32, ctx: Ctx) -> Result<Vec<u8>, Error>
             format!("{e}"),
         )
     };
-    let mut out = Vec::new();
     match compression {
-        0 => return Ok(pk.payload.to_vec()),
-        1 | 2 => {
-            lz4_flex::frame::FrameDecoder::new(pk.payload)
-                .take(MAX_PACKET + 1)
-                .read_to_end(&mut out)
-                .map_err(bad)?;
-        }
+        1 | 2 => read_prefixed(lz4_flex::frame::FrameDecoder::new(pk.payload), pk, ctx, bad),
         3 | 4 => {
-            zstd::stream::read::Decoder::new(pk.payload)
-                .map_err(bad)?
-                .take(MAX_PACKET + 1)
-                .read_to_end(&mut out)
-                .map_err(bad)?;
+            let dec = zstd::stream::read::Decoder::new(pk.payload).map_err(bad)?;
+            read_prefixed(dec, pk, ctx, bad)
         }
-        _ => unreachable!("checked by the caller"),
+        _ => Ok(pk.payload.to_vec()),
     }
-    if out.len() as u64 > MAX_PACKET {
+}
+
+/// Reads one size-prefixed flatbuffer from a decompressor: the u32 prefix first, so the output
+/// is allocated once at its final size (growing it cost a third of the decode time).
+fn read_prefixed(
+    mut r: impl Read,
+    pk: &Packet,
+    ctx: Ctx,
+    bad: impl Fn(std::io::Error) -> Error,
+) -> Result<Vec<u8>, Error> {
+    let mut prefix = [0u8; 4];
+    r.read_exact(&mut prefix).map_err(&bad)?;
+    let len = u32::from_le_bytes(prefix) as u64;
+    if len + 4 > MAX_PACKET {
         return Err(ctx.invalid(
             pk.offset + 8,
             format!("a packet of at most {MAX_PACKET} bytes after decompression"),
-            "more",
+            format!("a size prefix of {len}"),
         ));
     }
+    let mut out = vec![0u8; len as usize + 4];
+    out[..4].copy_from_slice(&prefix);
+    r.read_exact(&mut out[4..]).map_err(&bad)?;
     Ok(out)
 }
 
