@@ -47,7 +47,7 @@ pub struct DecodedSource {
 impl DecodedSource {
     /// Wraps a decoded recording (checks once whether its timestamps are sorted).
     pub fn new(recording: Recording) -> Self {
-        let sorted = is_sorted(&recording.events.t);
+        let sorted = recording.events.t.is_sorted();
         DecodedSource { recording, sorted }
     }
 
@@ -63,15 +63,6 @@ impl DecodedSource {
             Some((start, end)) => Cut::Owned(mask(ev, start, end)),
         }
     }
-}
-
-/// True when `t` is non-decreasing (branch-free per block, so it vectorises).
-fn is_sorted(t: &[i64]) -> bool {
-    t.len() < 2
-        || t[..t.len() - 1]
-            .chunks(4096)
-            .zip(t[1..].chunks(4096))
-            .all(|(a, b)| !a.iter().zip(b).fold(false, |bad, (x, y)| bad | (x > y)))
 }
 
 /// Index range of `[start, end)` in sorted timestamps.

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::frames::{Frames, SensorSize};
-use crate::spec::{split_by_time_with, ChannelRule, FrameSpec};
+use crate::spec::{is_sorted, split_by_time_with, ChannelRule, FrameSpec};
 use snnkit_events::EventsRef;
 use std::ops::Range;
 
@@ -236,40 +236,19 @@ pub(crate) fn bin_split_by_time(
     bin_slices_to(events, sensor, ChannelRule::NonZero, &slices, sink)
 }
 
-/// [`bin_one`] with SpikingJelly's channel rule that also reports whether `t` is non-decreasing
-/// over `range` (read in the same pass, so checking costs one extra column, not a second pass).
+/// [`bin_one`] with SpikingJelly's channel rule, after checking that `t` is non-decreasing over
+/// `range` (a vectorised pass over one column). Returns `false` without binning when it is not.
 fn bin_one_checked(
     events: EventsRef<'_>,
     range: Range<usize>,
     sensor: SensorSize,
     frame: &mut [u32],
 ) -> Result<bool> {
-    let (w, h) = (sensor.width, sensor.height);
-    let plane = w * h;
-    let ts = &events.t[range.clone()];
-    let xs = &events.x[range.clone()];
-    let ys = &events.y[range.clone()];
-    let ps = &events.p[range.clone()];
-    let frame = &mut frame[..2 * plane];
-    let mut prev = ts.first().copied().unwrap_or(0);
-    let mut unsorted = false;
-    for (i, (((&t, &x), &y), &p)) in ts.iter().zip(xs).zip(ys).zip(ps).enumerate() {
-        unsorted |= prev > t;
-        prev = t;
-        let (xu, yu) = (x as usize, y as usize);
-        if xu >= w || yu >= h {
-            return Err(Error::OutOfRange {
-                index: range.start + i,
-                x,
-                y,
-                width: w,
-                height: h,
-            });
-        }
-        let cell = &mut frame[(p != 0) as usize * plane + yu * w + xu];
-        *cell = cell.wrapping_add(1);
+    if !is_sorted(&events.t[range.clone()]) {
+        return Ok(false);
     }
-    Ok(!unsorted)
+    bin_one::<false>(events, range, sensor, frame)?;
+    Ok(true)
 }
 
 /// The hot loop: one pass over the columns of `range`, one increment per event, no allocation.

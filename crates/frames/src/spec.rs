@@ -312,16 +312,10 @@ pub(crate) fn split_by_time_with(t: &[i64], frames: usize, sorted: bool) -> Vec<
     out
 }
 
-/// True when `t` is non-decreasing. Branch-free per block so the compiler vectorises it: this
-/// check is as long as the binning pass itself when written with an early exit per element.
+/// True when `t` is non-decreasing. (A pass over 8 bytes per event: on a memory-bound machine it
+/// costs about as much as binning itself, which reads 5 bytes per event.)
 pub fn is_sorted(t: &[i64]) -> bool {
-    if t.len() < 2 {
-        return true;
-    }
-    let (a, b) = (&t[..t.len() - 1], &t[1..]);
-    a.chunks(4096)
-        .zip(b.chunks(4096))
-        .all(|(ca, cb)| !ca.iter().zip(cb).fold(false, |bad, (x, y)| bad | (x > y)))
+    t.is_sorted()
 }
 
 /// numpy's `searchsorted(a, key, side='left')` for one key, as numpy's binary search does it
