@@ -20,6 +20,11 @@ impl Count for u32 {
         self as f32
     }
 }
+impl Count for f32 {
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
 
 /// What happens to one sample: the same for all of its frames.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,57 +79,69 @@ pub(crate) fn transform_frame<C: Count>(
         return;
     }
     let (oh, ow) = (g.out_h(), g.out_w());
+    if g.factor == 1 {
+        place(src, oh, ow, aug, dst);
+        return;
+    }
     tmp.clear();
     tmp.resize(2 * oh * ow, 0.0);
-    if g.factor == 1 {
-        for (t, &s) in tmp.iter_mut().zip(src) {
-            *t = s.to_f32();
-        }
-    } else {
-        let f = g.factor;
-        let scale = if g.average { 1.0 / (f * f) as f32 } else { 1.0 };
-        for c in 0..2 {
-            for oy in 0..oh {
-                let out_row = &mut tmp[(c * oh + oy) * ow..][..ow];
-                for i in 0..f {
-                    let in_row = &src[(c * g.h + oy * f + i) * g.w..][..ow * f];
-                    for (ox, o) in out_row.iter_mut().enumerate() {
-                        *o += in_row[ox * f..][..f]
-                            .iter()
-                            .map(|v| v.to_f32())
-                            .sum::<f32>();
-                    }
+    let f = g.factor;
+    let scale = if g.average { 1.0 / (f * f) as f32 } else { 1.0 };
+    for c in 0..2 {
+        for oy in 0..oh {
+            let out_row = &mut tmp[(c * oh + oy) * ow..][..ow];
+            for i in 0..f {
+                let in_row = &src[(c * g.h + oy * f + i) * g.w..][..ow * f];
+                for (ox, o) in out_row.iter_mut().enumerate() {
+                    *o += in_row[ox * f..][..f]
+                        .iter()
+                        .map(|v| v.to_f32())
+                        .sum::<f32>();
                 }
-                if g.average {
-                    out_row.iter_mut().for_each(|o| *o *= scale);
-                }
+            }
+            if g.average {
+                out_row.iter_mut().for_each(|o| *o *= scale);
             }
         }
     }
-    if aug == SampleAug::default() {
-        dst.copy_from_slice(tmp);
-        return;
-    }
-    dst.fill(0.0);
-    let (ohi, owi) = (oh as i32, ow as i32);
-    // Output x takes source x' = x − dx (before the flip); only x' in [0, W) exists.
-    let x_lo = aug.dx.max(0);
-    let x_hi = (owi + aug.dx).min(owi);
-    if x_lo >= x_hi {
-        return;
-    }
+    place(tmp.as_slice(), oh, ow, aug, dst);
+}
+
+/// Writes `src` (`[2, h, w]`) into `dst` flipped and shifted: `dst[c][y][x] = src[c][y − dy][x']` with
+/// `x' = x − dx`, mirrored (`w − 1 − x'`) when flipping, and zero where that falls outside the frame. Works row by
+/// row on contiguous runs so the plain case is a widening copy.
+fn place<C: Count>(src: &[C], h: usize, w: usize, aug: SampleAug, dst: &mut [f32]) {
+    let (hi, wi) = (h as i32, w as i32);
+    // Output columns whose source column x − dx exists.
+    let x_lo = aug.dx.clamp(0, wi) as usize;
+    let x_hi = (wi + aug.dx).clamp(0, wi) as usize;
     for c in 0..2 {
-        for y in 0..ohi {
-            let sy = y - aug.dy;
-            if !(0..ohi).contains(&sy) {
+        for y in 0..h {
+            let dst_row = &mut dst[(c * h + y) * w..][..w];
+            let sy = y as i32 - aug.dy;
+            if !(0..hi).contains(&sy) || x_lo >= x_hi {
+                dst_row.fill(0.0);
                 continue;
             }
-            let src_row = &tmp[(c * oh + sy as usize) * ow..][..ow];
-            let dst_row = &mut dst[(c * oh + y as usize) * ow..][..ow];
-            for x in x_lo..x_hi {
-                let sx = x - aug.dx;
-                let sx = if aug.flip { owi - 1 - sx } else { sx };
-                dst_row[x as usize] = src_row[sx as usize];
+            let src_row = &src[(c * h + sy as usize) * w..][..w];
+            dst_row[..x_lo].fill(0.0);
+            dst_row[x_hi..].fill(0.0);
+            let out = &mut dst_row[x_lo..x_hi];
+            // Source columns x − dx for x in [x_lo, x_hi), i.e. [x_lo − dx, x_hi − dx).
+            let (s_lo, s_hi) = (
+                (x_lo as i32 - aug.dx) as usize,
+                (x_hi as i32 - aug.dx) as usize,
+            );
+            if aug.flip {
+                // Mirrored columns w − 1 − s for s ascending: a descending run.
+                let run = &src_row[w - s_hi..w - s_lo];
+                for (d, v) in out.iter_mut().zip(run.iter().rev()) {
+                    *d = v.to_f32();
+                }
+            } else {
+                for (d, v) in out.iter_mut().zip(&src_row[s_lo..s_hi]) {
+                    *d = v.to_f32();
+                }
             }
         }
     }
@@ -272,5 +289,40 @@ mod tests {
             &mut avg,
         );
         assert_eq!(avg.iter().sum::<f32>(), total / 4.0);
+    }
+
+    #[test]
+    fn matches_naive_flip_shift_for_every_offset() {
+        let (h, w) = (5, 7);
+        let src: Vec<u16> = (0..2 * h * w).map(|v| v as u16 + 1).collect();
+        let g = geom(h, w, 1, false);
+        for flip in [false, true] {
+            for dy in -6..=6 {
+                for dx in -8..=8 {
+                    let aug = SampleAug { flip, dx, dy };
+                    let mut dst = vec![-1.0; 2 * h * w];
+                    transform_frame(&src, g, aug, &mut Vec::new(), &mut dst);
+                    for c in 0..2 {
+                        for y in 0..h as i32 {
+                            for x in 0..w as i32 {
+                                let (sy, sx) = (y - dy, x - dx);
+                                let want =
+                                    if (0..h as i32).contains(&sy) && (0..w as i32).contains(&sx) {
+                                        let sx = if flip { w as i32 - 1 - sx } else { sx };
+                                        src[(c * h + sy as usize) * w + sx as usize] as f32
+                                    } else {
+                                        0.0
+                                    };
+                                let got = dst[(c * h + y as usize) * w + x as usize];
+                                assert_eq!(
+                                    got, want,
+                                    "flip {flip} dx {dx} dy {dy} c {c} y {y} x {x}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
