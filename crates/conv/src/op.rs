@@ -66,7 +66,7 @@ pub(crate) fn forward_with(path: Path, g: &Geom, x: &[f32], w: &[f32]) -> Vec<f3
         // Empty output, or nothing to sum over: zeros (the kernels assume non-empty sizes).
         return out;
     }
-    if path == Path::Direct && g.k > 1 {
+    if path == Path::Direct {
         let wpk = direct::pack_weights(w, g.cout, g.cin, g.k);
         direct::conv_forward(g.n, g.cin, g.cout, g.h, g.w, g.k, x, &wpk, &mut out);
     } else {
@@ -276,6 +276,9 @@ mod tests {
             // Small images grouped into one task (3 per task, last task shorter).
             (5, 3, 4, 5, 7, 5),
             (4, 5, 9, 16, 16, 3),
+            // 1x1 kernels.
+            (3, 7, 10, 5, 21, 1),
+            (1, 2, 3, 1, 1, 1),
         ];
         for (i, &(n, cin, cout, h, w, k)) in shapes.iter().enumerate() {
             let g = Geom {
