@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use snnkit_events::{AtisOverflow, Format, Profile, ReadOptions, Recording};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// How to decode an event file (shared by `inspect`, `events` and the benchmarks).
@@ -62,6 +63,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let rec = args.decode.read()?;
     let s = rec.summary();
+    // Write errors (a closed pipe) become an error exit instead of a panic.
+    let mut out = std::io::stdout().lock();
     if args.json {
         let v = serde_json::json!({
             "file": args.decode.file.display().to_string(),
@@ -74,18 +77,19 @@ pub fn run(args: Args) -> Result<()> {
             "on": s.on,
             "off": s.off,
         });
-        println!("{v}");
+        writeln!(out, "{v}")?;
     } else {
         let opt = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
-        println!("file    {}", args.decode.file.display());
-        println!("format  {}", rec.format);
-        println!(
+        writeln!(out, "file    {}", args.decode.file.display())?;
+        writeln!(out, "format  {}", rec.format)?;
+        writeln!(
+            out,
             "sensor  {} x {}",
             opt(rec.width.map(i64::from)),
             opt(rec.height.map(i64::from))
-        );
-        println!("events  {} ({} on, {} off)", s.events, s.on, s.off);
-        println!("t       {} .. {} µs", opt(s.t_min), opt(s.t_max));
+        )?;
+        writeln!(out, "events  {} ({} on, {} off)", s.events, s.on, s.off)?;
+        writeln!(out, "t       {} .. {} µs", opt(s.t_min), opt(s.t_max))?;
     }
     Ok(())
 }

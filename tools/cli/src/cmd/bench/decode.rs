@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use snnkit_events::{
     aedat2, aedat3, aedat4, atis, hdf5, read_file, Event, Events, Format, ReadOptions,
 };
+use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -117,6 +118,8 @@ pub fn run(args: Args) -> Result<()> {
         ]
     });
     let all = rayon::current_num_threads();
+    // Write errors (a closed pipe) become an error exit instead of a panic.
+    let mut out = std::io::stdout().lock();
     let mut rows = Vec::new();
     for format in formats {
         let path = dir.path().join(format!("bench.{}", format.name()));
@@ -131,7 +134,8 @@ pub fn run(args: Args) -> Result<()> {
             let eps = args.events as f64 / s;
             let eps_cpu = args.events as f64 / cpu.max(1e-9);
             if !args.json {
-                println!(
+                writeln!(
+                    out,
                     "{:<9} {:>2} thread(s): {:>7.1} M events/s wall, {:>7.1} M events/CPU-s  ({:.1} ms for {} events, {:.0} MB/s of file)",
                     format.name(),
                     th,
@@ -140,7 +144,7 @@ pub fn run(args: Args) -> Result<()> {
                     s * 1e3,
                     args.events,
                     bytes as f64 / s / 1e6
-                );
+                )?;
             }
             rows.push(serde_json::json!({
                 "format": format.name(),
@@ -156,7 +160,7 @@ pub fn run(args: Args) -> Result<()> {
         std::fs::remove_file(&path)?;
     }
     if args.json {
-        println!("{}", serde_json::Value::Array(rows));
+        writeln!(out, "{}", serde_json::Value::Array(rows))?;
     }
     Ok(())
 }
