@@ -7,10 +7,12 @@ use rayon::prelude::*;
 /// Weight gradient `sum_n corr(x[n], gout[n])` as `[cout][cin][k][k]`, for `k` in 3, 5, 7
 /// (see [`wgrad_supported`]). Requires [`available`].
 ///
-/// Per tile, the input is padded as in the forward pass and the output gradient is laid on the
-/// same padded grid with zeros in the junk columns. The micro-kernel takes `UCO` output
-/// channels and the `k` taps of one kernel row `(ci, dy, 0..k)`, runs over all positions of the
-/// tile with `UCO * k` vector accumulators (`UCO * k <= 24`), and reduces each to one sum.
+/// Per task (a tile of rows, or a few whole small images), the input is padded as in the
+/// forward pass and cut into the same 16-column row segments; the output gradient is read in
+/// place with masked loads, so columns past the row end add nothing. The micro-kernel takes
+/// `UCO` output channels and the `k` taps of one kernel row `(ci, dy, 0..k)`, runs over all
+/// segments of the task with `UCO * k` vector accumulators (`UCO * k <= 24`), and reduces each
+/// to one sum.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn conv_weight_grad(
     n: usize,
@@ -42,6 +44,8 @@ pub(crate) fn conv_weight_grad(
         64usize
             .div_ceil(segs_per_image)
             .min(2 * TILE_TARGET_FLOATS / (cin * plane_full).max(1))
+            // Keep at least one task per thread.
+            .min(n.div_ceil(rayon::current_num_threads()))
             .clamp(1, n.max(1))
     } else {
         1
