@@ -1,11 +1,13 @@
 //! Fast CPU 2-D convolution for candle: stride 1, "same" padding (k // 2), NCHW f32.
 //!
 //! [`conv2d_same`] is the entry point the model crate calls. On the CPU with f32 tensors it
-//! runs a tiled implicit GEMM (see `kernel.rs` for the layout trick) as a candle custom op with
-//! its own backward (input gradient = same convolution of the output gradient with the kernel
-//! flipped and the channels swapped; weight gradient = correlation of the input with the output
-//! gradient). Everything else (other devices, dtypes) falls back to candle's `conv2d` and its
-//! autograd. Second derivatives through the fast path are not supported.
+//! runs this crate's kernels as a candle custom op with its own backward (input gradient = same
+//! convolution of the output gradient with the kernel flipped and the channels swapped; weight
+//! gradient = correlation of the input with the output gradient): direct AVX-512 kernels
+//! (`direct/`) where the CPU has AVX-512F, a tiled implicit GEMM over the `gemm` crate
+//! (`kernel.rs`) elsewhere. Other devices and dtypes fall back to candle's `conv2d` and its
+//! autograd. Second derivatives through the fast path are not supported. `docs/conv.md` has
+//! the design and the measurements.
 
 mod direct;
 mod kernel;
