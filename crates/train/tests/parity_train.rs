@@ -140,8 +140,12 @@ fn run_optimizers(case: &str, t: &HashMap<String, Tensor>, entry: &Value) {
         for s in ["exp_avg", "exp_avg_sq"] {
             let key = format!("{name}.{s}");
             if let Some(w) = t.get(&key) {
-                let (a, r) = check_real(case, &key, &state[&format!("optimizer.p.{s}")], w);
-                line += &format!("; {s} abs {a:.3e} rel {r:.3e}");
+                let got = &state[&format!("optimizer.p.{s}")];
+                let (a, r) = check_real(case, &key, got, w);
+                let g = got.to_vec1::<f32>().unwrap();
+                let e = w.to_vec1::<f32>().unwrap();
+                let exact = g.iter().zip(&e).filter(|(x, y)| x == y).count();
+                line += &format!("; {s} abs {a:.3e} rel {r:.3e} ({exact}/{} exact)", e.len());
             }
         }
         if let Some(w) = t.get(&format!("{name}.mu_product")) {

@@ -11,6 +11,7 @@
 //! how checkpoints carry it.
 
 mod config;
+mod fused;
 mod schedule;
 
 pub use config::{OptimizerConfig, OptimizerKind};
@@ -35,6 +36,8 @@ struct ParamState {
 /// An optimizer over named candle [`Var`]s (AdamW, Adam, NAdam or SGD; see [`OptimizerKind`]).
 pub struct Optimizer {
     cfg: OptimizerConfig,
+    /// Use the tensor-op path even on the CPU (tests compare the two paths).
+    tensor_path: bool,
     lr: f64,
     params: Vec<(String, Var)>,
     state: Vec<ParamState>,
@@ -54,6 +57,7 @@ impl Optimizer {
             .collect();
         Self {
             lr: cfg.lr,
+            tensor_path: false,
             cfg,
             params,
             state,
@@ -114,6 +118,10 @@ impl Optimizer {
         {
             let Some(g) = g else { continue };
             let g = g.to_dtype(DType::F32)?;
+            if var.device().is_cpu() && var.dtype() == DType::F32 && !self.tensor_path {
+                fused::step(&self.cfg, self.lr, st, var, &g)?;
+                continue;
+            }
             let p = var.as_tensor().detach();
             let new_p = match self.cfg.kind {
                 OptimizerKind::Adam | OptimizerKind::AdamW => {
@@ -381,6 +389,77 @@ mod tests {
             let pa = a.params[0].1.as_tensor().to_vec1::<f32>().unwrap();
             let pb = b.params[0].1.as_tensor().to_vec1::<f32>().unwrap();
             assert_eq!(pa, pb, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn cpu_fused_path_equals_tensor_path_bit_for_bit() {
+        let dev = Device::Cpu;
+        let kinds = [
+            (OptimizerKind::AdamW, 0.0, false),
+            (OptimizerKind::Adam, 0.0, false),
+            (OptimizerKind::NAdam, 0.0, false),
+            (OptimizerKind::Sgd, 0.9, false),
+            (OptimizerKind::Sgd, 0.9, true),
+            (OptimizerKind::Sgd, 0.0, false),
+        ];
+        for (kind, momentum, nesterov) in kinds {
+            for wd in [0.0, 1e-2] {
+                let p0 = Tensor::randn(0f32, 1.0, (3, 50_000), &dev).unwrap();
+                let cfg = OptimizerConfig {
+                    kind,
+                    lr: 1e-2,
+                    weight_decay: wd,
+                    momentum,
+                    dampening: 0.1,
+                    nesterov,
+                    momentum_decay: 1e-3,
+                    ..OptimizerConfig::default()
+                };
+                let va = Var::from_tensor(&p0).unwrap();
+                let vb = Var::from_tensor(&p0).unwrap();
+                let mut a = Optimizer::new(cfg.clone(), vec![("w".into(), va.clone())]);
+                let mut b = Optimizer::new(cfg, vec![("w".into(), vb.clone())]);
+                b.tensor_path = true;
+                for _ in 0..4 {
+                    let g = Tensor::randn(0f32, 1.0, (3, 50_000), &dev).unwrap();
+                    a.step(&[Some(g.clone())]).unwrap();
+                    b.step(&[Some(g)]).unwrap();
+                }
+                let bits = |t: &Tensor| -> Vec<u32> {
+                    t.flatten_all()
+                        .unwrap()
+                        .to_vec1::<f32>()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.to_bits())
+                        .collect()
+                };
+                let same = |x: &Tensor, y: &Tensor| {
+                    // +0 and -0 may differ (x·s + 0 in candle's affine); compare values, not signs of zero.
+                    bits(x) == bits(y)
+                        || x.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+                            == y.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+                };
+                assert!(
+                    same(va.as_tensor(), vb.as_tensor()),
+                    "{kind:?} wd {wd} nesterov {nesterov}: params"
+                );
+                let sa: HashMap<_, _> = a.state_tensors().unwrap().into_iter().collect();
+                let sb: HashMap<_, _> = b.state_tensors().unwrap().into_iter().collect();
+                assert_eq!(sa.len(), sb.len());
+                for (k, ta) in &sa {
+                    if ta.dtype() == DType::F32 && ta.rank() > 0 {
+                        assert!(same(ta, &sb[k]), "{kind:?} wd {wd}: {k}");
+                    } else if ta.dtype() == DType::F32 {
+                        assert_eq!(
+                            ta.to_scalar::<f32>().unwrap(),
+                            sb[k].to_scalar::<f32>().unwrap(),
+                            "{k}"
+                        );
+                    }
+                }
+            }
         }
     }
 
