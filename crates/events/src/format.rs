@@ -179,6 +179,21 @@ pub enum Aedat2Layout {
     Davis,
 }
 
+impl FromStr for Aedat2Layout {
+    type Err = ParseNameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "dvs128" => Ok(Aedat2Layout::Dvs128),
+            "davis" => Ok(Aedat2Layout::Davis),
+            _ => Err(ParseNameError {
+                kind: "AEDAT 2.0 layout",
+                name: s.to_string(),
+                expected: "dvs128, davis",
+            }),
+        }
+    }
+}
+
 /// Options for [`read_file`](crate::read_file) and the per-format readers.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
@@ -220,6 +235,8 @@ mod tests {
             assert_eq!(p.name().parse::<Profile>(), Ok(p));
         }
         assert!("aedat5".parse::<Format>().is_err());
+        assert_eq!("davis".parse::<Aedat2Layout>(), Ok(Aedat2Layout::Davis));
+        assert_eq!("dvs128".parse::<Aedat2Layout>(), Ok(Aedat2Layout::Dvs128));
         let e = "mnist".parse::<Profile>().unwrap_err().to_string();
         assert!(e.contains("n-mnist"), "{e}");
         assert_eq!(Profile::NCaltech101.sensor_size(), (240, 180));

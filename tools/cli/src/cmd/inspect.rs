@@ -1,7 +1,7 @@
 //! `snnkit inspect FILE`: format, sensor size, event count, time span and polarity counts.
 
 use anyhow::Result;
-use snnkit_events::{AtisOverflow, Format, Profile, ReadOptions, Recording};
+use snnkit_events::{Aedat2Layout, AtisOverflow, Format, Profile, ReadOptions, Recording};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -25,6 +25,10 @@ pub struct DecodeArgs {
     /// add 8192 µs to later timestamps); default keeps them as events, as SpikingJelly does.
     #[arg(long)]
     pub tonic: bool,
+    /// AEDAT 2.0 address layout: dvs128 or davis (default: from the `# AEChip:` header line, else
+    /// from the addresses).
+    #[arg(long)]
+    pub aedat2_layout: Option<Aedat2Layout>,
 }
 
 impl DecodeArgs {
@@ -39,7 +43,7 @@ impl DecodeArgs {
             } else {
                 AtisOverflow::SpikingJelly
             },
-            ..Default::default()
+            aedat2_layout: self.aedat2_layout,
         }
     }
 
