@@ -22,6 +22,13 @@ where
         .write_npy(&mut writer)
         .with_context(|| format!("cannot write {}", path.display()))?;
     drop(writer);
+    // Temporary files are created private (0600); the result is an ordinary output file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("cannot set permissions on {}", tmp.path().display()))?;
+    }
     tmp.persist(path)
         .with_context(|| format!("cannot move the finished file to {}", path.display()))?;
     Ok(())
