@@ -22,6 +22,12 @@ extern "C" {
         level: c_int,
     ) -> c_int;
     fn compressBound(source_len: c_ulong) -> c_ulong;
+    fn uncompress(
+        dest: *mut u8,
+        dest_len: *mut c_ulong,
+        source: *const u8,
+        source_len: c_ulong,
+    ) -> c_int;
 }
 
 // HDF5 1.10.2+ C API (libhdf5 is linked by the hdf5 bindings). hid_t is int64_t since 1.10.
@@ -34,6 +40,14 @@ extern "C" {
         data_size: usize,
         buf: *const c_void,
     ) -> c_int;
+    fn H5Dread_chunk(
+        dset_id: i64,
+        dxpl_id: i64,
+        offset: *const u64,
+        filters: *mut u32,
+        buf: *mut c_void,
+    ) -> c_int;
+    fn H5Dget_chunk_storage_size(dset_id: i64, offset: *const u64, chunk_bytes: *mut u64) -> c_int;
 }
 
 /// H5P_DEFAULT.
@@ -130,6 +144,147 @@ pub(crate) fn write_chunk(
     Ok(())
 }
 
+/// How a `/frames` dataset stores its chunks, when this module can decode them without HDF5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Codec {
+    /// No filters: little-endian counts.
+    Raw,
+    /// Deflate, with or without byte shuffle before it.
+    Deflate {
+        /// Shuffle filter present.
+        shuffle: bool,
+    },
+}
+
+impl Codec {
+    /// The codec of `ds`, or `None` for filter pipelines other than the ones this crate writes.
+    pub(crate) fn of(ds: &hdf5::Dataset) -> Option<Codec> {
+        use hdf5::filters::Filter;
+        match ds.filters().as_slice() {
+            [] => Some(Codec::Raw),
+            [Filter::Deflate(_)] => Some(Codec::Deflate { shuffle: false }),
+            [Filter::Shuffle, Filter::Deflate(_)] => Some(Codec::Deflate { shuffle: true }),
+            _ => None,
+        }
+    }
+}
+
+/// A stored count type decodable from little-endian bytes.
+pub(crate) trait Stored: Copy + Default + Send + Sync {
+    const SIZE: usize;
+    fn from_le(bytes: &[u8]) -> Self;
+}
+
+impl Stored for u8 {
+    const SIZE: usize = 1;
+    fn from_le(b: &[u8]) -> Self {
+        b[0]
+    }
+}
+impl Stored for u16 {
+    const SIZE: usize = 2;
+    fn from_le(b: &[u8]) -> Self {
+        u16::from_le_bytes([b[0], b[1]])
+    }
+}
+impl Stored for u32 {
+    const SIZE: usize = 4;
+    fn from_le(b: &[u8]) -> Self {
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+}
+
+/// The stored bytes of the chunk at row `row` of a 5-D `/frames` dataset (all filters applied).
+pub(crate) fn read_chunk(
+    ds: &hdf5::Dataset,
+    path: &std::path::Path,
+    row: usize,
+) -> Result<Vec<u8>> {
+    let id = ds.id();
+    let offset = [row as u64, 0, 0, 0, 0];
+    let bad = |what: &str| Error::Invalid {
+        path: path.to_path_buf(),
+        reason: format!("chunk {row}: {what}"),
+    };
+    hdf5::sync::sync(|| {
+        let mut size = 0u64;
+        // SAFETY: live dataset id, 5-element offset for a 5-D dataset, `size` is a valid out pointer.
+        if unsafe { H5Dget_chunk_storage_size(id, offset.as_ptr(), &mut size) } < 0 || size == 0 {
+            return Err(bad("no stored chunk"));
+        }
+        let mut buf = vec![0u8; size as usize];
+        let mut mask = 0u32;
+        // SAFETY: `buf` holds exactly the chunk's stored size, as H5Dread_chunk requires.
+        if unsafe {
+            H5Dread_chunk(
+                id,
+                H5P_DEFAULT,
+                offset.as_ptr(),
+                &mut mask,
+                buf.as_mut_ptr().cast(),
+            )
+        } < 0
+        {
+            return Err(bad("H5Dread_chunk failed"));
+        }
+        if mask != 0 {
+            return Err(bad("stored with some filters skipped"));
+        }
+        Ok(buf)
+    })
+}
+
+/// Decodes one stored chunk into `out` (`out.len()` counts of type `C`).
+pub(crate) fn decode<C: Stored>(
+    stored: &[u8],
+    codec: Codec,
+    out: &mut [C],
+) -> std::result::Result<(), String> {
+    let n = out.len();
+    let want = n * C::SIZE;
+    let inflated;
+    let (raw, shuffled) = match codec {
+        Codec::Raw => (stored, false),
+        Codec::Deflate { shuffle } => {
+            let mut dst = vec![0u8; want];
+            let mut dst_len = want as c_ulong;
+            // SAFETY: dst has `want` writable bytes and dst_len says so; stored is valid for its length.
+            let status = unsafe {
+                uncompress(
+                    dst.as_mut_ptr(),
+                    &mut dst_len,
+                    stored.as_ptr(),
+                    stored.len() as c_ulong,
+                )
+            };
+            if status != 0 || dst_len as usize != want {
+                return Err(format!(
+                    "inflate failed (zlib status {status}, {dst_len} of {want} bytes)"
+                ));
+            }
+            inflated = dst;
+            (inflated.as_slice(), shuffle && C::SIZE > 1)
+        }
+    };
+    if raw.len() != want {
+        return Err(format!("chunk holds {} bytes, expected {want}", raw.len()));
+    }
+    if shuffled {
+        let mut le = [0u8; 4];
+        for (i, o) in out.iter_mut().enumerate() {
+            for (k, b) in le.iter_mut().take(C::SIZE).enumerate() {
+                *b = raw[k * n + i];
+            }
+            *o = C::from_le(&le[..C::SIZE]);
+        }
+    } else {
+        for (o, b) in out.iter_mut().zip(raw.chunks_exact(C::SIZE)) {
+            *o = C::from_le(b);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +306,69 @@ mod tests {
         )
         .unwrap();
         assert_eq!(&d.bytes[..1], &[0x78], "zlib stream header");
+    }
+
+    /// The reader's own chunk path (not HDF5's) decodes what the writer stored, for every type and codec.
+    #[test]
+    fn stored_chunks_decode_without_hdf5_filters() {
+        use crate::format::{CacheMeta, FrameSetting, SplitBy};
+        let dir = tempfile::tempdir().unwrap();
+        for compression in [Compression::None, Compression::Deflate(2)] {
+            for max in [200u32, 40_000, 100_000] {
+                let path = dir.path().join(format!(
+                    "c{max}{}.h5",
+                    compression.to_string().replace(':', "")
+                ));
+                let meta = CacheMeta {
+                    dataset: "unit".into(),
+                    split: "train".into(),
+                    setting: FrameSetting::Frames {
+                        frames: 2,
+                        split_by: SplitBy::Number,
+                    },
+                    height: 3,
+                    width: 4,
+                    class_names: vec!["a".into()],
+                    source_fingerprint: String::new(),
+                    source_root: None,
+                    compression,
+                };
+                let counts: Vec<u32> = (0..48u32).map(|i| (i * 7919) % (max + 1)).collect();
+                let mut w = crate::CacheWriter::create(&path, &meta).unwrap();
+                w.append(&counts, 0, "x#all").unwrap();
+                let encoded = encode(&counts, CountType::for_max(max), compression).unwrap();
+                w.append_encoded(&counts, &encoded, 0, "x#all").unwrap();
+                w.finish(&[]).unwrap();
+                let file = hdf5::File::open(&path).unwrap();
+                let ds = file.dataset("frames").unwrap();
+                let codec = Codec::of(&ds).expect("known filters");
+                for row in 0..2 {
+                    let bytes = read_chunk(&ds, &path, row).unwrap();
+                    let got: Vec<u32> = match CountType::for_max(max) {
+                        CountType::U8 => {
+                            let mut o = vec![0u8; 48];
+                            decode(&bytes, codec, &mut o).unwrap();
+                            o.into_iter().map(u32::from).collect()
+                        }
+                        CountType::U16 => {
+                            let mut o = vec![0u16; 48];
+                            decode(&bytes, codec, &mut o).unwrap();
+                            o.into_iter().map(u32::from).collect()
+                        }
+                        CountType::U32 => {
+                            let mut o = vec![0u32; 48];
+                            decode(&bytes, codec, &mut o).unwrap();
+                            o
+                        }
+                    };
+                    assert_eq!(got, counts, "{compression} max {max} row {row}");
+                }
+                // HDF5's writer and the worker-side encoder store identical bytes.
+                assert_eq!(
+                    read_chunk(&ds, &path, 0).unwrap(),
+                    read_chunk(&ds, &path, 1).unwrap()
+                );
+            }
+        }
     }
 }

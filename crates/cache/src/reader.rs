@@ -6,6 +6,9 @@ use hdf5::types::VarLenUnicode;
 use hdf5::H5Type;
 use serde::Serialize;
 
+use rayon::prelude::*;
+
+use crate::chunk::{decode, read_chunk, Codec, Stored};
 use crate::error::{Error, H5Context, Result};
 use crate::fingerprint::FingerprintStatus;
 use crate::format::{
@@ -280,8 +283,57 @@ impl CacheReader {
     }
 
     /// The whole `/frames` in its stored type, `[N, T, 2, H, W]` flattened (for in-memory loading).
-    pub(crate) fn read_all_as<T: H5Type>(&self) -> Result<Vec<T>> {
-        self.frames_ds.read_raw::<T>().h5(&self.info.path)
+    pub(crate) fn read_all_as<T: H5Type + Stored>(&self) -> Result<Vec<T>> {
+        let all: Vec<usize> = (0..self.len()).collect();
+        let mut out = vec![T::default(); self.len() * self.info.sample_len()];
+        self.read_samples_into(&all, &mut out)?;
+        Ok(out)
+    }
+
+    /// Samples `indices` in their stored type `T` (whose size must match [`CacheInfo::dtype`]) into `out`
+    /// (`indices.len()` samples back to back). HDF5 serializes every call and inflates chunks on the calling
+    /// thread, so the stored chunk bytes are fetched under its lock and inflated in parallel (rayon); files whose
+    /// filters this crate did not write go through HDF5's own reader.
+    pub(crate) fn read_samples_into<T: H5Type + Stored>(
+        &self,
+        indices: &[usize],
+        out: &mut [T],
+    ) -> Result<()> {
+        let len = self.info.sample_len();
+        if out.len() != indices.len() * len || T::SIZE != self.info.dtype.size() {
+            return Err(Error::Usage(
+                "sample buffer does not match the cache".into(),
+            ));
+        }
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
+            return Err(Error::Usage(format!(
+                "sample {bad} out of range (cache has {})",
+                self.len()
+            )));
+        }
+        let path = &self.info.path;
+        if let Some(codec) = Codec::of(&self.frames_ds) {
+            let stored: Result<Vec<Vec<u8>>> = indices
+                .iter()
+                .map(|&i| read_chunk(&self.frames_ds, path, i))
+                .collect();
+            if let Ok(stored) = stored {
+                return out
+                    .par_chunks_mut(len.max(1))
+                    .zip(&stored)
+                    .enumerate()
+                    .try_for_each(|(k, (o, bytes))| {
+                        decode(bytes, codec, o).map_err(|reason| Error::Invalid {
+                            path: path.clone(),
+                            reason: format!("sample {}: {reason}", indices[k]),
+                        })
+                    });
+            }
+        }
+        for (o, &i) in out.chunks_mut(len.max(1)).zip(indices) {
+            o.copy_from_slice(&self.read_sample_as::<T>(i)?);
+        }
+        Ok(())
     }
 
     /// Size of the file on disk in bytes.

@@ -280,3 +280,46 @@ fn bad_settings_are_errors() {
     let loader = Loader::open(&path, LoaderConfig::eval(1), &Device::Cpu).unwrap();
     assert!(loader.batch(&[5], 0).is_err());
 }
+
+#[test]
+fn wide_counts_load_exactly_for_every_codec() {
+    use snnkit_cache::{CacheReader, Compression, CountType};
+    let dir = tempfile::tempdir().unwrap();
+    for (max, want) in [(300u32, CountType::U16), (70_000, CountType::U32)] {
+        for compression in [Compression::None, Compression::Deflate(3)] {
+            let path = dir.path().join(format!(
+                "w{max}-{}.h5",
+                compression.to_string().replace(':', "")
+            ));
+            let mut m = meta(T, H, W, 3);
+            m.compression = compression;
+            let samples: Vec<Vec<u32>> =
+                (0..5).map(|i| sample(i as u64 + 90, T * FL, max)).collect();
+            let mut w = CacheWriter::create(&path, &m).unwrap();
+            for (i, s) in samples.iter().enumerate() {
+                let mut s = s.clone();
+                s[0] = max; // every sample needs the wide type
+                w.append(&s, (i % 3) as u16, &format!("f{i}#0")).unwrap();
+            }
+            w.finish(&[]).unwrap();
+            let reader = CacheReader::open(&path).unwrap();
+            assert_eq!(reader.info().dtype, want);
+            let hdf5_read: Vec<Vec<u32>> = (0..5).map(|i| reader.read_sample(i).unwrap()).collect();
+            for limit in [0, u64::MAX] {
+                let cfg = LoaderConfig {
+                    in_memory_limit: limit,
+                    ..LoaderConfig::eval(2)
+                };
+                let loader = Loader::open(&path, cfg, &Device::Cpu).unwrap();
+                for batch in loader.epoch(0) {
+                    let batch = batch.unwrap();
+                    for (b, got) in unbatch(&batch.frames).iter().enumerate() {
+                        let i = batch.indices[b];
+                        let want: Vec<f32> = hdf5_read[i].iter().map(|&v| v as f32).collect();
+                        assert_eq!(got, &want, "{compression} {max} limit {limit} sample {i}");
+                    }
+                }
+            }
+        }
+    }
+}

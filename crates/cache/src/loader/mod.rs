@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::chunk::Stored;
 use crate::error::{Error, Result};
 use crate::format::CountType;
 use crate::reader::CacheReader;
@@ -350,16 +351,15 @@ impl Inner {
             .collect()
     }
 
-    fn assemble_from_disk<C: Count + hdf5::H5Type>(
+    fn assemble_from_disk<C: Count + hdf5::H5Type + Stored>(
         &self,
         indices: &[usize],
         augs: &[SampleAug],
     ) -> Result<Vec<f32>> {
-        let owned = indices
-            .iter()
-            .map(|&i| self.reader.read_sample_as::<C>(i))
-            .collect::<Result<Vec<_>>>()?;
-        let refs: Vec<&[C]> = owned.iter().map(Vec::as_slice).collect();
+        let len = self.frames * self.geom.in_len();
+        let mut buf = vec![C::default(); indices.len() * len];
+        self.reader.read_samples_into(indices, &mut buf)?;
+        let refs: Vec<&[C]> = buf.chunks(len.max(1)).collect();
         Ok(self.assemble(&refs, augs))
     }
 
