@@ -77,6 +77,8 @@ pub struct Summary {
     pub device: String,
     /// Files of the run folder.
     pub files: BTreeMap<String, String>,
+    /// How to read `best_test_acc`.
+    pub note: String,
 }
 
 /// Reads `metrics.jsonl` (one [`EpochMetrics`] per line).

@@ -287,6 +287,7 @@ pub fn train(
         parameters: model.store().num_parameters(),
         device: device_name(dev),
         files: files_map,
+        note: "best_test_acc is the maximum test accuracy over epochs (best_epoch), the number the paper reports; final_test_acc is the last epoch's".into(),
     };
     write_json(&out.join(files::SUMMARY), &summary)?;
     Ok(RunResult {
