@@ -49,7 +49,15 @@ struct Series<'a> {
 }
 
 /// One panel: axes with ticks, a title, the series and a legend.
-fn panel(area: &Area, path: &Path, title: &str, series: &[Series]) -> Result<()> {
+/// `y_fixed` pins the y range (accuracy: 0–100) and puts the legend at the bottom, where rising
+/// curves are not; otherwise the range follows the data and the legend sits at the top.
+fn panel(
+    area: &Area,
+    path: &Path,
+    title: &str,
+    series: &[Series],
+    y_fixed: Option<(f64, f64)>,
+) -> Result<()> {
     let (w, h) = area.dim_in_pixel();
     let (w, h) = (w as i32, h as i32);
     let (left, right, top, bottom) = (62, 14, 30, 34);
@@ -76,6 +84,9 @@ fn panel(area: &Area, path: &Path, title: &str, series: &[Series]) -> Result<()>
     let pad = (y1 - y0) * 0.05;
     y0 = (y0 - pad).max(if y0 >= 0.0 { 0.0 } else { f64::MIN });
     y1 += pad;
+    if let Some((a, b)) = y_fixed {
+        (y0, y1) = (a, b);
+    }
     let px = |x: f64| left + ((x - x0) / (x1 - x0) * (w - left - right) as f64).round() as i32;
     let py =
         |y: f64| h - bottom - ((y - y0) / (y1 - y0) * (h - top - bottom) as f64).round() as i32;
@@ -140,7 +151,10 @@ fn panel(area: &Area, path: &Path, title: &str, series: &[Series]) -> Result<()>
         }
         // Legend in the top-right corner.
         let lx = w - right - 90;
-        let ly = top + 8 + 14 * i as i32;
+        let ly = match y_fixed {
+            Some(_) => h - bottom - 12 - 14 * (series.len() - 1 - i) as i32,
+            None => top + 8 + 14 * i as i32,
+        };
         area.draw(&Rectangle::new(
             [(lx, ly), (lx + 14, ly + 6)],
             s.color.filled(),
@@ -179,6 +193,7 @@ pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
                     points: pts(&|m| m.test_loss),
                 },
             ],
+            None,
         )?;
         panel(
             &r,
@@ -196,6 +211,7 @@ pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
                     points: pts(&|m| 100.0 * m.test_acc),
                 },
             ],
+            Some((0.0, 100.0)),
         )?;
         root.present().map_err(|e| perr(path, e))?;
     }
