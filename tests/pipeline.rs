@@ -43,7 +43,7 @@ fn synth_convert_train_eval() {
     .unwrap();
     assert_eq!(conv.samples, 48);
 
-    let mut cfg = common::tiny_config(8);
+    let mut cfg = common::tiny_config(10);
     cfg.dataset = "synthetic".into();
     cfg.data.downsample = 4; // 128 -> 32 px
                              // Small batches: more BatchNorm running-statistic updates, so eval mode catches up with
@@ -62,7 +62,7 @@ fn synth_convert_train_eval() {
     for e in m {
         println!("{}", serde_json_line(e));
     }
-    assert_eq!(m.len(), 8);
+    assert_eq!(m.len(), 10);
     for f in [
         "config.toml",
         "metrics.jsonl",
@@ -77,7 +77,7 @@ fn synth_convert_train_eval() {
     let last = m.last().unwrap().train_loss;
     assert!(
         last < first,
-        "training loss falls: epoch 1 {first}, epoch 8 {last}"
+        "training loss falls: epoch 1 {first}, epoch 10 {last}"
     );
     let chance = 1.0 / 3.0;
     assert!(
