@@ -233,25 +233,3 @@ fn fixed_duration_pads_and_records_lengths() {
         );
     }
 }
-
-#[test]
-fn child_processes_do_not_inherit_cache_locks() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("lock.h5");
-    write_all(&path, &[sample(1, LEN, 9)]);
-    let reader = CacheReader::open(&path).unwrap();
-    // A child started while the cache is open must not keep HDF5's flock alive after we close it.
-    let mut child = std::process::Command::new("sleep")
-        .arg("5")
-        .spawn()
-        .unwrap();
-    drop(reader);
-    let reopened = hdf5::File::open_rw(&path);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(
-        reopened.is_ok(),
-        "cache locked by a child process: {:?}",
-        reopened.err()
-    );
-}
