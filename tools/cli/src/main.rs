@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 /// Neuromorphic event data and spiking neural networks: decode, bin, cache, train, evaluate.
 #[derive(Parser)]
-#[command(name = "snnkit", version, about, long_about = None, propagate_version = true)]
+#[command(name = "snnkit", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
