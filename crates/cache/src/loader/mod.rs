@@ -412,12 +412,21 @@ impl Iterator for EpochIter {
                 "could not start the loader thread".into(),
             )));
         }
-        let item = self.rx.as_ref()?.recv().ok();
+        let item = match self.rx.as_ref()?.recv() {
+            Ok(item) => item,
+            // The producer hung up before sending every batch: it panicked. Say so rather than end the epoch
+            // early as if it were complete.
+            Err(_) if self.remaining > 0 => Err(Error::Usage(format!(
+                "the loader thread stopped with {} batches of the epoch left",
+                self.remaining
+            ))),
+            Err(_) => return None,
+        };
         match &item {
-            Some(Ok(_)) => self.remaining = self.remaining.saturating_sub(1),
-            _ => self.remaining = 0,
+            Ok(_) => self.remaining = self.remaining.saturating_sub(1),
+            Err(_) => self.remaining = 0,
         }
-        item
+        Some(item)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
