@@ -353,11 +353,20 @@ impl TrainConfig {
             None => None,
         };
         // `preset = "..."` inside the file picks its base unless the caller named one.
-        let file_preset = user
+        let file_preset = match user
             .as_mut()
             .and_then(|u| u.as_table_mut())
             .and_then(|t| t.remove("preset"))
-            .and_then(|v| v.as_str().map(str::to_string));
+        {
+            None => None,
+            Some(toml::Value::String(s)) => Some(s),
+            Some(other) => {
+                return Err(Error::Config {
+                    origin: file.map(|p| p.display().to_string()).unwrap_or_default(),
+                    message: format!("preset must be a preset name (a string), not {other}"),
+                })
+            }
+        };
         let base_name = preset.map(str::to_string).or(file_preset);
         let mut value = match &base_name {
             Some(n) => parse_toml(preset_toml(n)?, &format!("preset {n}"))?,
@@ -485,6 +494,9 @@ mod tests {
         std::fs::write(&p, "[optimizer]\nlrr = 0.5\n").unwrap();
         let e = TrainConfig::resolve(Some("synthetic"), Some(&p)).unwrap_err();
         assert!(e.to_string().contains("lrr"), "{e}");
+        std::fs::write(&p, "preset = 5\n").unwrap();
+        let e = TrainConfig::resolve(None, Some(&p)).unwrap_err();
+        assert!(e.to_string().contains("preset must be"), "{e}");
     }
 
     #[test]
