@@ -254,8 +254,11 @@ pub(crate) fn split_by_time_with(t: &[i64], frames: usize, sorted: bool) -> Vec<
         return vec![0..0; frames];
     }
     let t0 = t[0];
-    // Python floor division; a negative span (unsorted t) gives dt < 0 and only empty masks.
-    let dt = (t[n - 1] - t0).div_euclid(frames as i64);
+    // Python floor division on numpy's wrapping int64 difference; a negative span (unsorted t,
+    // or a span beyond 2^63 µs) gives dt < 0 and only empty masks.
+    let dt = t[n - 1].wrapping_sub(t0).div_euclid(frames as i64);
+    // Bin bounds in i128: with `sorted` assumed but not yet verified, `t0 + i*dt` may exceed i64.
+    let bound = |i: usize| t0 as i128 + dt as i128 * i as i128;
     // first[i], last[i]: first and last index of events in bin i (SpikingJelly's mask).
     let mut first = vec![usize::MAX; frames];
     let mut last = vec![0usize; frames];
@@ -263,9 +266,9 @@ pub(crate) fn split_by_time_with(t: &[i64], frames: usize, sorted: bool) -> Vec<
         if sorted {
             // Sorted: the mask of each bin is one contiguous run found by binary search.
             for i in 0..frames {
-                let lo = t0 + dt * i as i64;
-                let a = t.partition_point(|&v| v < lo);
-                let b = t.partition_point(|&v| v < lo + dt);
+                let (lo, hi) = (bound(i), bound(i + 1));
+                let a = t.partition_point(|&v| (v as i128) < lo);
+                let b = t.partition_point(|&v| (v as i128) < hi);
                 if a < b {
                     first[i] = a;
                     last[i] = b - 1;
@@ -273,10 +276,11 @@ pub(crate) fn split_by_time_with(t: &[i64], frames: usize, sorted: bool) -> Vec<
             }
         } else {
             for (k, &v) in t.iter().enumerate() {
-                if v < t0 {
+                // v - t0 beyond i64 lies past every bin (frames * dt <= the span fits i64).
+                let Some(d) = v.checked_sub(t0).filter(|&d| d >= 0) else {
                     continue;
-                }
-                let bin = ((v - t0) / dt) as u64;
+                };
+                let bin = (d / dt) as u64;
                 if bin < frames as u64 {
                     let b = bin as usize;
                     if first[b] == usize::MAX {
@@ -296,16 +300,16 @@ pub(crate) fn split_by_time_with(t: &[i64], frames: usize, sorted: bool) -> Vec<
             }
         })
         .collect();
-    let lo_last = t0 + dt * (frames as i64 - 1);
+    let lo_last = bound(frames - 1);
     let start_last = if first[frames - 1] != usize::MAX {
         first[frames - 1]
     } else {
         // SpikingJelly crashes here; start where its rule would: the first event at or after the
         // last bin's start.
         if sorted {
-            t.partition_point(|&v| v < lo_last)
+            t.partition_point(|&v| (v as i128) < lo_last)
         } else {
-            t.iter().position(|&v| v >= lo_last).unwrap_or(n)
+            t.iter().position(|&v| v as i128 >= lo_last).unwrap_or(n)
         }
     };
     out[frames - 1] = start_last..n;
@@ -320,7 +324,7 @@ pub fn is_sorted(t: &[i64]) -> bool {
 
 /// numpy's `searchsorted(a, key, side='left')` for one key, as numpy's binary search does it
 /// (so the result on unsorted input is numpy's too).
-fn np_searchsorted_one(len: usize, key: i64, value_at: impl Fn(usize) -> i64) -> usize {
+fn np_searchsorted_one(len: usize, key: u64, value_at: impl Fn(usize) -> u64) -> usize {
     let (mut lo, mut hi) = (0usize, len);
     while lo < hi {
         let mid = lo + ((hi - lo) >> 1);
@@ -371,19 +375,22 @@ fn fixed_duration(t: &[i64], duration: i64) -> Result<Vec<Range<usize>>> {
         return Ok(Vec::new());
     }
     let t_min = t.iter().copied().min().unwrap_or(0);
-    let span = t[n - 1] - t_min; // >= 0
-                                 // ceil(span / duration) without going through float (exact for every i64 span).
-    let frames = check_frames((span / duration + i64::from(span % duration != 0)) as u64)?;
+    // `v - t_min` for any v >= t_min lies in 0..2^64: exact as u64, where i64 could overflow.
+    let above_min = |v: i64| v.wrapping_sub(t_min) as u64;
+    let duration = duration as u64; // validated >= 1
+    let span = above_min(t[n - 1]);
+    // ceil(span / duration) without going through float (exact for every span).
+    let frames = check_frames(span.div_ceil(duration))?;
     if frames == 0 {
         // One frame with every event (SpikingJelly raises here).
         #[allow(clippy::single_range_in_vec_init)]
         return Ok(vec![0..n]);
     }
-    let frame_index = |k: usize| (t[k] - t_min) / duration;
+    let frame_index = |k: usize| above_min(t[k]) / duration;
     let mut out = Vec::with_capacity(frames);
     let mut left = 0usize;
     for i in 0..frames - 1 {
-        let right = np_searchsorted_one(n, i as i64 + 1, frame_index);
+        let right = np_searchsorted_one(n, i as u64 + 1, frame_index);
         // numpy slicing x[left:right] with right < left is empty.
         out.push(left..right.max(left));
         left = right;
@@ -470,7 +477,8 @@ fn tonic_time_bins(t: &[i64], bins: usize, overlap: f64) -> Vec<Range<usize>> {
         return vec![0..0; bins];
     }
     let t0 = t[0];
-    let tw = (t[n - 1] - t0).div_euclid(bins as i64) as f64 * (1.0 + overlap);
+    // numpy's int64 difference wraps; so does this one.
+    let tw = t[n - 1].wrapping_sub(t0).div_euclid(bins as i64) as f64 * (1.0 + overlap);
     let stride = tw * (1.0 - overlap);
     let starts: Vec<f64> = (0..bins).map(|i| i as f64 * stride + t0 as f64).collect();
     let ends: Vec<f64> = starts.iter().map(|s| s + tw).collect();
@@ -657,5 +665,44 @@ mod tests {
             assert_eq!(got, t.partition_point(|&v| (v as f64) < key));
         }
         assert_eq!(np_searchsorted_many(&t, &[0.0, 3.0, 9.5]), vec![0, 1, 5]);
+    }
+
+    #[test]
+    fn extreme_timestamps_do_not_panic() {
+        let cases: [&[i64]; 4] = [
+            &[i64::MIN, 0, i64::MAX],
+            &[i64::MAX, 0, i64::MIN],
+            &[0, i64::MAX, -5, i64::MIN + 1],
+            &[i64::MIN, i64::MAX],
+        ];
+        for t in cases {
+            for spec in [
+                FrameSpec::SplitByTime { frames: 3 },
+                FrameSpec::FixedDuration { duration: 1 << 62 },
+                FrameSpec::FixedDuration { duration: 1 },
+                FrameSpec::TimeBins {
+                    bins: 3,
+                    overlap: 0.5,
+                },
+                FrameSpec::time_window(1e18),
+            ] {
+                // An error (too many frames) is fine; a panic or a range past the end is not.
+                for r in spec.slices(t).unwrap_or_default() {
+                    assert!(
+                        r.start <= r.end && r.end <= t.len(),
+                        "{spec:?} {t:?}: {r:?}"
+                    );
+                }
+                for r in split_by_time_with(t, 3, true) {
+                    assert!(r.start <= r.end && r.end <= t.len(), "{t:?}: {r:?}");
+                }
+            }
+        }
+        // A span of 2^64 - 1 µs is exact: ceil((2^64 - 1) / 2^62) = 4 frames.
+        let s = slices(
+            FrameSpec::FixedDuration { duration: 1 << 62 },
+            &[i64::MIN, i64::MAX],
+        );
+        assert_eq!(s, vec![0..1, 1..1, 1..1, 1..2]);
     }
 }
