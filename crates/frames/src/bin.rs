@@ -443,6 +443,9 @@ mod tests {
         };
         assert_eq!(f.to_i16_wrapping(), vec![-32_768, 1, 0, 5]);
         assert_eq!(f.to_f32(), vec![32_768.0, 65_537.0, 0.0, 5.0]);
+        assert_eq!(f.frame(0), Some(&[32_768, 65_537, 0, 5][..]));
+        assert_eq!(f.frame(1), None);
+        assert_eq!(f.frame(usize::MAX), None); // no overflow panic
     }
 
     #[test]

@@ -62,8 +62,9 @@ impl Frames {
 
     /// The counts of frame `i` (`[2, H, W]`), or `None` past the end.
     pub fn frame(&self, i: usize) -> Option<&[u32]> {
-        let len = Self::CHANNELS * self.height * self.width;
-        self.counts.get(i * len..(i + 1) * len)
+        let len = self.height.checked_mul(self.width)?.checked_mul(Self::CHANNELS)?;
+        let start = i.checked_mul(len)?;
+        self.counts.get(start..start.checked_add(len)?)
     }
 
     /// Number of events counted in each frame.
