@@ -6,7 +6,7 @@ use crate::config::TrainConfig;
 use crate::data::open_loader;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
-use crate::metrics::Progress;
+use crate::metrics::{write_json, Progress};
 use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
 use snnkit_cache::Loader;
@@ -227,4 +227,24 @@ pub fn evaluate_checkpoint(
         class_names: names,
         firing_rates: stats.firing_rates,
     })
+}
+
+/// File names [`write_report`] uses.
+pub const CONFUSION_JSON: &str = "confusion.json";
+/// See [`CONFUSION_JSON`].
+pub const CONFUSION_PNG: &str = "confusion.png";
+
+/// Writes `report` as `dir/confusion.json` (the whole report, pretty JSON) and its confusion
+/// matrix as `dir/confusion.png`, creating `dir` if needed. Returns the two paths.
+pub fn write_report(report: &EvalReport, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let json = dir.join(CONFUSION_JSON);
+    let png = dir.join(CONFUSION_PNG);
+    write_json(&json, report)?;
+    crate::plot::confusion(
+        &png,
+        &report.confusion,
+        &format!("CONFUSION  ACC {:.1}%", 100.0 * report.accuracy),
+    )?;
+    Ok((json, png))
 }

@@ -21,7 +21,8 @@ pub use config::{
 pub use data::{device_name, locate_split, open_loader, parse_device};
 pub use error::{Error, Result};
 pub use eval::{
-    evaluate, evaluate_checkpoint, model_from_checkpoint, ClassAccuracy, EvalReport, EvalStats,
+    evaluate, evaluate_checkpoint, model_from_checkpoint, write_report, ClassAccuracy, EvalReport,
+    EvalStats, CONFUSION_JSON, CONFUSION_PNG,
 };
 pub use loss::{one_hot, Loss};
 pub use metrics::{read_jsonl, EpochMetrics, NoProgress, Progress, Summary};

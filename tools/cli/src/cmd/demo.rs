@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use snnkit_cache::{convert_dataset, DatasetConvert, FrameSetting, SplitBy};
 use snnkit_datasets::synthetic::{generate, SynthConfig};
-use snnkit_train::{TrainConfig, TrainOptions};
+use snnkit_train::{files, TrainConfig, TrainOptions};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -49,14 +49,14 @@ pub fn demo_synth_config(seed: u64) -> SynthConfig {
 
 /// Files of a previous demo run that a new one replaces (nothing else is ever deleted).
 const RUN_FILES: [&str; 8] = [
-    "config.toml",
-    "metrics.jsonl",
-    "last.safetensors",
-    "best.safetensors",
-    "curves.png",
-    "summary.json",
-    "confusion.json",
-    "confusion.png",
+    files::CONFIG,
+    files::METRICS,
+    files::LAST,
+    files::BEST,
+    files::CURVES,
+    files::SUMMARY,
+    snnkit_train::CONFUSION_JSON,
+    snnkit_train::CONFUSION_PNG,
 ];
 
 /// Runs the demo.
@@ -148,17 +148,7 @@ pub fn run(args: Args) -> Result<()> {
         &device,
         &mut quiet_bars,
     )?;
-    let json_path = run_dir.join("confusion.json");
-    let png_path = run_dir.join("confusion.png");
-    snnkit_train::checkpoint::write_atomic(
-        &json_path,
-        (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
-    )?;
-    snnkit_train::plot::confusion(
-        &png_path,
-        &report.confusion,
-        &format!("CONFUSION  ACC {:.1}%", 100.0 * report.accuracy),
-    )?;
+    let (json_path, png_path) = snnkit_train::write_report(&report, &run_dir)?;
     let eval_s = t0.elapsed().as_secs_f64();
     say(
         &args,
@@ -187,12 +177,12 @@ pub fn run(args: Args) -> Result<()> {
     println!("frame cache:      {}", conv.out_dir.display());
     println!("run folder:       {}", run_dir.display());
     for f in [
-        "config.toml",
-        "metrics.jsonl",
-        "best.safetensors",
-        "last.safetensors",
-        "curves.png",
-        "summary.json",
+        files::CONFIG,
+        files::METRICS,
+        files::BEST,
+        files::LAST,
+        files::CURVES,
+        files::SUMMARY,
     ] {
         println!("  {}", run_dir.join(f).display());
     }

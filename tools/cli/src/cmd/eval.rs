@@ -54,18 +54,7 @@ pub fn run(args: Args) -> Result<()> {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(".")),
     };
-    std::fs::create_dir_all(&out)?;
-    let json_path = out.join("confusion.json");
-    let png_path = out.join("confusion.png");
-    snnkit_train::checkpoint::write_atomic(
-        &json_path,
-        (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
-    )?;
-    snnkit_train::plot::confusion(
-        &png_path,
-        &report.confusion,
-        &format!("CONFUSION  ACC {:.1}%", 100.0 * report.accuracy),
-    )?;
+    let (json_path, png_path) = snnkit_train::write_report(&report, &out)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
