@@ -23,6 +23,7 @@ use crate::read::{finish, Recording};
 use crate::source::show_bytes;
 use crate::types::Events;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -261,7 +262,8 @@ struct Packet<'a> {
     payload: &'a [u8],
 }
 
-fn decompress(pk: &Packet, compression: i32, ctx: Ctx) -> Result<Vec<u8>, Error> {
+/// The packet's flatbuffer: decompressed, or borrowed from the file when stored uncompressed.
+fn decompress<'a>(pk: &Packet<'a>, compression: i32, ctx: Ctx) -> Result<Cow<'a, [u8]>, Error> {
     let bad = |e: std::io::Error| {
         ctx.invalid(
             pk.offset + 8,
@@ -270,12 +272,13 @@ fn decompress(pk: &Packet, compression: i32, ctx: Ctx) -> Result<Vec<u8>, Error>
         )
     };
     match compression {
-        1 | 2 => read_prefixed(lz4_flex::frame::FrameDecoder::new(pk.payload), pk, ctx, bad),
+        1 | 2 => read_prefixed(lz4_flex::frame::FrameDecoder::new(pk.payload), pk, ctx, bad)
+            .map(Cow::Owned),
         3 | 4 => {
             let dec = zstd::stream::read::Decoder::new(pk.payload).map_err(bad)?;
-            read_prefixed(dec, pk, ctx, bad)
+            read_prefixed(dec, pk, ctx, bad).map(Cow::Owned)
         }
-        _ => Ok(pk.payload.to_vec()),
+        _ => Ok(Cow::Borrowed(pk.payload)),
     }
 }
 
