@@ -156,7 +156,24 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Recording, Error> {
         ));
     };
     let t = match read_column(path, &file, names[0])? {
-        Column::Float(v) if seconds => v.into_iter().map(|s| (s * 1e6).round() as i64).collect(),
+        Column::Float(v) if seconds => v
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                // NaN, infinities and times beyond i64 µs would cast silently to 0 or saturate.
+                let us = (s * 1e6).round();
+                (-9.2e18..9.2e18)
+                    .contains(&us)
+                    .then_some(us as i64)
+                    .ok_or_else(|| {
+                        h5err(
+                            path,
+                            names[0],
+                            format!("element {i} = {s} s is not a timestamp"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?,
         c => ints(path, names[0], c)?,
     };
     let x = coords(path, names[1], read_column(path, &file, names[1])?)?;
@@ -349,6 +366,42 @@ mod tests {
             err.contains("events.h5") && err.contains("outside"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn event_utils_seconds_and_non_finite_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.h5");
+        let write_utils = |ts: &[f64]| {
+            let f = hdf5::File::create(&path).unwrap();
+            let g = f.create_group("events").unwrap();
+            let n = ts.len();
+            g.new_dataset_builder().with_data(ts).create("ts").unwrap();
+            for name in ["xs", "ys"] {
+                g.new_dataset_builder()
+                    .with_data(&vec![1i16; n][..])
+                    .create(name)
+                    .unwrap();
+            }
+            g.new_dataset_builder()
+                .with_data(&vec![true; n][..])
+                .create("ps")
+                .unwrap();
+        };
+        write_utils(&[0.5, 1.0000015]);
+        let rec = read(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(rec.events.t, vec![500_000, 1_000_002]);
+        assert_eq!(rec.events.p, vec![1, 1]);
+        for bad in [f64::NAN, f64::INFINITY, 1e300] {
+            write_utils(&[0.5, bad]);
+            let err = read(&path, &ReadOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("events/ts") && err.contains("element 1"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
