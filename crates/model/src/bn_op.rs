@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+use crate::cpu_slice::f32_slice as slice;
+
 /// Per-channel statistics of the last forward (shared between the op's forward and backward).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct BnSaved {
@@ -18,17 +20,6 @@ pub(crate) struct BnSaved {
     pub invstd: Vec<f64>,
     /// Elements per channel (N·H·W).
     pub count: usize,
-}
-
-fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let data = match s {
-        CpuStorage::F32(d) => d.as_slice(),
-        _ => candle_core::bail!("{what}: expected f32"),
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("{what}: expected a contiguous tensor"),
-    }
 }
 
 /// `(n, c, hw)` of an `[N, C, H, W]` layout.

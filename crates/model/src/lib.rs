@@ -53,6 +53,7 @@ mod bias_op;
 mod bn_op;
 mod combine_op;
 pub mod conv;
+mod cpu_slice;
 pub mod error;
 pub mod layers;
 pub mod lif;

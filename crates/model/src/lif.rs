@@ -21,6 +21,8 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Resul
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::cpu_slice::f32_slice;
+
 /// LIF hyper-parameters. `Default` = the reference's `LIFNode(tau=2, v_threshold=1, v_reset=0,
 /// detach_reset=True, surrogate=ATan(alpha=2))`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -189,17 +191,6 @@ pub fn lif_backward_cpu(x: &[f32], gs: &[f32], t: usize, cfg: &LifConfig) -> Vec
     gx
 }
 
-fn cpu_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let data = match s {
-        CpuStorage::F32(d) => d.as_slice(),
-        _ => candle_core::bail!("{what}: expected f32, got {:?}", s.dtype()),
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("{what}: input must be contiguous"),
-    }
-}
-
 /// The fused multi-step LIF as a candle custom op: the input's elements are read as `[T, N]`
 /// (time-major), whatever its shape, and the output keeps the input's shape. That lets callers
 /// pass a folded `[T·B, C, H, W]` tensor without reshape nodes (each costs two full passes in
@@ -221,7 +212,7 @@ impl CustomOp1 for LifOp {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let _p = crate::profile::scope("lif");
-        let x = cpu_f32(s, l, "lif")?;
+        let x = f32_slice(s, l, "lif")?;
         let (out, count) = lif_forward_cpu(x, self.t, &self.cfg);
         self.spike_count.store(count, Ordering::Relaxed);
         Ok((CpuStorage::F32(out), l.shape().clone()))
@@ -259,8 +250,8 @@ impl CustomOp2 for LifBwdOp {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let _p = crate::profile::scope("lif_bwd");
-        let x = cpu_f32(s1, l1, "lif-bwd x")?;
-        let g = cpu_f32(s2, l2, "lif-bwd grad")?;
+        let x = f32_slice(s1, l1, "lif-bwd x")?;
+        let g = f32_slice(s2, l2, "lif-bwd grad")?;
         if x.len() != g.len() {
             candle_core::bail!("lif-bwd: x and grad sizes differ");
         }
