@@ -418,8 +418,9 @@ fn write_to<W: Write>(
     head.push_str("#!END-HEADER\r\n");
     w.write_all(head.as_bytes()).map_err(|e| ctx.io(e))?;
     let cap = opts.packet_events.clamp(1, i32::MAX as usize);
-    let mut buf: Vec<u8> = Vec::with_capacity(PACKET_HEADER + cap * 8);
     let n = ev.len();
+    // No bigger than the events need: `packet_events` may be up to i32::MAX.
+    let mut buf: Vec<u8> = Vec::with_capacity(PACKET_HEADER + cap.min(n) * 8);
     let mut i = 0;
     while i < n {
         let overflow = ev.t[i] >> 31;
