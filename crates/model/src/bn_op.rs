@@ -69,6 +69,13 @@ impl CustomOp3 for BnTrainOp {
         let gamma = slice(s2, l2, "batchnorm weight")?;
         let beta = slice(s3, l3, "batchnorm bias")?;
         let (n, c, hw) = nchw(l1)?;
+        if gamma.len() != c || beta.len() != c {
+            candle_core::bail!(
+                "batchnorm: {} weights and {} biases for {c} channels",
+                gamma.len(),
+                beta.len()
+            );
+        }
         let m = (n * hw).max(1) as f64;
         let stats: Vec<(f64, f64)> = (0..c)
             .into_par_iter()
@@ -175,7 +182,7 @@ impl CustomOp2 for BnBwdOp {
         let dy = slice(s2, l2, "batchnorm-bwd dy")?;
         let (n, c, hw) = nchw(l1)?;
         let sv = &self.saved;
-        if sv.mean.len() != c || dy.len() != x.len() {
+        if sv.mean.len() != c || self.gamma.len() != c || dy.len() != x.len() {
             candle_core::bail!("batchnorm backward: saved statistics do not match the input");
         }
         let m = sv.count.max(1) as f64;

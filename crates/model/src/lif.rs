@@ -213,6 +213,7 @@ impl CustomOp1 for LifOp {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let _p = crate::profile::scope("lif");
         let x = f32_slice(s, l, "lif")?;
+        check_steps(x.len(), self.t)?;
         let (out, count) = lif_forward_cpu(x, self.t, &self.cfg);
         self.spike_count.store(count, Ordering::Relaxed);
         Ok((CpuStorage::F32(out), l.shape().clone()))
@@ -255,6 +256,7 @@ impl CustomOp2 for LifBwdOp {
         if x.len() != g.len() {
             candle_core::bail!("lif-bwd: x and grad sizes differ");
         }
+        check_steps(x.len(), self.t)?;
         Ok((
             CpuStorage::F32(lif_backward_cpu(x, g, self.t, &self.cfg)),
             l1.shape().clone(),
@@ -350,6 +352,14 @@ fn lif_backward_composed(x: &Tensor, grad: &Tensor, cfg: &LifConfig) -> Result<T
     Tensor::stack(&gx, 0)
 }
 
+/// Errors unless `len` elements split into `t` (non-zero) timesteps of equal size.
+fn check_steps(len: usize, t: usize) -> Result<()> {
+    if len.checked_rem(t) != Some(0) {
+        candle_core::bail!("lif: {len} elements do not split into {t} timesteps");
+    }
+    Ok(())
+}
+
 /// Multi-step LIF over `x` `[T, ...]` (f32): returns spikes of the same shape and the number of
 /// spikes. CPU: fused custom op; other devices: composed ops with the same arithmetic.
 pub fn lif_multistep(x: &Tensor, cfg: &LifConfig) -> Result<(Tensor, u64)> {
@@ -359,12 +369,7 @@ pub fn lif_multistep(x: &Tensor, cfg: &LifConfig) -> Result<(Tensor, u64)> {
 /// Multi-step LIF over `x` read as `[t, N]` in memory order (any shape whose element count is a
 /// multiple of `t`, e.g. a folded `[T·B, C, H, W]`); the output has `x`'s shape.
 pub fn lif_multistep_t(x: &Tensor, t: usize, cfg: &LifConfig) -> Result<(Tensor, u64)> {
-    if x.elem_count().checked_rem(t) != Some(0) {
-        candle_core::bail!(
-            "lif: {} elements do not split into {t} timesteps",
-            x.elem_count()
-        );
-    }
+    check_steps(x.elem_count(), t)?;
     if x.dtype() != DType::F32 {
         candle_core::bail!("lif: expected f32 input, got {:?}", x.dtype());
     }

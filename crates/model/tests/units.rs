@@ -10,8 +10,8 @@ use snnkit_model::layers::{
     SeqDropout,
 };
 use snnkit_model::{
-    lif_multistep, lif_multistep_composed, AzoConfig, FiringRates, LifConfig, ParamStore, Sma,
-    SmaConfig, SmaVgg8, Vgg8Config,
+    lif_multistep, lif_multistep_composed, AzoConfig, FiringRates, LifConfig, LifOp, ParamStore,
+    Sma, SmaConfig, SmaVgg8, Vgg8Config,
 };
 
 const DEV: Device = Device::Cpu;
@@ -360,6 +360,25 @@ fn max_pool_gives_gradient_to_first_maximum() {
         v32(g1.get(x.as_tensor()).unwrap()),
         v32(g2.get(x.as_tensor()).unwrap())
     );
+}
+
+#[test]
+fn mismatched_shapes_are_errors_not_panics() {
+    // BatchNorm over 2 channels fed 3 (the fused CPU op indexes γ/β per channel).
+    let store = ParamStore::new(&DEV, 0);
+    let bn = BatchNorm::new(&store, "bn", 2).unwrap();
+    let x = Tensor::randn(0f32, 1.0, (2, 3, 4, 4), &DEV).unwrap();
+    assert!(bn.forward_t(&x, true).is_err());
+    // The public LIF op with a step count that does not divide the input (or is zero).
+    let x = Tensor::randn(0f32, 1.0, (3, 5), &DEV).unwrap();
+    for t in [0, 2] {
+        let op = LifOp {
+            cfg: LifConfig::default(),
+            t,
+            spike_count: Default::default(),
+        };
+        assert!(x.apply_op1(op).is_err(), "t = {t}");
+    }
 }
 
 #[test]
