@@ -31,6 +31,9 @@ use std::path::Path;
 pub const MAGIC: &[u8] = b"#!AER-DAT4.0\r\n";
 /// Largest decompressed packet accepted (guards memory against corrupt or hostile input).
 const MAX_PACKET: u64 = 1 << 30;
+/// Most events [`write()`] puts in one packet: 16 bytes each plus a 32-byte flatbuffer header must
+/// stay within the 1 GiB the reader accepts per decompressed packet.
+pub const MAX_PACKET_EVENTS: usize = (MAX_PACKET as usize - 32) / 16;
 
 /// Packet compression of an AEDAT 4 file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,7 +56,8 @@ pub struct Aedat4WriteOptions {
     pub width: u16,
     /// Sensor height written to the XML description (`sizeY`).
     pub height: u16,
-    /// Largest number of events per packet.
+    /// Largest number of events per packet (at most [`MAX_PACKET_EVENTS`]; larger values are
+    /// capped so that the reader's packet-size limit holds).
     pub packet_events: usize,
 }
 
@@ -583,7 +587,8 @@ fn write_to<W: Write>(
     w.write_all(&(head.len() as u32).to_le_bytes())
         .map_err(|e| ctx.io(e))?;
     w.write_all(&head).map_err(|e| ctx.io(e))?;
-    let step = opts.packet_events.max(1);
+    // A packet must stay within what the reader accepts (and its u32 size prefix).
+    let step = opts.packet_events.clamp(1, MAX_PACKET_EVENTS);
     let ranges: Vec<_> = (0..ev.len())
         .step_by(step)
         .map(|s| s..(s + step).min(ev.len()))
