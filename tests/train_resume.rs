@@ -11,7 +11,12 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     common::toy_cache(&cache, 3, 24, 12, 4, 32);
-    let cfg = common::tiny_config(3);
+    let mut cfg = common::tiny_config(3);
+    // Dropout and augmentation on, so the checkpointed dropout RNG state and the per-epoch
+    // augmentation draws are part of what must match.
+    cfg.model.dropout = 0.25;
+    cfg.data.hflip = true;
+    cfg.data.max_shift = 2;
     let opts = |out: &str, stop_after| TrainOptions {
         cache: cache.clone(),
         out: dir.path().join(out),
@@ -25,6 +30,14 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     // "Kill" after epoch 1: the folder holds epoch 1's checkpoint and metrics only.
     let part = train(&cfg, &opts("split", Some(1)), &mut NoProgress).unwrap();
     assert_eq!(part.metrics.len(), 1);
+    // A kill between writing metrics.jsonl and last.safetensors leaves a metrics line for an
+    // epoch the checkpoint does not hold: resume must drop it and redo the epoch.
+    let mpath = part.out.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&mpath).unwrap();
+    let stale = text.replacen("\"epoch\":1,", "\"epoch\":2,", 1);
+    assert_ne!(stale, text, "metrics.jsonl starts with the epoch field");
+    std::fs::write(&mpath, text.clone() + &stale).unwrap();
+    assert_eq!(read_jsonl(&mpath).unwrap().len(), 2);
     let resumed = train(&cfg, &opts("split", None), &mut NoProgress).unwrap();
     assert_eq!(resumed.metrics.len(), 3);
 
