@@ -45,9 +45,10 @@ fn synth_convert_train_eval() {
 
     let mut cfg = common::tiny_config(10);
     cfg.dataset = "synthetic".into();
-    cfg.data.downsample = 4; // 128 -> 32 px
-                             // Small batches: more BatchNorm running-statistic updates, so eval mode catches up with
-                             // train mode within the few epochs of this test.
+    // 128 -> 32 px.
+    cfg.data.downsample = 4;
+    // Small batches: more BatchNorm running-statistic updates, so eval mode catches up with train
+    // mode within the few epochs of this test.
     cfg.data.batch_size = 4;
     let out = dir.path().join("run");
     let opts = TrainOptions {
@@ -60,7 +61,7 @@ fn synth_convert_train_eval() {
     let res = train(&cfg, &opts, &mut NoProgress).unwrap();
     let m = &res.metrics;
     for e in m {
-        println!("{}", serde_json_line(e));
+        println!("{}", epoch_line(e));
     }
     assert_eq!(m.len(), 10);
     for f in [
@@ -107,7 +108,7 @@ fn synth_convert_train_eval() {
     assert_eq!(report.per_class.len(), 3);
 }
 
-fn serde_json_line(m: &snnkit_train::EpochMetrics) -> String {
+fn epoch_line(m: &snnkit_train::EpochMetrics) -> String {
     format!(
         "epoch {} lr {:.2e} train loss {:.4} acc {:.3} test loss {:.4} acc {:.3} rates {:?}",
         m.epoch, m.lr, m.train_loss, m.train_acc, m.test_loss, m.test_acc, m.firing_rates
