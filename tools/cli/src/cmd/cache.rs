@@ -3,15 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-
-/// `writeln!` into a `String` (cannot fail).
-macro_rules! say {
-    ($out:expr, $($arg:tt)*) => {{
-        use std::fmt::Write as _;
-        let _ = writeln!($out, $($arg)*);
-    }};
-}
 use snnkit_cache::{CacheReader, FingerprintStatus};
+
+use crate::cmd::convert::{human_bytes, print_stdout, say};
 
 /// Arguments.
 #[derive(clap::Args)]
@@ -95,7 +89,7 @@ fn info(args: InfoArgs) -> Result<()> {
                 "min": l.iter().min(), "max": l.iter().max()
             })),
         });
-        crate::cmd::convert::print_stdout(&serde_json::to_string_pretty(&value)?)?;
+        print_stdout(&serde_json::to_string_pretty(&value)?)?;
         return Ok(());
     }
     let mut out = String::new();
@@ -128,7 +122,7 @@ fn info(args: InfoArgs) -> Result<()> {
     say!(
         out,
         "  size         {} on disk, {:.0} B/sample ({:.1}x smaller than raw {} counts)",
-        crate::cmd::convert::human_bytes(file_bytes),
+        human_bytes(file_bytes),
         per_sample,
         raw_bytes as f64 / file_bytes.max(1) as f64,
         info.dtype.name()
@@ -157,6 +151,6 @@ fn info(args: InfoArgs) -> Result<()> {
     if !info.skipped_files.is_empty() {
         say!(out, "  skipped      {}", info.skipped_files.join(", "));
     }
-    crate::cmd::convert::print_stdout(out.trim_end())?;
+    print_stdout(out.trim_end())?;
     Ok(())
 }

@@ -10,18 +10,20 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-/// `writeln!` into a `String` (cannot fail).
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use snnkit_cache::convert::{ConvertOptions, Progress};
+use snnkit_cache::{
+    convert_dataset, Compression, ConvertSummary, DatasetConvert, FrameSetting, SplitBy,
+};
+
+/// `writeln!` into a `String` (cannot fail). Also used by `snnkit cache info`.
 macro_rules! say {
     ($out:expr, $($arg:tt)*) => {{
         use std::fmt::Write as _;
         let _ = writeln!($out, $($arg)*);
     }};
 }
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use snnkit_cache::convert::{ConvertOptions, Progress};
-use snnkit_cache::{
-    convert_dataset, Compression, ConvertSummary, DatasetConvert, FrameSetting, SplitBy,
-};
+pub(crate) use say;
 
 /// SpikingJelly's `split_by`.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
