@@ -28,7 +28,7 @@ pub struct Args {
     /// Shift of the augmented runs (± pixels); flips are on in those runs too.
     #[arg(long, default_value_t = 5)]
     shift: usize,
-    /// Also measure with sum pooling by this factor (0 = skip).
+    /// Also measure with sum pooling by this factor (0 or 1 = skip).
     #[arg(long, default_value_t = 2)]
     downsample: usize,
     /// Print JSON instead of text.
