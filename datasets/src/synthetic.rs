@@ -180,10 +180,19 @@ impl SynthConfig {
         if !rate_ok(self.background_rate_hz) || !rate_ok(self.hot_pixel_rate_hz) {
             return bad("noise rates must be finite and >= 0");
         }
-        let span =
-            (self.gesture_us + self.gap_us) as u128 * (self.classes.len() * self.repeats) as u128;
-        if span > i32::MAX as u128 * 8 {
-            return bad("recordings would be too long");
+        // In u128 and f64: CLI values may be anything, and this check must not overflow itself.
+        let gestures = self.classes.len() as u128 * self.repeats as u128;
+        let total_us =
+            (self.gesture_us as u128 + self.gap_us as u128) * gestures + 2 * LEAD_US as u128;
+        // The label CSVs hold u32 µs (SpikingJelly and `read_labels` parse them as uint32).
+        if total_us > u32::MAX as u128 {
+            return bad("recordings would be longer than 2^32 µs (label CSVs hold u32 times)");
+        }
+        let secs = total_us as f64 / 1e6;
+        let events = gestures as f64 * self.events_per_gesture as f64
+            + (self.background_rate_hz + self.hot_pixels as f64 * self.hot_pixel_rate_hz) * secs;
+        if events > MAX_RECORDING_EVENTS as f64 {
+            return bad("more than 2^28 events per recording");
         }
         Ok(())
     }
@@ -203,8 +212,10 @@ pub struct SynthSummary {
 }
 
 const LIGHTING: [&str; 3] = ["fluorescent", "led", "natural"];
-/// Noise-only lead-in before the first gesture, µs.
+/// Noise-only lead-in before the first gesture (and tail after the last), µs.
 const LEAD_US: i64 = 200_000;
+/// Most events one recording may hold (motion plus noise); more is a configuration mistake.
+const MAX_RECORDING_EVENTS: u64 = 1 << 28;
 
 /// Writes the synthetic dataset into `out_dir` (created if needed). Every file is written to a
 /// temporary name in `out_dir` and renamed when complete; `classes.txt` is written last.

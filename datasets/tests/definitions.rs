@@ -386,9 +386,34 @@ fn synthetic_is_seeded_and_validated() {
     ));
     let bad = SynthConfig {
         test_users: 2,
-        ..cfg
+        ..cfg.clone()
     };
     assert!(generate(a.path(), &bad).is_err());
+    // Absurd sizes are configuration errors, not overflow panics or unreadable label CSVs.
+    for bad in [
+        SynthConfig {
+            repeats: usize::MAX,
+            ..cfg.clone()
+        },
+        SynthConfig {
+            gesture_us: i64::MAX,
+            gap_us: i64::MAX,
+            ..cfg.clone()
+        },
+        SynthConfig {
+            gesture_us: 1 << 32,
+            ..cfg.clone()
+        },
+        SynthConfig {
+            background_rate_hz: 1e12,
+            ..cfg.clone()
+        },
+    ] {
+        assert!(
+            matches!(bad.validate(), Err(Error::InvalidConfig { .. })),
+            "{bad:?}"
+        );
+    }
     assert!("spin".parse::<SynthClass>().is_err());
     assert_eq!(
         "rotate_ccw".parse::<SynthClass>().unwrap(),
