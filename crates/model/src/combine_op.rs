@@ -308,6 +308,7 @@ mod tests {
                 .iter()
                 .zip(&b)
                 .fold(0f32, |e, (p, q)| e.max((p - q).abs()));
+            assert!(a.iter().all(|x| x.is_finite()), "non-finite gradient");
             assert!(err < 1e-5, "gradient differs by {err}");
         }
     }

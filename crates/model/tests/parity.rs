@@ -41,6 +41,15 @@ fn vec_f64(t: &Tensor) -> Res<Vec<f64>> {
         .map_err(e)
 }
 
+/// `max` that keeps a NaN (`f64::max` drops it, which would let a NaN result pass).
+fn nan_max(m: f64, v: f64) -> f64 {
+    if v.is_nan() || v > m {
+        v
+    } else {
+        m
+    }
+}
+
 /// Worst errors of one tensor group, for the report line.
 #[derive(Default)]
 struct Report {
@@ -81,7 +90,7 @@ impl Report {
         let maxdiff = g
             .iter()
             .zip(&w)
-            .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+            .fold(0f64, |m, (a, b)| nan_max(m, (a - b).abs()));
         let rel = if maxref > 0.0 {
             maxdiff / maxref
         } else {
@@ -99,7 +108,7 @@ impl Report {
     /// Absolute comparison (analytically zero gradients).
     fn abs(&mut self, group: &'static str, name: &str, got: &Tensor, atol: f64) -> Res<()> {
         let g = vec_f64(got)?;
-        let m = g.iter().fold(0f64, |m, v| m.max(v.abs()));
+        let m = g.iter().fold(0f64, |m, v| nan_max(m, v.abs()));
         self.note(group, m, |v| format!("{v:.2e} abs"));
         if m.is_nan() || m > atol {
             self.failures.push(format!(

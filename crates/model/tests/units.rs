@@ -49,7 +49,15 @@ fn lif_scalar(x: &[f32], gs: &[f32], t: usize, cfg: &LifConfig) -> (Vec<f32>, Ve
 
 fn max_rel(a: &[f32], b: &[f32]) -> f32 {
     let m = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-30);
-    a.iter().zip(b).fold(0f32, |w, (p, q)| w.max((p - q).abs())) / m
+    // Keeps a NaN (`f32::max` would drop it and let a NaN result pass).
+    a.iter().zip(b).fold(0f32, |w, (p, q)| {
+        let d = (p - q).abs();
+        if d.is_nan() || d > w {
+            d
+        } else {
+            w
+        }
+    }) / m
 }
 
 #[test]
