@@ -250,8 +250,13 @@ mod tests {
 
     fn assert_close(a: &[f32], b: &[f32], what: &str, shape: impl std::fmt::Debug) {
         assert_eq!(a.len(), b.len());
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let diff = a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+        // `f32::max` drops NaN, so fold by hand (a NaN then fails the check below).
+        let nan_max = |m: f32, d: f32| if d.is_nan() || d > m { d } else { m };
+        let scale = b.iter().fold(0f32, |m, v| nan_max(m, v.abs()));
+        let diff = a
+            .iter()
+            .zip(b)
+            .fold(0f32, |m, (p, q)| nan_max(m, (p - q).abs()));
         assert!(
             diff <= 1e-5 * scale,
             "{what} {shape:?}: diff {diff} scale {scale}"

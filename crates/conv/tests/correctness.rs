@@ -14,13 +14,19 @@ fn random(rng: &mut ChaCha8Rng, shape: &[usize]) -> Tensor {
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
 }
 
-/// Max |a - b| / max |b|.
+/// Max |a - b| / max |b|; NaN when either holds a NaN (so `< TOL` fails).
 fn rel_err(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims());
-    let diff = (a - b).unwrap().abs().unwrap().flatten_all().unwrap();
-    let diff = diff.max(0).unwrap().to_scalar::<f32>().unwrap();
-    let scale = b.abs().unwrap().flatten_all().unwrap().max(0).unwrap();
-    diff / scale.to_scalar::<f32>().unwrap().max(f32::MIN_POSITIVE)
+    let v = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let (a, b) = (v(a), v(b));
+    // `f32::max` drops NaN, so fold by hand.
+    let nan_max = |m: f32, d: f32| if d.is_nan() || d > m { d } else { m };
+    let diff = a
+        .iter()
+        .zip(&b)
+        .fold(0f32, |m, (p, q)| nan_max(m, (p - q).abs()));
+    let scale = b.iter().fold(0f32, |m, q| nan_max(m, q.abs()));
+    diff / scale.max(f32::MIN_POSITIVE)
 }
 
 /// Checks forward and both gradients for `[n, cin, h, w]` with `cout` filters of size `k`.
