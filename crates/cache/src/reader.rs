@@ -391,15 +391,20 @@ impl CacheReader {
 
     /// Average bytes per sample of the first `samples` samples stored the way SpikingJelly's
     /// `np.savez_compressed` stores frames: `float32 [T, 2, H, W]`, deflate at `level` (numpy uses zlib's default,
-    /// 6). Measured by writing them to a scratch HDF5 file next to the system temp dir (one chunk per sample, so
+    /// 6). Measured by writing them to a scratch HDF5 file in the system temp dir (one chunk per sample, so
     /// the deflate stream matches a per-sample `.npz` up to its few hundred bytes of zip/npy headers).
     pub fn f32_deflate_bytes_per_sample(&self, samples: usize, level: u8) -> Result<f64> {
         let n = samples.min(self.len());
         if n == 0 {
             return Ok(0.0);
         }
-        let dir = std::env::temp_dir();
-        let scratch = dir.join(format!("snnkit-f32-estimate-{}.h5", std::process::id()));
+        // Unique per call, so concurrent calls (threads, tests) never share a scratch file.
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let scratch = std::env::temp_dir().join(format!(
+            "snnkit-f32-estimate-{}-{call}.h5",
+            std::process::id()
+        ));
         let result = (|| -> Result<f64> {
             let file = crate::h5util::create_file(&scratch)?;
             let info = &self.info;

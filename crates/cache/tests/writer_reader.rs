@@ -48,6 +48,13 @@ fn round_trip_u8_with_attributes() {
     assert_eq!(r.sources().unwrap()[3], "f3.bin#0");
     assert_eq!(r.class_counts(), vec![2, 1, 1, 1]);
     assert!(matches!(r.read_sample(5), Err(Error::Usage(_))));
+    // The f32 size estimate writes, measures and removes a scratch file; no samples cost nothing.
+    let per_sample = r.f32_deflate_bytes_per_sample(3, 6).unwrap();
+    assert!(
+        per_sample > 0.0 && per_sample < (LEN * 4 + 1024) as f64,
+        "{per_sample}"
+    );
+    assert_eq!(r.f32_deflate_bytes_per_sample(0, 6).unwrap(), 0.0);
 }
 
 #[test]
