@@ -3,9 +3,9 @@
 //! SpikingJelly modes (`--frames T --split-by number|time`, `--duration US`) write float32, as
 //! SpikingJelly's loaders return; Tonic modes (`--tonic-mode ...`) write int16, as Tonic does.
 
+use crate::cmd::inspect::DecodeArgs;
 use anyhow::{bail, Context, Result};
 use ndarray::Array4;
-use snnkit_events::{read_file, Format, Profile, ReadOptions};
 use snnkit_frames::{integrate, FrameSpec, SensorSize};
 use std::path::PathBuf;
 
@@ -34,15 +34,10 @@ pub enum TonicMode {
 /// Arguments.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Event file.
-    file: PathBuf,
-    /// File format (aedat2, aedat3, aedat4, atis-bin, hdf5); detected when absent.
-    #[arg(long)]
-    format: Option<Format>,
-    /// Dataset convention (dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101): coordinate
-    /// mapping and sensor size.
-    #[arg(long)]
-    profile: Option<Profile>,
+    /// The event file and how to decode it (the flags of `snnkit inspect`); the profile also
+    /// gives the sensor size.
+    #[command(flatten)]
+    decode: DecodeArgs,
     /// Sensor height (rows); default from the profile, else from the file.
     #[arg(long, requires = "width")]
     height: Option<usize>,
@@ -128,25 +123,21 @@ fn spec(a: &Args) -> Result<FrameSpec> {
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
     let spec = spec(&args)?;
-    let opts = ReadOptions {
-        format: args.format,
-        profile: args.profile,
-        ..Default::default()
-    };
-    let rec = read_file(&args.file, &opts)?;
+    let rec = args.decode.read()?;
+    let file = &args.decode.file;
     let sensor = match (args.height, args.width) {
         (Some(height), Some(width)) => SensorSize { width, height },
-        _ => match (args.profile, rec.width, rec.height) {
+        _ => match (args.decode.profile, rec.width, rec.height) {
             (Some(p), _, _) => SensorSize::from(p.sensor_size()),
             (None, Some(w), Some(h)) => SensorSize::from((w, h)),
             _ => bail!(
                 "{}: the file does not state its sensor size; give --height H --width W or --profile",
-                args.file.display()
+                file.display()
             ),
         },
     };
     let frames = integrate(rec.events.as_ref(), sensor, &spec)
-        .with_context(|| format!("{}", args.file.display()))?;
+        .with_context(|| format!("{}", file.display()))?;
     let shape = frames.shape();
     if spec.is_spikingjelly() {
         let a = Array4::from_shape_vec(shape, frames.to_f32())?;
