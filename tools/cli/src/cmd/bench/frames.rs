@@ -80,12 +80,8 @@ pub fn run(a: Args) -> Result<()> {
     };
     let ev = stream(a.events);
     let n = ev.len() as f64;
-    // rayon's global pool size: RAYON_NUM_THREADS, else the available cores.
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&v| v > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // The pool the parallel rows run on (RAYON_NUM_THREADS, else the available cores).
+    let threads = rayon::current_num_threads();
     let mut rows: Vec<(&str, f64)> = Vec::new();
 
     let single = |spec: FrameSpec| -> Result<f64> {
