@@ -47,11 +47,15 @@ def check(path, expect):
         assert frames.dtype in (np.uint8, np.uint16, np.uint32)
         assert frames.chunks == (1, t, 2, h, w), f"/frames chunks {frames.chunks} (one sample per chunk)"
         compression = as_str(attrs.get("compression", ""))
-        if compression.startswith("deflate"):
+        if compression.startswith("deflate:"):
             assert frames.compression == "gzip", f"/frames compression {frames.compression}"
             assert frames.compression_opts == int(compression.split(":")[1])
+            wide = frames.dtype.itemsize > 1
+            assert frames.shuffle == wide, f"/frames shuffle {frames.shuffle} for {frames.dtype} (on for 16/32-bit)"
         elif compression == "none":
             assert frames.compression is None
+        else:
+            assert compression == "", f"compression attribute {compression!r} (none or deflate:LEVEL)"
         assert labels.shape == (n,) and labels.dtype == np.uint16, f"/labels {labels.shape} {labels.dtype}"
         assert sources.shape == (n,), f"/sources {sources.shape}"
         if "lengths" in f:
