@@ -67,7 +67,7 @@ pub struct Args {
     /// Skip unreadable raw files (listed in the summary) instead of failing.
     #[arg(long)]
     skip_bad: bool,
-    /// Chunk compression: none, deflate or deflate:LEVEL (1-9).
+    /// Chunk compression: none, deflate (= deflate:3) or deflate:LEVEL (1-9).
     #[arg(long, default_value_t = Compression::DEFAULT)]
     compression: Compression,
     /// Rebuild splits that are already up to date.
