@@ -256,7 +256,12 @@ fn segments(rows: usize, w: usize, wp: usize) -> Vec<(usize, usize, usize, u16)>
 #[allow(clippy::needless_range_loop)]
 unsafe fn channel_block(g: &TileGeom, xp: &[f32], wblk: &[f32], b: usize, out: SyncPtr) {
     use std::arch::x86_64::*;
-    debug_assert!(wblk.len() == g.cin * g.k * g.k * UC);
+    // The weight pointer below walks exactly this many floats.
+    assert_eq!(
+        wblk.len(),
+        g.cin * g.k * g.k * UC,
+        "packed weight block length"
+    );
     // Largest input index a segment reads beyond its offset, for the bounds checks below.
     let reach = (g.cin - 1) * g.ci_stride + (g.k - 1) * g.wp + (g.k - 1) + 15;
     let last_co = (b * UC + UC).min(g.cout) - 1;
