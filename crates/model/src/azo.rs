@@ -37,6 +37,9 @@ pub fn smallest_k(scores: &[f64], k: usize) -> Vec<usize> {
 
 /// AZO selection from the softmax outputs: `w_alpha` `[N, T, B]` and `w_beta` `[N, T, B, C]`
 /// (row-major host slices).
+///
+/// # Panics
+/// If `w_alpha` holds fewer than `n·t·b` or `w_beta` fewer than `n·t·b·c` values.
 #[allow(clippy::too_many_arguments)]
 pub fn azo_select(
     w_alpha: &[f32],

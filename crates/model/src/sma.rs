@@ -83,6 +83,12 @@ impl SmaConfig {
                 self.kernels
             )));
         }
+        if self.c_reduction == 0 || self.t_reduction == 0 {
+            return Err(Error::Config(format!(
+                "SMA reductions must be positive (CR={} TR={})",
+                self.c_reduction, self.t_reduction
+            )));
+        }
         if self.c_hidden() == 0 || self.t_hidden() == 0 {
             return Err(Error::Config(format!(
                 "SMA hidden widths are zero (C={} CR={} T={} TR={})",
@@ -307,7 +313,8 @@ impl Sma {
         }
         let ysum = ysum.ok_or_else(|| candle_core::Error::Msg("SMA without scales".into()))?;
         let ybar = (ysum * (1.0 / (h * w) as f64))?; // [T*B, C]
-                                                     // C-MSE: one channel vector per (t, b).
+
+        // C-MSE: one channel vector per (t, b).
         let hc = self.c_squeeze.forward(&ybar)?.relu()?;
         let ac = self
             .c_excite

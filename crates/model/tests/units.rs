@@ -371,6 +371,16 @@ fn max_pool_gives_gradient_to_first_maximum() {
 }
 
 #[test]
+fn sma_rejects_zero_reductions() {
+    for (cr, tr) in [(0, 4), (4, 0)] {
+        let mut cfg = SmaConfig::new(8, 4);
+        (cfg.c_reduction, cfg.t_reduction) = (cr, tr);
+        let store = ParamStore::new(&DEV, 0);
+        assert!(Sma::new(&store, "", &cfg, &FiringRates::new()).is_err());
+    }
+}
+
+#[test]
 fn mismatched_shapes_are_errors_not_panics() {
     // BatchNorm over 2 channels fed 3 (the fused CPU op indexes γ/β per channel).
     let store = ParamStore::new(&DEV, 0);
