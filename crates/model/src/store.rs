@@ -84,6 +84,12 @@ impl ParamStore {
     /// New parameter drawn from `U(-bound, bound)` (PyTorch's default conv/linear init with
     /// `bound = 1/sqrt(fan_in)`), drawn from the store's seeded RNG on the host.
     pub fn param_uniform(&self, name: &str, shape: impl Into<Shape>, bound: f64) -> Result<Var> {
+        // `random_range` panics on an empty or infinite range (fan-in 0 gives bound = inf).
+        if !(bound > 0.0 && bound.is_finite()) {
+            return Err(Error::Config(format!(
+                "parameter {name}: init bound {bound} (zero fan-in?)"
+            )));
+        }
         let shape: Shape = shape.into();
         let n = shape.elem_count();
         let vals: Vec<f32> = {

@@ -371,6 +371,12 @@ fn max_pool_gives_gradient_to_first_maximum() {
 }
 
 #[test]
+fn zero_fan_in_is_an_error() {
+    let store = ParamStore::new(&DEV, 0);
+    assert!(snnkit_model::layers::Conv2d::new(&store, "c", 0, 4, 3, 1).is_err());
+}
+
+#[test]
 fn sma_rejects_zero_reductions() {
     for (cr, tr) in [(0, 4), (4, 0)] {
         let mut cfg = SmaConfig::new(8, 4);
