@@ -119,8 +119,9 @@ pub fn run(args: Args) -> Result<()> {
     let npz_f32 = 4.0 * cells + 246.0; // np.savez: zip local + central headers and the npy header
     let npz_compressed = train.f32_deflate_bytes_per_sample(16, 6)?;
     let per_sample = *main_bytes as f64 / main.samples.max(1) as f64;
+    // jobs = 0 builds a pool of rayon's default size, the global pool's.
     let threads = if args.jobs == 0 {
-        rayon_threads()
+        rayon::current_num_threads()
     } else {
         args.jobs
     };
@@ -204,15 +205,9 @@ pub fn run(args: Args) -> Result<()> {
 pub fn process_cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / 100.0)
-}
-
-fn rayon_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
 }
