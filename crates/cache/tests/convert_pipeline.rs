@@ -289,6 +289,10 @@ fn finished_cache_with_same_settings_is_left_alone() {
     assert!(!s.up_to_date);
 }
 
+/// Units of the SIGKILL test: enough that the slow child (~20 ms a unit on two threads) is still far from done
+/// however late the parent, on a loaded machine, gets to kill it after unit 6.
+const KILL_UNITS: usize = 200;
+
 /// Child half of `sigkill_midway_then_resume`: converts slowly until killed.
 #[test]
 fn kill_child_helper() {
@@ -298,7 +302,7 @@ fn kill_child_helper() {
     let out = PathBuf::from(out);
     let src = Fake {
         delay: Duration::from_millis(40),
-        ..fake(40)
+        ..fake(KILL_UNITS)
     };
     let _ = write_split(&out, &meta(T, H, W, 4), &src, &opts(2), &mut |p| {
         if p.units_done == 6 {
@@ -312,8 +316,8 @@ fn kill_child_helper() {
 fn sigkill_midway_then_resume() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let a = dir.path().join("ref40/train.h5");
-    go(&a, &fake(40), &opts(2)).unwrap();
+    let a = dir.path().join("ref/train.h5");
+    go(&a, &fake(KILL_UNITS), &opts(2)).unwrap();
     let b = dir.path().join("killed/train.h5");
     std::fs::create_dir_all(b.parent().unwrap()).unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
@@ -337,7 +341,7 @@ fn sigkill_midway_then_resume() {
     child.kill().unwrap(); // SIGKILL: no destructors, HDF5 not closed
     child.wait().unwrap();
     assert!(!b.exists() && temp_path(&b).exists());
-    let s = go(&b, &fake(40), &opts(2)).unwrap();
+    let s = go(&b, &fake(KILL_UNITS), &opts(2)).unwrap();
     eprintln!(
         "after SIGKILL: resumed {} units, restarted: {:?}",
         s.resumed_units, s.restarted
