@@ -86,16 +86,17 @@ pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R 
     r
 }
 
-/// A raw pointer that tiles writing disjoint parts of one output may share across threads.
+/// A raw output pointer that tasks writing disjoint parts of one output (tiles of rows, images,
+/// channel blocks) may share across threads; also used by [`crate::direct`].
 #[derive(Clone, Copy)]
-struct SyncPtr(*mut f32);
-// SAFETY: every user writes a range no other task touches (one tile of one image).
+pub(crate) struct SyncPtr(pub(crate) *mut f32);
+// SAFETY: every user writes a range no other task touches (see each call site's SAFETY note).
 unsafe impl Send for SyncPtr {}
 unsafe impl Sync for SyncPtr {}
 
 impl SyncPtr {
     /// A method (not field access) so closures capture the whole `Sync` wrapper.
-    fn get(self) -> *mut f32 {
+    pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
 }

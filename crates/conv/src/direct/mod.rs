@@ -16,7 +16,7 @@ mod wgrad;
 
 pub(crate) use wgrad::{conv_weight_grad, wgrad_supported};
 
-use crate::kernel::with_scratch;
+use crate::kernel::{with_scratch, SyncPtr};
 use rayon::prelude::*;
 
 /// Output channels per micro-tile.
@@ -35,20 +35,6 @@ pub(crate) fn available() -> bool {
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
-    }
-}
-
-/// A raw output pointer that tasks writing disjoint channels/rows may share.
-#[derive(Clone, Copy)]
-struct SyncPtr(*mut f32);
-// SAFETY: every user writes a range no other task touches (see the callers).
-unsafe impl Send for SyncPtr {}
-unsafe impl Sync for SyncPtr {}
-
-impl SyncPtr {
-    /// A method (not field access) so closures capture the whole `Sync` wrapper.
-    fn get(self) -> *mut f32 {
-        self.0
     }
 }
 
