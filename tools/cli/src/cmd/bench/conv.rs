@@ -94,7 +94,7 @@ fn time_runs(
     }
     let cpu = cpu0
         .zip(process_cpu_ms())
-        .map(|(a, b)| (b - a) / reps as f64 / rayon_threads() as f64);
+        .map(|(a, b)| (b - a) / reps as f64 / rayon::current_num_threads() as f64);
     times.sort_by(f64::total_cmp);
     Ok(Timing {
         median_ms: times[times.len() / 2],
@@ -274,7 +274,7 @@ fn closing_note(args: &Args, rows: &[Row]) {
          process CPU ms per run and thread, about the time on idle cores).",
         args.reps,
         args.warmup,
-        rayon_threads()
+        rayon::current_num_threads()
     );
     if let Some((worst, ratio)) = compared.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
         let within = compared.iter().filter(|(_, r)| *r <= 2.0).count();
@@ -285,14 +285,4 @@ fn closing_note(args: &Args, rows: &[Row]) {
             worst.shape
         );
     }
-}
-
-/// Threads rayon uses (its default pool honours `RAYON_NUM_THREADS`).
-fn rayon_threads() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(cores)
 }
