@@ -9,6 +9,8 @@
 //! autograd. Second derivatives through the fast path are not supported. `docs/conv.md` has
 //! the design and the measurements.
 
+#![warn(missing_docs)]
+
 mod direct;
 mod kernel;
 mod op;
