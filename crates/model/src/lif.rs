@@ -152,6 +152,9 @@ pub fn lif_forward_cpu(x: &[f32], t: usize, cfg: &LifConfig) -> (Vec<f32>, u64) 
 }
 
 /// CPU backward: given the input `x` `[T, N]` and the spike gradient `gs` `[T, N]`, returns `gx`.
+///
+/// # Panics
+/// If `gs` is shorter than `x` (the op wrapper [`LifOp`] checks sizes and returns an error).
 pub fn lif_backward_cpu(x: &[f32], gs: &[f32], t: usize, cfg: &LifConfig) -> Vec<f32> {
     let n = x.len().checked_div(t).unwrap_or(0);
     let mut gx = vec![0f32; x.len()];
