@@ -47,13 +47,7 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Recording, Error> {
 
 /// Decodes AEDAT 2.0 bytes held in memory (errors name the file `<memory>`).
 pub fn decode_bytes(bytes: &[u8], opts: &ReadOptions) -> Result<Recording, Error> {
-    decode(
-        bytes,
-        Ctx {
-            path: Path::new("<memory>"),
-        },
-        opts,
-    )
+    decode(bytes, Ctx::memory(), opts)
 }
 
 /// What the header says.
@@ -266,14 +260,7 @@ pub fn write(path: &Path, events: &Events, opts: &Aedat2WriteOptions) -> Result<
 /// Encodes `events` as AEDAT 2.0 into memory (see [`write()`]).
 pub fn encode(events: &Events, opts: &Aedat2WriteOptions) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(300 + events.len() * 8);
-    write_to(
-        &mut out,
-        events,
-        opts,
-        Ctx {
-            path: Path::new("<memory>"),
-        },
-    )?;
+    write_to(&mut out, events, opts, Ctx::memory())?;
     Ok(out)
 }
 

@@ -59,13 +59,7 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Recording, Error> {
 
 /// Decodes AEDAT 3.1 bytes held in memory (errors name the file `<memory>`).
 pub fn decode_bytes(bytes: &[u8], opts: &ReadOptions) -> Result<Recording, Error> {
-    decode(
-        bytes,
-        Ctx {
-            path: Path::new("<memory>"),
-        },
-        opts,
-    )
+    decode(bytes, Ctx::memory(), opts)
 }
 
 /// One polarity packet: where its events start, how many and how big they are.
@@ -377,14 +371,7 @@ pub fn write(path: &Path, events: &Events, opts: &Aedat3WriteOptions) -> Result<
 /// Encodes `events` as AEDAT 3.1 into memory (see [`write()`]).
 pub fn encode(events: &Events, opts: &Aedat3WriteOptions) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(200 + events.len() * 8 + events.len() / 64 * 28);
-    write_to(
-        &mut out,
-        events,
-        opts,
-        Ctx {
-            path: Path::new("<memory>"),
-        },
-    )?;
+    write_to(&mut out, events, opts, Ctx::memory())?;
     Ok(out)
 }
 

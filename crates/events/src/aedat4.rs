@@ -80,13 +80,7 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Recording, Error> {
 
 /// Decodes AEDAT 4.0 bytes held in memory (errors name the file `<memory>`).
 pub fn decode_bytes(bytes: &[u8], opts: &ReadOptions) -> Result<Recording, Error> {
-    decode(
-        bytes,
-        Ctx {
-            path: Path::new("<memory>"),
-        },
-        opts,
-    )
+    decode(bytes, Ctx::memory(), opts)
 }
 
 /// A bounds-checked view of one flatbuffer; `base` is its file offset, for error messages.
@@ -482,14 +476,7 @@ pub fn write(path: &Path, events: &Events, opts: &Aedat4WriteOptions) -> Result<
 /// Encodes `events` as AEDAT 4.0 into memory (see [`write()`]).
 pub fn encode(events: &Events, opts: &Aedat4WriteOptions) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
-    write_to(
-        &mut out,
-        events,
-        opts,
-        Ctx {
-            path: Path::new("<memory>"),
-        },
-    )?;
+    write_to(&mut out, events, opts, Ctx::memory())?;
     Ok(out)
 }
 

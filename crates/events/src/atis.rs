@@ -34,13 +34,7 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Recording, Error> {
 
 /// Decodes ATIS bytes held in memory (errors name the file `<memory>`).
 pub fn decode_bytes(bytes: &[u8], opts: &ReadOptions) -> Result<Recording, Error> {
-    decode(
-        bytes,
-        Ctx {
-            path: Path::new("<memory>"),
-        },
-        opts,
-    )
+    decode(bytes, Ctx::memory(), opts)
 }
 
 #[inline(always)]
@@ -122,13 +116,7 @@ pub fn write(path: &Path, events: &Events) -> Result<(), Error> {
 /// Encodes `events` as ATIS `.bin` into memory (see [`write()`]).
 pub fn encode(events: &Events) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(events.len() * EVENT_BYTES);
-    write_to(
-        &mut out,
-        events,
-        Ctx {
-            path: Path::new("<memory>"),
-        },
-    )?;
+    write_to(&mut out, events, Ctx::memory())?;
     Ok(out)
 }
 

@@ -122,6 +122,15 @@ pub(crate) struct Ctx<'a> {
     pub path: &'a std::path::Path,
 }
 
+impl Ctx<'static> {
+    /// The context of bytes decoded or encoded in memory: errors name the file `<memory>`.
+    pub fn memory() -> Self {
+        Ctx {
+            path: std::path::Path::new("<memory>"),
+        }
+    }
+}
+
 impl Ctx<'_> {
     pub fn truncated(&self, offset: usize, expected: impl Into<String>) -> Error {
         Error::Truncated {

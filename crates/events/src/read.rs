@@ -69,9 +69,7 @@ pub fn detect_file(path: &Path) -> Result<Format, Error> {
 ///
 /// Errors name the file `<memory>`; this is the entry point of the fuzz targets.
 pub fn decode_bytes(format: Format, bytes: &[u8], opts: &ReadOptions) -> Result<Recording, Error> {
-    let ctx = Ctx {
-        path: Path::new("<memory>"),
-    };
+    let ctx = Ctx::memory();
     match format {
         Format::Aedat2 => crate::aedat2::decode(bytes, ctx, opts),
         Format::Aedat3 => crate::aedat3::decode(bytes, ctx, opts),
