@@ -149,10 +149,10 @@ impl CacheWriter {
         for name in &names {
             let ds = file.dataset(name).map_err(|e| format!("/{name}: {e}"))?;
             let mut s = ds.shape();
-            if s[0] < samples_done {
+            let rows = s.first().copied().unwrap_or(0);
+            if s.is_empty() || rows < samples_done {
                 return Err(format!(
-                    "/{name} has {} rows, checkpoint says {samples_done}",
-                    s[0]
+                    "/{name} has shape {s:?}, checkpoint says {samples_done} rows"
                 ));
             }
             // Rows written after the checkpoint are redone, so drop them.
@@ -212,9 +212,11 @@ impl CacheWriter {
         2 * self.meta.height * self.meta.width
     }
 
-    fn file(&self) -> &hdf5::File {
-        // Only `None` transiently inside `rewrite`, which restores it before returning.
-        self.file.as_ref().expect("cache writer file is open")
+    fn file(&self) -> Result<&hdf5::File> {
+        // `None` only inside `rewrite`, or after a rewrite whose temp file could not be reopened.
+        self.file
+            .as_ref()
+            .ok_or_else(|| Error::Usage("cache writer is closed after a failed rewrite".into()))
     }
 
     /// Appends one sample: `counts` is `[t, 2, H, W]` row-major (channel 0 = polarity 0, row = y), `label` its
@@ -278,7 +280,7 @@ impl CacheWriter {
         let row = self.n;
         let rows = row + 1;
         let path = self.tmp.clone();
-        let file = self.file();
+        let file = self.file()?;
         let frames_ds = file.dataset(FRAMES).h5(&path)?;
         frames_ds
             .resize((rows, self.frames, 2, self.meta.height, self.meta.width))
@@ -317,7 +319,7 @@ impl CacheWriter {
         self.units_done = units_done;
         self.skipped = skipped.to_vec();
         let path = self.tmp.clone();
-        let file = self.file();
+        let file = self.file()?;
         set_str(file, &path, attr::SKIPPED_FILES, &json_list(skipped))?;
         set_u64(file, &path, attr::SAMPLES_DONE, self.n as u64)?;
         // The unit count goes last: a checkpoint is only trusted once it is there.
@@ -329,7 +331,7 @@ impl CacheWriter {
     pub fn finish(mut self, skipped: &[String]) -> Result<PathBuf> {
         let path = self.tmp.clone();
         {
-            let file = self.file();
+            let file = self.file()?;
             set_u64(file, &path, attr::FRAMES, self.frames as u64)?;
             set_str(file, &path, attr::DTYPE, self.dtype.name())?;
             set_str(file, &path, attr::SKIPPED_FILES, &json_list(skipped))?;
@@ -415,8 +417,12 @@ impl CacheWriter {
             Ok(())
         })();
         old.close().h5(&self.tmp)?;
-        result?;
-        std::fs::rename(&staging, &self.tmp).io(&self.tmp)?;
+        if let Err(e) = result.and_then(|()| std::fs::rename(&staging, &self.tmp).io(&self.tmp)) {
+            // Carry on with the temp file as it was, so the writer stays usable (a checkpoint, a resume).
+            let _ = std::fs::remove_file(&staging);
+            self.file = crate::h5util::open_file_rw(&self.tmp).ok();
+            return Err(e);
+        }
         self.file = Some(crate::h5util::open_file_rw(&self.tmp)?);
         self.dtype = dtype;
         self.frames = frames;
