@@ -50,7 +50,8 @@ enum Column {
 }
 
 fn read_column(path: &Path, file: &hdf5::File, name: &str) -> Result<Column, Error> {
-    let ds = file.dataset(name).map_err(|e| h5err(path, name, e))?;
+    let fail = |e: hdf5::Error| h5err(path, name, e);
+    let ds = file.dataset(name).map_err(fail)?;
     let shape = ds.shape();
     if shape.len() != 1 {
         return Err(h5err(
@@ -59,11 +60,7 @@ fn read_column(path: &Path, file: &hdf5::File, name: &str) -> Result<Column, Err
             format!("expected a 1-D dataset, found shape {shape:?}"),
         ));
     }
-    let desc = ds
-        .dtype()
-        .and_then(|t| t.to_descriptor())
-        .map_err(|e| h5err(path, name, e))?;
-    let fail = |e| h5err(path, name, e);
+    let desc = ds.dtype().and_then(|t| t.to_descriptor()).map_err(fail)?;
     match desc {
         TypeDescriptor::Unsigned(IntSize::U1) => ds.read_raw::<u8>().map(Column::U8).map_err(fail),
         TypeDescriptor::Unsigned(IntSize::U2) => {
@@ -78,18 +75,14 @@ fn read_column(path: &Path, file: &hdf5::File, name: &str) -> Result<Column, Err
             .read_raw::<i16>()
             .map(|v| Column::Int(v.into_iter().map(i64::from).collect()))
             .map_err(fail),
-        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => ds
-            .read_raw::<i64>()
-            .map(Column::Int)
-            .map_err(|e| h5err(path, name, e)),
-        TypeDescriptor::Float(_) => ds
-            .read_raw::<f64>()
-            .map(Column::Float)
-            .map_err(|e| h5err(path, name, e)),
+        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => {
+            ds.read_raw::<i64>().map(Column::Int).map_err(fail)
+        }
+        TypeDescriptor::Float(_) => ds.read_raw::<f64>().map(Column::Float).map_err(fail),
         TypeDescriptor::Boolean | TypeDescriptor::Enum(_) => ds
             .read_raw::<bool>()
             .map(|v| Column::Int(v.into_iter().map(i64::from).collect()))
-            .map_err(|e| h5err(path, name, e)),
+            .map_err(fail),
         other => Err(h5err(
             path,
             name,
