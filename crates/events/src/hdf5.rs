@@ -349,7 +349,8 @@ mod tests {
         let idx = f.dataset("ms_to_idx").unwrap().read_raw::<u64>().unwrap();
         assert_eq!(idx[0], 0);
         assert_eq!(idx[1], 28); // first event with t_rel >= 1000 µs: ceil(1000 / 37)
-                                // A smaller profile sensor makes the same file an error naming the dataset.
+
+        // A smaller profile sensor makes the same file an error naming the dataset.
         let small = ReadOptions {
             profile: Some(Profile::NMnist),
             ..Default::default()
