@@ -33,7 +33,7 @@ impl Default for SplitOrder {
 }
 
 /// The items of one class that fall into `split`, keeping the order of `SplitOrder`.
-/// `names` must already be sorted.
+/// `sorted` must already be sorted (byte order of the names).
 pub(crate) fn split_class<T: Clone>(
     sorted: &[T],
     class_index: usize,
@@ -52,8 +52,11 @@ pub(crate) fn split_class<T: Clone>(
     let n_train = ((items.len() as f64) * train_ratio).ceil() as usize;
     let n_train = n_train.min(items.len());
     match split {
-        Split::Train => items[..n_train].to_vec(),
-        Split::Test => items[n_train..].to_vec(),
+        Split::Train => {
+            items.truncate(n_train);
+            items
+        }
+        Split::Test => items.split_off(n_train),
     }
 }
 
