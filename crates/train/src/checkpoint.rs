@@ -62,6 +62,16 @@ impl Checkpoint {
 
 /// Writes `tensors` and `meta` to `path` atomically.
 pub fn save(path: &Path, tensors: &BTreeMap<String, Tensor>, meta: &CheckpointMeta) -> Result<()> {
+    write_atomic(path, &serialize(path, tensors, meta)?)
+}
+
+/// The bytes of the checkpoint file [`save`] writes (`path` only names the file in errors), for
+/// writing the same checkpoint under several names without serialising it again.
+pub fn serialize(
+    path: &Path,
+    tensors: &BTreeMap<String, Tensor>,
+    meta: &CheckpointMeta,
+) -> Result<Vec<u8>> {
     let cpu: Vec<(String, Tensor)> = tensors
         .iter()
         .map(|(k, v)| Ok((k.clone(), v.to_device(&Device::Cpu)?.contiguous()?)))
@@ -72,12 +82,12 @@ pub fn save(path: &Path, tensors: &BTreeMap<String, Tensor>, meta: &CheckpointMe
         "snnkit".to_string(),
         serde_json::to_string(meta).map_err(|e| Error::Other(e.to_string()))?,
     );
-    let bytes = safetensors::serialize(cpu.iter().map(|(k, v)| (k.as_str(), v)), Some(md))
-        .map_err(|e| Error::Checkpoint {
+    safetensors::serialize(cpu.iter().map(|(k, v)| (k.as_str(), v)), Some(md)).map_err(|e| {
+        Error::Checkpoint {
             path: path.into(),
             message: e.to_string(),
-        })?;
-    write_atomic(path, &bytes)
+        }
+    })
 }
 
 /// Reads a checkpoint, placing its tensors on `device`.

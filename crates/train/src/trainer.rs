@@ -232,9 +232,9 @@ pub fn train(
             best_epoch,
             class_names: class_names.clone(),
         };
-        let tensors = checkpoint_tensors(&model, &opt)?;
+        let ckpt = checkpoint::serialize(&last_path, &checkpoint_tensors(&model, &opt)?, &meta)?;
         if improved {
-            checkpoint::save(&out.join(files::BEST), &tensors, &meta)?;
+            checkpoint::write_atomic(&out.join(files::BEST), &ckpt)?;
         }
         let m = EpochMetrics {
             epoch,
@@ -255,7 +255,7 @@ pub fn train(
         session_train_s += train_s;
         history.push(m.clone());
         write_jsonl(&out.join(files::METRICS), &history)?;
-        checkpoint::save(&last_path, &tensors, &meta)?;
+        checkpoint::write_atomic(&last_path, &ckpt)?;
         if let Err(e) = plot::curves(&out.join(files::CURVES), &history) {
             // A plot is a convenience: never lose a run over it.
             tracing::warn!("{e}");
