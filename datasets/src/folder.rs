@@ -24,12 +24,13 @@ pub const CIFAR10_CLASSES: [&str; 10] = [
     "truck",
 ];
 
-/// Sub-folders (directories only), sorted by name bytes (case-sensitive, like Python's `sorted`).
+/// Sub-folders (directories, or links to them, as `sorted_files` and the class checks follow
+/// links too), sorted by name bytes (case-sensitive, like Python's `sorted`).
 pub(crate) fn sorted_dirs(path: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(path).map_err(io(path))? {
         let entry = entry.map_err(io(path))?;
-        if entry.file_type().map_err(io(entry.path()))?.is_dir() {
+        if entry.path().is_dir() {
             out.push(entry.file_name().to_string_lossy().into_owned());
         }
     }
@@ -39,11 +40,12 @@ pub(crate) fn sorted_dirs(path: &Path) -> Result<Vec<String>> {
 
 /// Files of `path` ending in `.{ext}`, sorted by name bytes.
 pub(crate) fn sorted_files(path: &Path, ext: &str) -> Result<Vec<String>> {
+    let suffix = format!(".{ext}");
     let mut out = Vec::new();
     for entry in std::fs::read_dir(path).map_err(io(path))? {
         let entry = entry.map_err(io(path))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(&format!(".{ext}")) && entry.path().is_file() {
+        if name.ends_with(&suffix) && entry.path().is_file() {
             out.push(name);
         }
     }
@@ -122,14 +124,12 @@ impl ClassFolders {
     }
 
     fn samples(&self, split: Split) -> Result<Vec<Sample>> {
+        let suffix = format!(".{}", self.ext);
         let mut out = Vec::new();
         for (label, files) in self.class_files()?.into_iter().enumerate() {
             let class = &self.classes[label];
             for f in split_class(&files, label, self.order, TRAIN_RATIO, split) {
-                let name = f
-                    .strip_suffix(&format!(".{}", self.ext))
-                    .unwrap_or(&f)
-                    .to_string();
+                let name = f.strip_suffix(&suffix).unwrap_or(&f).to_string();
                 out.push(Sample {
                     source: Path::new(class).join(&f),
                     span: None,
