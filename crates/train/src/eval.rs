@@ -169,7 +169,8 @@ pub fn evaluate_checkpoint(
     let ck = checkpoint::load(ckpt, device)?;
     let (mut cfg, model) = model_from_checkpoint(&ck, device)?;
     if let Some(b) = batch {
-        cfg.data.eval_batch_size = b.max(1);
+        cfg.data.eval_batch_size = b;
+        cfg.validate("the evaluation batch size")?;
     }
     let split = split
         .map(str::to_string)
