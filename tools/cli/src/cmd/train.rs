@@ -33,7 +33,7 @@ pub struct Args {
     /// Override the seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Clip the global gradient norm to this value.
+    /// Clip the global gradient L2 norm to this value (0 = off).
     #[arg(long)]
     pub clip_grad: Option<f64>,
     /// cpu, cuda or cuda:N.
