@@ -62,7 +62,11 @@ impl Frames {
 
     /// The counts of frame `i` (`[2, H, W]`), or `None` past the end.
     pub fn frame(&self, i: usize) -> Option<&[u32]> {
-        let len = self.height.checked_mul(self.width)?.checked_mul(Self::CHANNELS)?;
+        let sensor = SensorSize {
+            width: self.width,
+            height: self.height,
+        };
+        let len = sensor.checked_len(1)?;
         let start = i.checked_mul(len)?;
         self.counts.get(start..start.checked_add(len)?)
     }
