@@ -277,6 +277,15 @@ fn bad_settings_are_errors() {
         ..LoaderConfig::eval(1)
     };
     assert!(Loader::open(&path, cfg, &Device::Cpu).is_err());
+    // A shift that would wrap in the loader's i32 pixel arithmetic is refused, not a panic.
+    let cfg = LoaderConfig {
+        augment: Augment {
+            hflip: false,
+            max_shift: u32::MAX as usize,
+        },
+        ..LoaderConfig::train(1)
+    };
+    assert!(Loader::open(&path, cfg, &Device::Cpu).is_err());
     let loader = Loader::open(&path, LoaderConfig::eval(1), &Device::Cpu).unwrap();
     assert!(loader.batch(&[5], 0).is_err());
 }

@@ -41,6 +41,9 @@ impl Augment {
     }
 }
 
+/// Largest accepted [`Augment::max_shift`]: shifts are drawn and applied in `i32` pixel arithmetic.
+const MAX_SHIFT: usize = 1 << 16;
+
 /// Spatial pooling mode for [`Downsample`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -154,6 +157,12 @@ impl Loader {
     pub fn new(reader: CacheReader, config: LoaderConfig, device: &Device) -> Result<Self> {
         if config.batch_size == 0 {
             return Err(Error::Usage("batch_size must be at least 1".into()));
+        }
+        if config.augment.max_shift > MAX_SHIFT {
+            return Err(Error::Usage(format!(
+                "max_shift {} is beyond any frame (at most {MAX_SHIFT})",
+                config.augment.max_shift
+            )));
         }
         let info = reader.info();
         let (factor, average) = match config.downsample {
