@@ -234,7 +234,12 @@ impl NCaltech101 {
                 );
                 (c, Some(msg))
             }
-            Err(_) => (Vec::new(), None),
+            // A missing root is reported as such by `check_root`; any other listing error
+            // (permissions, ...) must not leave an empty class list that yields no samples.
+            Err(e) => (
+                Vec::new(),
+                Some(format!("cannot list the class folders: {e}")),
+            ),
         };
         NCaltech101 {
             inner: ClassFolders {
