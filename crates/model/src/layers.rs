@@ -25,6 +25,9 @@ pub fn fold_tb(x: &Tensor) -> Result<Tensor> {
 /// `[T*B, rest...]` -> `[T, B, rest...]`.
 pub fn unfold_tb(x: &Tensor, t: usize) -> Result<Tensor> {
     let dims = x.dims();
+    if dims.is_empty() {
+        candle_core::bail!("expected [T*B, ...], got a scalar");
+    }
     let mut shape = vec![t, dims[0] / t.max(1)];
     shape.extend_from_slice(&dims[1..]);
     x.reshape(shape)
