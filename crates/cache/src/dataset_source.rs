@@ -199,12 +199,7 @@ pub fn convert_dataset(
         .map_err(|e| Error::Dataset(e.to_string()))?;
     let root = ds.root().to_path_buf();
     let abs_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
-    let files = ds.files().map_err(|e| Error::Dataset(e.to_string()))?;
-    let files: Vec<String> = files
-        .iter()
-        .map(|f| f.to_string_lossy().replace('\\', "/"))
-        .collect();
-    let source_fingerprint = fingerprint(&root, &files);
+    let source_fingerprint = fingerprint_of(ds.as_ref())?;
     let (w, h) = ds.sensor_size();
     let mut splits = Vec::new();
     for &split in &req.splits {
@@ -246,8 +241,14 @@ pub fn convert_dataset(
 /// The current fingerprint of dataset `name` at `root` (every raw file, sizes and mtimes).
 pub fn dataset_fingerprint(name: &str, root: &Path) -> Result<String> {
     let ds = snnkit_datasets::by_name(name, root).map_err(|e| Error::Dataset(e.to_string()))?;
-    let files = ds.files().map_err(|e| Error::Dataset(e.to_string()))?;
-    let files: Vec<String> = files
+    fingerprint_of(ds.as_ref())
+}
+
+/// The fingerprint of every raw file of `ds` under its root.
+fn fingerprint_of(ds: &dyn Dataset) -> Result<String> {
+    let files: Vec<String> = ds
+        .files()
+        .map_err(|e| Error::Dataset(e.to_string()))?
         .iter()
         .map(|f| f.to_string_lossy().replace('\\', "/"))
         .collect();
