@@ -360,8 +360,7 @@ fn names(skipped: &[SkippedFile]) -> Vec<String> {
 /// (including the raw-file fingerprint); `None` when it must be (re)built.
 fn up_to_date(path: &Path, meta: &CacheMeta, total: usize) -> Option<SplitSummary> {
     let reader = CacheReader::open_unchecked(path).ok()?;
-    let file = crate::h5util::open_file(path).ok()?;
-    let key = crate::h5util::get_str(&file, path, crate::format::attr::SETTINGS_KEY).ok()?;
+    let key = reader.str_attr(crate::format::attr::SETTINGS_KEY)?;
     if key != meta.settings_key() {
         return None;
     }

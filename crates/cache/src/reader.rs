@@ -223,6 +223,11 @@ impl CacheReader {
         })
     }
 
+    /// A string attribute of the file (`None` when absent or not a string).
+    pub(crate) fn str_attr(&self, name: &str) -> Option<String> {
+        get_str(&self.file, &self.info.path, name).ok()
+    }
+
     /// Attributes and shape.
     pub fn info(&self) -> &CacheInfo {
         &self.info
