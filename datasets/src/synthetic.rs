@@ -148,7 +148,9 @@ impl Default for SynthConfig {
 }
 
 impl SynthConfig {
-    /// Checks the configuration.
+    /// Checks the configuration: at least one training user (at most 99) and one class, distinct
+    /// classes, positive sizes, finite non-negative noise rates, and recordings shorter than
+    /// 2^32 µs (the label CSVs hold u32 times) with at most 2^28 events each.
     pub fn validate(&self) -> Result<()> {
         let bad = |r: &str| {
             Err(Error::InvalidConfig {
