@@ -91,9 +91,9 @@ pub enum Compression {
 impl Compression {
     /// The default: deflate level 3. Measured with `snnkit bench convert --compare ...` on a generated
     /// DVS128-Gesture-sized set (20 recordings, 168 M events, T = 16, uint16 counts; see `docs/cache-format.md`):
-    /// level 3 costs ~4% more conversion CPU than level 1 and stores 12% fewer bytes; level 4 (zlib's slow
-    /// matcher) adds ~30% CPU for another 7%, level 6 more again, level 9 ~18x. Chunks are compressed on the
-    /// conversion workers, so the cost spreads over `--jobs`.
+    /// level 3 costs about the same conversion CPU as level 1 and stores 12% fewer bytes; level 4 (zlib's lazy
+    /// matcher) adds ~10% CPU for another 7%, level 6 +65% CPU over level 1 for 27% fewer bytes, level 9 ~18x the
+    /// CPU. Chunks are compressed on the conversion workers, so the cost spreads over `--jobs`.
     pub const DEFAULT: Compression = Compression::Deflate(3);
 }
 
