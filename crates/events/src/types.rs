@@ -120,13 +120,13 @@ impl<'a> EventsRef<'a> {
         self.t.is_empty()
     }
 
-    /// The event at index `i`, if any.
+    /// The event at index `i`, if any (`None`, not a panic, past the end of any column).
     pub fn get(&self, i: usize) -> Option<Event> {
         Some(Event {
             t: *self.t.get(i)?,
-            x: self.x[i],
-            y: self.y[i],
-            p: self.p[i],
+            x: *self.x.get(i)?,
+            y: *self.y.get(i)?,
+            p: *self.p.get(i)?,
         })
     }
 
