@@ -48,6 +48,16 @@ pub fn par_integrate_into(
             frames,
         });
     }
+    // SplitByTime's frame count is the spec's: a mismatch holds for every sample alike.
+    if let FrameSpec::SplitByTime { frames: f } = *spec {
+        if f != frames && !samples.is_empty() {
+            return Err(Error::FrameCountMismatch {
+                sample: 0,
+                frames: f,
+                expected: frames,
+            });
+        }
+    }
     if per_sample == 0 {
         return samples
             .iter()
@@ -59,23 +69,13 @@ pub fn par_integrate_into(
         .zip(samples.par_iter())
         .enumerate()
         .filter_map(|(i, (buf, ev))| {
-            if let FrameSpec::SplitByTime { frames: f } = *spec {
+            if let FrameSpec::SplitByTime { .. } = *spec {
                 // One-pass path (plans assuming sorted timestamps, verifies while binning).
-                let r = if f != frames {
-                    Err(Error::FrameCountMismatch {
-                        sample: i,
-                        frames: f,
-                        expected: frames,
-                    })
-                } else {
-                    bin_split_by_time(*ev, sensor, f, &mut Sink::Slice(buf)).map_err(|e| {
-                        Error::Sample {
-                            sample: i,
-                            source: Box::new(e),
-                        }
-                    })
-                };
-                return r.err().map(|e| (i, e));
+                let r = bin_split_by_time(*ev, sensor, frames, &mut Sink::Slice(buf));
+                return r.err().map(|e| {
+                    let source = Box::new(e);
+                    (i, Error::Sample { sample: i, source })
+                });
             }
             let r = check_count(spec, ev, frames, i).and_then(|slices| {
                 bin_slices(*ev, sensor, spec.channel_rule(), &slices, buf).map_err(|e| {
@@ -174,6 +174,15 @@ mod tests {
         assert!(matches!(
             par_integrate_into(&refs, sensor, &spec, 3, &mut buf),
             Err(Error::FrameCountMismatch { sample: 0, .. })
+        ));
+        let time = FrameSpec::SplitByTime { frames: 2 };
+        assert!(matches!(
+            par_integrate_into(&refs, sensor, &time, 3, &mut buf),
+            Err(Error::FrameCountMismatch {
+                sample: 0,
+                frames: 2,
+                expected: 3
+            })
         ));
     }
 }
