@@ -169,7 +169,7 @@ fn panel(
 pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     let tmp = tmp_png(path);
     {
-        let root = BitMapBackend::new(&tmp, (1000, 400)).into_drawing_area();
+        let root = BitMapBackend::new(&*tmp, (1000, 400)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| perr(path, e))?;
         let (l, r) = root.split_horizontally(500);
         let pts = |f: &dyn Fn(&EpochMetrics) -> f64| {
@@ -215,7 +215,7 @@ pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         )?;
         root.present().map_err(|e| perr(path, e))?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    std::fs::rename(&*tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// A confusion matrix (`confusion[true][predicted]`) as a PNG heat map with counts, row-normalised
@@ -228,7 +228,7 @@ pub fn confusion(path: &Path, confusion: &[Vec<u64>], title: &str) -> Result<()>
     let h = (top + cell * k as i32 + 40) as u32;
     let tmp = tmp_png(path);
     {
-        let root = BitMapBackend::new(&tmp, (w.max(260), h)).into_drawing_area();
+        let root = BitMapBackend::new(&*tmp, (w.max(260), h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| perr(path, e))?;
         text(&root, title, 10, 8, 2, &BLACK);
         text(&root, "ROWS TRUE, COLUMNS PREDICTED", 10, 30, 1, &BLACK);
@@ -288,17 +288,33 @@ pub fn confusion(path: &Path, confusion: &[Vec<u64>], title: &str) -> Result<()>
         .map_err(|e| perr(path, e))?;
         root.present().map_err(|e| perr(path, e))?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    std::fs::rename(&*tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Temporary name next to `path` (renamed over it once complete). Keeps the `.png` extension,
-/// which the image encoder uses to pick the format.
-fn tmp_png(path: &Path) -> std::path::PathBuf {
+/// which the image encoder uses to pick the format. Removed on drop, so a drawing error leaves no
+/// stray file (after the rename there is nothing left to remove).
+fn tmp_png(path: &Path) -> TmpPng {
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp{}.png", std::process::id()))
+    TmpPng(path.with_file_name(format!(".{name}.tmp{}.png", std::process::id())))
+}
+
+struct TmpPng(std::path::PathBuf);
+
+impl std::ops::Deref for TmpPng {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpPng {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 #[cfg(test)]
@@ -332,5 +348,15 @@ mod tests {
         let c = dir.path().join("confusion.png");
         confusion(&c, &[vec![3, 1], vec![0, 4]], "CONFUSION").unwrap();
         assert_eq!(&std::fs::read(&c).unwrap()[1..4], b"PNG");
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["confusion.png", "curves.png"],
+            "no temporary files left"
+        );
     }
 }
