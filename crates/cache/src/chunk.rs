@@ -194,11 +194,14 @@ impl Stored for u32 {
     }
 }
 
-/// The stored bytes of the chunk at row `row` of a 5-D `/frames` dataset (all filters applied).
+/// The stored bytes of the chunk at row `row` of a 5-D `/frames` dataset (all filters applied). A
+/// chunk stored larger than `raw_bytes` (its decoded size) plus deflate's worst-case overhead is
+/// refused before anything is allocated: only a damaged chunk index says so.
 pub(crate) fn read_chunk(
     ds: &hdf5::Dataset,
     path: &std::path::Path,
     row: usize,
+    raw_bytes: usize,
 ) -> Result<Vec<u8>> {
     let id = ds.id();
     let offset = [row as u64, 0, 0, 0, 0];
@@ -211,6 +214,15 @@ pub(crate) fn read_chunk(
         // SAFETY: live dataset id, 5-element offset for a 5-D dataset, `size` is a valid out pointer.
         if unsafe { H5Dget_chunk_storage_size(id, offset.as_ptr(), &mut size) } < 0 || size == 0 {
             return Err(bad("no stored chunk"));
+        }
+        // zlib's compressBound is raw + raw/4096 + raw/16384 + raw/2^25 + 13; be generous.
+        let limit = raw_bytes
+            .saturating_add(raw_bytes / 1024)
+            .saturating_add(1024);
+        if size > limit as u64 {
+            return Err(bad(&format!(
+                "stored size {size} bytes, more than a {raw_bytes}-byte chunk can take"
+            )));
         }
         let mut buf = vec![0u8; size as usize];
         let mut mask = 0u32;
@@ -343,7 +355,7 @@ mod tests {
                 let ds = file.dataset("frames").unwrap();
                 let codec = Codec::of(&ds).expect("known filters");
                 for row in 0..2 {
-                    let bytes = read_chunk(&ds, &path, row).unwrap();
+                    let bytes = read_chunk(&ds, &path, row, counts.len() * 4).unwrap();
                     let got: Vec<u32> = match CountType::for_max(max) {
                         CountType::U8 => {
                             let mut o = vec![0u8; 48];
@@ -365,8 +377,8 @@ mod tests {
                 }
                 // HDF5's writer and the worker-side encoder store identical bytes.
                 assert_eq!(
-                    read_chunk(&ds, &path, 0).unwrap(),
-                    read_chunk(&ds, &path, 1).unwrap()
+                    read_chunk(&ds, &path, 0, counts.len() * 4).unwrap(),
+                    read_chunk(&ds, &path, 1, counts.len() * 4).unwrap()
                 );
             }
         }

@@ -320,7 +320,7 @@ impl CacheReader {
         if let Some(codec) = Codec::of(&self.frames_ds) {
             let stored: Result<Vec<Vec<u8>>> = indices
                 .iter()
-                .map(|&i| read_chunk(&self.frames_ds, path, i))
+                .map(|&i| read_chunk(&self.frames_ds, path, i, len * T::SIZE))
                 .collect();
             if let Ok(stored) = stored {
                 return out
