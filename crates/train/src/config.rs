@@ -425,8 +425,28 @@ impl TrainConfig {
         if self.data.downsample == 0 {
             return bad("data.downsample must be at least 1");
         }
-        if !(self.optimizer.lr.is_finite() && self.optimizer.lr >= 0.0) {
-            return bad("optimizer.lr must be a finite, non-negative number");
+        let o = &self.optimizer;
+        for (name, v) in [
+            ("optimizer.lr", o.lr),
+            ("optimizer.weight_decay", o.weight_decay),
+            ("optimizer.eps", o.eps),
+            ("optimizer.momentum_decay", o.momentum_decay),
+            ("optimizer.momentum", o.momentum),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(&format!("{name} must be a finite, non-negative number"));
+            }
+        }
+        for (name, v) in [
+            ("optimizer.dampening", o.dampening),
+            ("schedule.eta_min", self.schedule.eta_min),
+        ] {
+            if !v.is_finite() {
+                return bad(&format!("{name} must be a finite number"));
+            }
+        }
+        if !((0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2)) {
+            return bad("optimizer.beta1 and beta2 must be in [0, 1) (torch's rule)");
         }
         if self.clip_grad.is_nan() || self.clip_grad < 0.0 {
             return bad("clip_grad must be >= 0 (0 = off)");
@@ -494,6 +514,9 @@ mod tests {
         std::fs::write(&p, "[optimizer]\nlrr = 0.5\n").unwrap();
         let e = TrainConfig::resolve(Some("synthetic"), Some(&p)).unwrap_err();
         assert!(e.to_string().contains("lrr"), "{e}");
+        std::fs::write(&p, "[schedule]\neta_min = nan\n").unwrap();
+        let e = TrainConfig::resolve(Some("synthetic"), Some(&p)).unwrap_err();
+        assert!(e.to_string().contains("schedule.eta_min"), "{e}");
         std::fs::write(&p, "preset = 5\n").unwrap();
         let e = TrainConfig::resolve(None, Some(&p)).unwrap_err();
         assert!(e.to_string().contains("preset must be"), "{e}");
