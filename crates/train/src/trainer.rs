@@ -121,6 +121,12 @@ pub fn train(
                 message: "the checkpoint was trained with another configuration (only `epochs` may change on --resume)".into(),
             });
         }
+        if ck.meta.class_names != class_names {
+            return Err(Error::Config {
+                origin: last_path.display().to_string(),
+                message: "the checkpoint was trained on a cache with other class names (--resume needs the same cache)".into(),
+            });
+        }
         model
             .store()
             .load_state_dict(&ck.model_tensors(), false, &last_path)?;
