@@ -92,15 +92,9 @@ pub fn run(args: Args) -> Result<()> {
     };
     let t = step_times(&b, &device)?;
     if args.json {
-        let v = serde_json::json!({
-            "median_step_s": t.median_step_s,
-            "median_forward_s": t.median_forward_s,
-            "median_backward_s": t.median_backward_s,
-            "median_update_s": t.median_update_s,
-            "samples_per_s": t.samples_per_s,
-            "steps_s": t.steps_s,
-            "parameters": t.parameters,
-            "breakdown_s": t.breakdown_s,
+        // Every StepTimes field, plus the setting measured.
+        let mut v = serde_json::to_value(&t)?;
+        let setting = serde_json::json!({
             "widths": m.widths,
             "head": m.head,
             "frames": m.time_steps,
@@ -110,6 +104,9 @@ pub fn run(args: Args) -> Result<()> {
             "azo": m.azo.is_some(),
             "device": snnkit_train::device_name(&device),
         });
+        if let (Some(o), serde_json::Value::Object(extra)) = (v.as_object_mut(), setting) {
+            o.extend(extra);
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
