@@ -170,7 +170,7 @@ pub fn evaluate_checkpoint(
     let (mut cfg, model) = model_from_checkpoint(&ck, device)?;
     if let Some(b) = batch {
         cfg.data.eval_batch_size = b;
-        cfg.validate("the evaluation batch size")?;
+        cfg.validate("--batch-size")?;
     }
     let split = split
         .map(str::to_string)
