@@ -10,7 +10,8 @@
 //!   `snnkit_model::SmaVgg8`, writing a run folder (`config.toml`, `metrics.jsonl`,
 //!   `last.safetensors`, `best.safetensors`, `curves.png`, `summary.json`); resumable.
 //! - [`evaluate_checkpoint`] → [`EvalReport`]: accuracy, per-class accuracy, confusion matrix,
-//!   firing rates; [`plot::confusion`] draws the matrix.
+//!   firing rates; [`write_report`] saves it as `confusion.json` and `confusion.png`
+//!   ([`plot::confusion`] draws the matrix).
 //! - [`bench::step_times`]: median seconds per training step.
 #![deny(missing_docs)]
 
