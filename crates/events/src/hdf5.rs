@@ -61,6 +61,7 @@ fn read_column(path: &Path, file: &hdf5::File, name: &str) -> Result<Column, Err
         ));
     }
     let desc = ds.dtype().and_then(|t| t.to_descriptor()).map_err(fail)?;
+    check_declared_size(path, name, shape[0], desc.size(), ds.storage_size())?;
     match desc {
         TypeDescriptor::Unsigned(IntSize::U1) => ds.read_raw::<u8>().map(Column::U8).map_err(fail),
         TypeDescriptor::Unsigned(IntSize::U2) => {
@@ -89,6 +90,35 @@ fn read_column(path: &Path, file: &hdf5::File, name: &str) -> Result<Column, Err
             format!("expected numbers, found {other:?}"),
         )),
     }
+}
+
+/// The most a stored byte can expand to: deflate tops out near 1032:1; anything beyond that is a damaged or
+/// hostile header, and reading it would allocate memory the file cannot fill.
+const MAX_EXPANSION: u64 = 1100;
+
+/// Refuses a dataset whose header declares far more elements than its stored bytes can hold, before its
+/// contents are allocated (a few hundred bytes of file could otherwise ask for terabytes).
+fn check_declared_size(
+    path: &Path,
+    name: &str,
+    elements: usize,
+    element_size: usize,
+    stored_bytes: u64,
+) -> Result<(), Error> {
+    let declared = (elements as u64).saturating_mul(element_size as u64);
+    let limit = stored_bytes
+        .saturating_mul(MAX_EXPANSION)
+        .saturating_add(1 << 20);
+    if declared > limit {
+        return Err(h5err(
+            path,
+            name,
+            format!(
+                "declares {elements} elements ({declared} bytes) but stores only {stored_bytes} bytes"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn ints(path: &Path, name: &str, c: Column) -> Result<Vec<i64>, Error> {
@@ -413,5 +443,31 @@ mod tests {
             write(&path, &ev, &Hdf5WriteOptions::default()),
             Err(Error::Unwritable { index: 1, .. })
         ));
+    }
+
+    #[test]
+    fn header_declaring_more_than_the_file_holds_is_refused_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.h5");
+        {
+            let f = hdf5::File::create(&path).unwrap();
+            let g = f.create_group("events").unwrap();
+            // Chunked and never written: the header says 2^40 elements, the file stores none of them.
+            for name in ["x", "y", "t", "p"] {
+                g.new_dataset::<u16>()
+                    .chunk(4096)
+                    .shape(1usize << 40)
+                    .create(name)
+                    .unwrap();
+            }
+        }
+        assert!(std::fs::metadata(&path).unwrap().len() < 64 * 1024);
+        let err = read(&path, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("declares 1099511627776 elements") && err.contains("stores only"),
+            "{err}"
+        );
     }
 }
