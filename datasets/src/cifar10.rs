@@ -80,8 +80,8 @@ impl Cifar10Batch {
         let start = self.images.len();
         self.images.resize(start + CIFAR10_IMAGE_BYTES, 0);
         for (p, px) in rgb.pixels.chunks_exact(3).enumerate() {
-            for c in 0..3 {
-                self.images[start + c * plane + p] = px[c];
+            for (c, &v) in px.iter().enumerate() {
+                self.images[start + c * plane + p] = v;
             }
         }
         self.labels.push(label);
@@ -273,8 +273,8 @@ impl ImageSet for Cifar10 {
         let plane = CIFAR10_SIDE * CIFAR10_SIDE;
         let mut pixels = vec![0u8; CIFAR10_IMAGE_BYTES];
         for (p, px) in pixels.chunks_exact_mut(3).enumerate() {
-            for c in 0..3 {
-                px[c] = planes[c * plane + p];
+            for (c, v) in px.iter_mut().enumerate() {
+                *v = planes[c * plane + p];
             }
         }
         Ok(RgbImage {

@@ -231,8 +231,8 @@ fn draw(cfg: &ImageSynthConfig, class: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
                 _ => true,
             };
             let base = if on { fg } else { bg };
-            for c in 0..3 {
-                let v = base[c] + rng.random_range(-noise..noise);
+            for (c, b) in base.iter().enumerate() {
+                let v = b + rng.random_range(-noise..noise);
                 out[(y * w + x) * 3 + c] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
             }
         }
