@@ -10,11 +10,12 @@ use crate::loss::Loss;
 use crate::optim::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 use snnkit_cache::Pool;
-use snnkit_model::{Activation, AzoConfig, SmaVgg8, Vgg8Config};
+use snnkit_images::{ImageLoaderConfig, TrainCrop, IMAGENET_MEAN, IMAGENET_STD};
+use snnkit_model::{Activation, AzoConfig, MsResNetConfig, SmaVgg8, Vgg8Config};
 use std::path::Path;
 
 /// Built-in presets: name and TOML text.
-pub const PRESETS: [(&str, &str); 4] = [
+pub const PRESETS: [(&str, &str); 9] = [
     (
         "dvs128-gesture",
         include_str!("../presets/dvs128-gesture.toml"),
@@ -22,6 +23,26 @@ pub const PRESETS: [(&str, &str); 4] = [
     ("cifar10-dvs", include_str!("../presets/cifar10-dvs.toml")),
     ("n-caltech101", include_str!("../presets/n-caltech101.toml")),
     ("synthetic", include_str!("../presets/synthetic.toml")),
+    (
+        "ms-resnet18-imagenet",
+        include_str!("../presets/ms-resnet18-imagenet.toml"),
+    ),
+    (
+        "ms-resnet34-imagenet",
+        include_str!("../presets/ms-resnet34-imagenet.toml"),
+    ),
+    (
+        "ms-resnet104-imagenet",
+        include_str!("../presets/ms-resnet104-imagenet.toml"),
+    ),
+    (
+        "ms-resnet104-azo-finetune",
+        include_str!("../presets/ms-resnet104-azo-finetune.toml"),
+    ),
+    (
+        "ms-resnet18-synthetic",
+        include_str!("../presets/ms-resnet18-synthetic.toml"),
+    ),
 ];
 
 /// Everything that defines a training run.
@@ -46,8 +67,80 @@ pub struct TrainConfig {
     pub schedule: ScheduleConfig,
     /// Data loading.
     pub data: DataConfig,
-    /// Network.
+    /// Network (SMA-VGG8; ignored when `resnet` is set).
     pub model: ModelConfig,
+    /// Label smoothing ε of the cross-entropy losses (`ce`, `tet`): the target is
+    /// `(1 − ε)·one_hot + ε/K`, as `torch.nn.CrossEntropyLoss(label_smoothing = ε)`. `0` = off.
+    pub label_smoothing: f64,
+    /// `[images]`: read a static-image dataset (ImageFolder or CIFAR-10, `snnkit train --data`)
+    /// instead of a frame cache. Absent = frame cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<ImagesConfig>,
+    /// `[resnet]`: train SMA-MS-ResNet (`snnkit_model::MsResNetConfig`; `num_classes`,
+    /// `in_channels`, `height` and `width` come from the data). Absent = SMA-VGG8 from `[model]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resnet: Option<MsResNetConfig>,
+}
+
+/// `[images]` table: the static-image transforms (the loader's batch size, seed and prefetch
+/// come from `[data]` and `seed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesConfig {
+    /// Training crop side: batches are `[B, 3, size, size]`.
+    pub size: usize,
+    /// Evaluation centre-crop side (`0` = `size`); 288 for the paper's starred ResNet-104 rows.
+    pub eval_size: usize,
+    /// Evaluation `Resize` of the shorter side before the centre crop (`0` = crop only).
+    pub eval_resize: usize,
+    /// Training crop: `{ kind = "random_resized", scale, ratio }` or `{ kind = "padded", padding }`.
+    pub crop: TrainCrop,
+    /// Random horizontal flip (p = 0.5) in training.
+    pub hflip: bool,
+    /// Per-channel mean.
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation.
+    pub std: [f32; 3],
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        Self {
+            size: 224,
+            eval_size: 0,
+            eval_resize: 256,
+            crop: TrainCrop::IMAGENET,
+            hflip: true,
+            mean: IMAGENET_MEAN,
+            std: IMAGENET_STD,
+        }
+    }
+}
+
+impl ImagesConfig {
+    /// Loader settings for training (`train`: shuffled, drop_last, augmentation) or evaluation.
+    pub fn loader_config(&self, cfg: &TrainConfig, train: bool) -> ImageLoaderConfig {
+        let base = if train {
+            ImageLoaderConfig::train(cfg.data.batch_size)
+        } else {
+            ImageLoaderConfig::eval(cfg.data.eval_batch_size)
+        };
+        ImageLoaderConfig {
+            seed: cfg.seed,
+            size: if train || self.eval_size == 0 {
+                self.size
+            } else {
+                self.eval_size
+            },
+            crop: self.crop,
+            hflip: self.hflip,
+            eval_resize: self.eval_resize,
+            mean: self.mean,
+            std: self.std,
+            prefetch: cfg.data.prefetch.max(1),
+            ..base
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -63,6 +156,9 @@ impl Default for TrainConfig {
             schedule: ScheduleConfig::default(),
             data: DataConfig::default(),
             model: ModelConfig::default(),
+            label_smoothing: 0.0,
+            images: None,
+            resnet: None,
         }
     }
 }
@@ -453,6 +549,22 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.model.dropout) {
             return bad("model.dropout must be in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad("label_smoothing must be in [0, 1)");
+        }
+        if let Some(im) = &self.images {
+            if im.size == 0 {
+                return bad("images.size must be at least 1");
+            }
+        }
+        if let Some(r) = &self.resnet {
+            if r.time_steps == 0 {
+                return bad("resnet.time_steps must be at least 1 (the image is repeated T times)");
+            }
+            if self.images.is_none() {
+                return bad("[resnet] trains on images: add an [images] table (the ms-resnet presets have one)");
+            }
         }
         Ok(())
     }
