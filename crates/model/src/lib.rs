@@ -58,6 +58,7 @@ pub mod error;
 pub mod layers;
 pub mod lif;
 pub mod mem_update;
+pub mod network;
 mod pool_op;
 pub mod profile;
 pub mod resnet;
@@ -71,6 +72,7 @@ pub use lif::{
     lif_multistep, lif_multistep_composed, lif_multistep_t, FiringRates, Lif, LifConfig, LifOp,
 };
 pub use mem_update::{MemUpdate, MemUpdateConfig};
+pub use network::{Network, NetworkConfig};
 pub use resnet::{MsResNet, MsResNetArch, MsResNetConfig, MsResNetTrace};
 pub use sma::{Activation, Sma, SmaConfig, SmaLayout, SmaTrace};
 pub use store::ParamStore;

@@ -464,6 +464,24 @@ impl MsResNet {
         Ok(tr)
     }
 
+    /// `x` `[T, B, C, H, W]`, one input per timestep (e.g. event frames) instead of a repeated
+    /// image -> `[B, K]`. With every `x[t]` equal this is [`MsResNet::forward_trace`].
+    pub fn forward_sequence(&self, x: &Tensor, train: bool) -> Result<MsResNetTrace> {
+        let (t, _, c, _, _) = x.dims5()?;
+        if t != self.cfg.time_steps || c != self.cfg.in_channels {
+            candle_core::bail!(
+                "MS-ResNet built for T={} with {} channels, got input {:?}",
+                self.cfg.time_steps,
+                self.cfg.in_channels,
+                x.dims()
+            );
+        }
+        let y = self.stem.forward(&fold_tb(x)?, train)?;
+        let mut tr = self.run_from(&y, 1, train)?;
+        tr.stages.insert(0, unfold_tb(&y, t)?);
+        Ok(tr)
+    }
+
     /// Runs the network from stage `first` (1 = `conv2_x`, …, 4 = `conv5_x`, 5 = the head only)
     /// on `x`, the output of the stage before, `[T, B, C, H, W]` (teacher forcing against
     /// reference intermediates). `stages` of the trace holds the outputs of the stages run.
