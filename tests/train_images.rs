@@ -5,7 +5,9 @@
 
 use candle_core::Device;
 use snnkit_datasets::synthetic_images::{generate, ImageSynthConfig};
-use snnkit_train::{evaluate_checkpoint, final_weights, train, NoProgress, TrainConfig, TrainOptions};
+use snnkit_train::{
+    evaluate_checkpoint, final_weights, train, NoProgress, TrainConfig, TrainOptions,
+};
 
 #[test]
 fn ms_resnet18_synthetic_learns_resumes_and_evaluates() {
@@ -40,20 +42,27 @@ fn ms_resnet18_synthetic_learns_resumes_and_evaluates() {
         "held-out accuracy {} (chance 0.25)",
         full.summary.best_test_acc
     );
-    assert_eq!(m[3].test_top5, 1.0, "4 classes: the label is always in the top 5");
+    assert_eq!(
+        m[3].test_top5, 1.0,
+        "4 classes: the label is always in the top 5"
+    );
 
     let part = train(&cfg, &opts("split", Some(2)), &mut NoProgress).unwrap();
     assert_eq!(part.metrics.len(), 2);
     let resumed = train(&cfg, &opts("split", None), &mut NoProgress).unwrap();
-    let (wa, wb) = (final_weights(&full.out).unwrap(), final_weights(&resumed.out).unwrap());
+    let (wa, wb) = (
+        final_weights(&full.out).unwrap(),
+        final_weights(&resumed.out).unwrap(),
+    );
     assert_eq!(wa.keys().collect::<Vec<_>>(), wb.keys().collect::<Vec<_>>());
-    assert!(wa.keys().any(|k| k.starts_with("conv2_x.0.residual_function")));
+    assert!(wa
+        .keys()
+        .any(|k| k.starts_with("conv2_x.0.residual_function")));
     for (k, a) in &wa {
         assert_eq!(a, &wb[k], "tensor {k} differs after resume");
     }
-    let strip = |v: &[snnkit_train::EpochMetrics]| {
-        v.iter().map(|m| m.without_timing()).collect::<Vec<_>>()
-    };
+    let strip =
+        |v: &[snnkit_train::EpochMetrics]| v.iter().map(|m| m.without_timing()).collect::<Vec<_>>();
     assert_eq!(strip(&full.metrics), strip(&resumed.metrics));
 
     let report = evaluate_checkpoint(

@@ -118,9 +118,8 @@ impl ImageLoaderConfig {
             return bad("image mean must be finite and std finite and positive".into());
         }
         if let TrainCrop::RandomResized { scale, ratio } = self.crop {
-            if !(scale[0] > 0.0 && scale[0] <= scale[1] && scale[1].is_finite())
-                || !(ratio[0] > 0.0 && ratio[0] <= ratio[1] && ratio[1].is_finite())
-            {
+            let ordered = |r: [f64; 2]| r[0] > 0.0 && r[0] <= r[1] && r[1].is_finite();
+            if !(ordered(scale) && ordered(ratio)) {
                 return bad(format!(
                     "random resized crop needs 0 < scale[0] <= scale[1] and 0 < ratio[0] <= ratio[1] (got {scale:?}, {ratio:?})"
                 ));

@@ -48,7 +48,10 @@ fn eval_transform_matches_torchvision_exactly() {
     let d = tempfile::tempdir().unwrap();
     test_image(d.path());
     let set: Arc<dyn ImageSet> = Arc::new(ImageFolder::open(d.path(), Split::Test).unwrap());
-    let cases: [(usize, usize, [f32; 3], i64, [i64; 6]); 3] = [
+    // (Resize, CenterCrop, per-channel sums of the tensor, sum of the 8-bit crop, its first red
+    // values of rows 0 and 1).
+    type Case = (usize, usize, [f32; 3], i64, [i64; 6]);
+    let cases: [Case; 3] = [
         (
             12,
             10,

@@ -5,10 +5,11 @@ use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::metrics::{write_json, Progress};
-use crate::net::{DataShape, Network};
+use crate::net::DataShape;
 use crate::source::DataSource;
 use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
+use snnkit_model::{Network, NetworkConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -169,11 +170,12 @@ pub fn model_from_checkpoint(
         &ck.meta.config_toml,
         &format!("{} (config)", ck.path.display()),
     )?;
-    let model = Network::from_config_json(&ck.meta.model_json, cfg.resnet.is_some(), device)
-        .map_err(|e| Error::Checkpoint {
-            path: ck.path.clone(),
-            message: e.to_string(),
-        })?;
+    // A tagged NetworkConfig, or a bare Vgg8Config (checkpoints from before the ResNets).
+    let ncfg = NetworkConfig::from_json(&ck.meta.model_json).map_err(|e| Error::Checkpoint {
+        path: ck.path.clone(),
+        message: format!("model config: {e}"),
+    })?;
+    let model = Network::new(&ncfg, device)?;
     model
         .store()
         .load_state_dict(&ck.model_tensors(), false, &ck.path)?;
@@ -203,20 +205,24 @@ pub fn evaluate_checkpoint(
         .unwrap_or_else(|| cfg.data.test_split.clone());
     let loader = DataSource::open(cache, &cfg, &split, false, device)?;
     let shape = loader.shape();
-    let expects = DataShape {
-        sample: model.sample_shape(),
-        num_classes: model.num_classes(),
-    };
+    let expects = DataShape::of_network(&model.config());
     if !expects.accepts(&shape) {
         return Err(Error::CacheLayout {
             path: loader.path(),
             message: format!(
                 "samples are {:?} with {} classes after the loader; the checkpoint's network expects {:?} with {} classes",
-                shape.sample, shape.num_classes, model.sample_shape(), model.num_classes()
+                shape.sample, shape.num_classes, expects.sample, expects.num_classes
             ),
         });
     }
-    let stats = evaluate(&model, &loader, &cfg, progress, ck.meta.epoch, ck.meta.epoch)?;
+    let stats = evaluate(
+        &model,
+        &loader,
+        &cfg,
+        progress,
+        ck.meta.epoch,
+        ck.meta.epoch,
+    )?;
     let names = loader.class_names();
     let per_class = stats
         .confusion

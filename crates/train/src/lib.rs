@@ -9,7 +9,7 @@
 //!   `ms-resnet18-imagenet`, `ms-resnet34-imagenet`, `ms-resnet104-imagenet`,
 //!   `ms-resnet104-azo-finetune`, and `ms-resnet18-synthetic`) and user TOML overrides.
 //!   An `[images]` table switches the data to a static-image dataset ([`DataSource`]), a
-//!   `[resnet]` table the network to SMA-MS-ResNet ([`Network`]).
+//!   `[resnet]` table the network to SMA-MS-ResNet (`snnkit_model::Network`, [`build_network`]).
 //! - [`train`] with [`TrainOptions`]: the loop over `snnkit_cache::Loader` batches and
 //!   `snnkit_model::SmaVgg8`, writing a run folder (`config.toml`, `metrics.jsonl`,
 //!   `last.safetensors`, `best.safetensors`, `curves.png`, `summary.json`); resumable.
@@ -21,8 +21,7 @@
 
 pub use checkpoint::{Checkpoint, CheckpointMeta};
 pub use config::{
-    preset_names, DataConfig, ImagesConfig, ModelConfig, ScheduleConfig, ScheduleKind,
-    TrainConfig,
+    preset_names, DataConfig, ImagesConfig, ModelConfig, ScheduleConfig, ScheduleKind, TrainConfig,
 };
 pub use data::{device_name, locate_split, open_loader, parse_device};
 pub use error::{Error, Result};
@@ -31,10 +30,10 @@ pub use eval::{
     EvalReport, EvalStats, CONFUSION_JSON, CONFUSION_PNG,
 };
 pub use loss::{one_hot, Loss};
-pub use net::{DataShape, Network};
-pub use source::{DataSource, SourceBatch};
 pub use metrics::{read_jsonl, EpochMetrics, NoProgress, Progress, Summary};
+pub use net::{build_network, network_config, DataShape};
 pub use optim::{clip_grad_norm, CosineAnnealingLr, Optimizer, OptimizerConfig, OptimizerKind};
+pub use source::{DataSource, SourceBatch};
 pub use trainer::{files, final_weights, train, RunResult, TrainOptions};
 
 pub mod bench;

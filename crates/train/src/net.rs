@@ -1,21 +1,12 @@
-//! The networks the trainer runs, behind one type: SMA-VGG8 on frame batches `[T, B, 2, H, W]`,
-//! or SMA-MS-ResNet on image batches `[B, 3, H, W]` (direct encoding: the network repeats each
-//! image over its T steps). Both give `[T', B, K]` to the losses: VGG8 its per-step outputs,
-//! the ResNet (which averages over T before `fc`) a single step.
+//! Building the network a configuration names for the data at hand: SMA-VGG8 from `[model]` on
+//! frame batches `[T, B, 2, H, W]`, or SMA-MS-ResNet from `[resnet]` on image batches
+//! `[B, 3, H, W]` (direct encoding: the network repeats each image over its T steps). Both are
+//! `snnkit_model::Network`, which gives the losses `[T', B, K]`.
 
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
-use candle_core::{Device, Tensor, Var};
-use snnkit_model::{MsResNet, MsResNetConfig, ParamStore, SmaVgg8, Vgg8Config};
-use std::collections::BTreeMap;
-
-/// A trainable network.
-pub enum Network {
-    /// SMA-VGG8 (the neuromorphic recipes).
-    Vgg8(SmaVgg8),
-    /// SMA-MS-ResNet-18/34/104 (the ImageNet recipe).
-    ResNet(MsResNet),
-}
+use candle_core::Device;
+use snnkit_model::{MsResNetConfig, Network, NetworkConfig};
 
 /// What the data gives a network: the sample shape (frames `[T, 2, H, W]` or images `[3, H, W]`)
 /// and the class count.
@@ -28,6 +19,19 @@ pub struct DataShape {
 }
 
 impl DataShape {
+    /// The shape a network built from `cfg` takes.
+    pub fn of_network(cfg: &NetworkConfig) -> Self {
+        let (c, h, w) = cfg.input_chw();
+        let sample = match cfg {
+            NetworkConfig::Vgg8(_) => vec![cfg.time_steps(), c, h, w],
+            NetworkConfig::MsResNet(_) => vec![c, h, w],
+        };
+        Self {
+            sample,
+            num_classes: cfg.num_classes(),
+        }
+    }
+
     /// Whether a network built for `self` can take samples of `other`: the same class count and,
     /// for frames, the same `[T, 2, H, W]`; for images the same channel count (the ResNet pools
     /// globally, so evaluation crops may be larger than training crops, e.g. 288 vs 224).
@@ -40,129 +44,39 @@ impl DataShape {
     }
 }
 
-impl Network {
-    /// Builds the network `cfg` describes for data of `shape` (on `device`, initialised from
-    /// `cfg.seed`), with the `[model]` init tweaks for VGG8.
-    pub fn build(cfg: &TrainConfig, shape: &DataShape, device: &Device) -> Result<Self> {
-        let k = shape.num_classes;
-        match (&cfg.resnet, shape.sample.as_slice()) {
-            (Some(r), &[c, h, w]) => {
-                let rc = MsResNetConfig {
-                    num_classes: k,
-                    in_channels: c,
-                    height: h,
-                    width: w,
-                    init_seed: cfg.seed,
-                    dropout_seed: cfg.seed.wrapping_add(0x9e37_79b9),
-                    ..r.clone()
-                };
-                Ok(Network::ResNet(MsResNet::new(&rc, device)?))
-            }
-            (None, &[t, _, h, w]) => {
-                let vcfg = cfg.model.to_vgg8(t, k, h, w, cfg.seed)?;
-                let model = SmaVgg8::new(&vcfg, device)?;
-                cfg.model.apply_init(&model)?;
-                Ok(Network::Vgg8(model))
-            }
-            (r, s) => Err(Error::Config {
-                origin: "[resnet] / [images]".into(),
-                message: format!(
-                    "{} cannot take samples of shape {s:?}",
-                    if r.is_some() { "MS-ResNet" } else { "SMA-VGG8" }
-                ),
-            }),
-        }
+/// The network configuration `cfg` describes for data of `shape` (initialised from `cfg.seed`).
+pub fn network_config(cfg: &TrainConfig, shape: &DataShape) -> Result<NetworkConfig> {
+    let k = shape.num_classes;
+    match (&cfg.resnet, shape.sample.as_slice()) {
+        (Some(r), &[c, h, w]) => Ok(NetworkConfig::MsResNet(MsResNetConfig {
+            num_classes: k,
+            in_channels: c,
+            height: h,
+            width: w,
+            init_seed: cfg.seed,
+            // A separate stream so changing the head does not shift the initialisation.
+            dropout_seed: cfg.seed.wrapping_add(0x9e37_79b9),
+            ..r.clone()
+        })),
+        (None, &[t, _, h, w]) => Ok(NetworkConfig::Vgg8(
+            cfg.model.to_vgg8(t, k, h, w, cfg.seed)?,
+        )),
+        (r, s) => Err(Error::Config {
+            origin: "[resnet] / [images]".into(),
+            message: format!(
+                "{} cannot take samples of shape {s:?}",
+                if r.is_some() { "MS-ResNet" } else { "SMA-VGG8" }
+            ),
+        }),
     }
+}
 
-    /// Rebuilds a network from a checkpoint's `model_json` (a `Vgg8Config` or an
-    /// `MsResNetConfig`, as [`Network::config_json`] wrote it).
-    pub fn from_config_json(json: &str, resnet: bool, device: &Device) -> Result<Self> {
-        let bad = |e: serde_json::Error| Error::Other(format!("model config: {e}"));
-        Ok(if resnet {
-            let c: MsResNetConfig = serde_json::from_str(json).map_err(bad)?;
-            Network::ResNet(MsResNet::new(&c, device)?)
-        } else {
-            let c: Vgg8Config = serde_json::from_str(json).map_err(bad)?;
-            Network::Vgg8(SmaVgg8::new(&c, device)?)
-        })
+/// Builds the network of [`network_config`] on `device`, with the `[model]` init tweaks
+/// (`bn_bias_init`, `head_gain`) for SMA-VGG8.
+pub fn build_network(cfg: &TrainConfig, shape: &DataShape, device: &Device) -> Result<Network> {
+    let net = Network::new(&network_config(cfg, shape)?, device)?;
+    if let Network::Vgg8(m) = &net {
+        cfg.model.apply_init(m)?;
     }
-
-    /// The network's configuration as JSON (stored in checkpoints).
-    pub fn config_json(&self) -> Result<String> {
-        match self {
-            Network::Vgg8(m) => serde_json::to_string(m.config()),
-            Network::ResNet(m) => serde_json::to_string(m.config()),
-        }
-        .map_err(|e| Error::Other(e.to_string()))
-    }
-
-    /// Output `[T', B, K]` for a batch (`train`: batch statistics, AZO, dropout).
-    pub fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        match self {
-            Network::Vgg8(m) => m.forward_t(x, train),
-            Network::ResNet(m) => m.forward_t(x, train)?.unsqueeze(0),
-        }
-    }
-
-    /// Number of classes.
-    pub fn num_classes(&self) -> usize {
-        match self {
-            Network::Vgg8(m) => m.config().num_classes,
-            Network::ResNet(m) => m.config().num_classes,
-        }
-    }
-
-    /// The shape of one sample the network takes (frames `[T, C, H, W]`, images `[C, H, W]`).
-    pub fn sample_shape(&self) -> Vec<usize> {
-        match self {
-            Network::Vgg8(m) => {
-                let c = m.config();
-                vec![c.time_steps, c.in_channels, c.height, c.width]
-            }
-            Network::ResNet(m) => {
-                let c = m.config();
-                vec![c.in_channels, c.height, c.width]
-            }
-        }
-    }
-
-    /// Parameters and buffers.
-    pub fn store(&self) -> &ParamStore {
-        match self {
-            Network::Vgg8(m) => m.store(),
-            Network::ResNet(m) => m.store(),
-        }
-    }
-
-    /// Trainable parameters, sorted by name.
-    pub fn named_parameters(&self) -> Vec<(String, Var)> {
-        match self {
-            Network::Vgg8(m) => m.named_parameters(),
-            Network::ResNet(m) => m.named_parameters(),
-        }
-    }
-
-    /// Spike rate per neuron layer of the last forward.
-    pub fn firing_rates(&self) -> BTreeMap<String, f64> {
-        match self {
-            Network::Vgg8(m) => m.firing_rates(),
-            Network::ResNet(m) => m.firing_rates(),
-        }
-    }
-
-    /// Dropout RNG state for checkpoints.
-    pub fn dropout_rng_state(&self) -> ([u8; 32], u128) {
-        match self {
-            Network::Vgg8(m) => m.dropout_rng_state(),
-            Network::ResNet(m) => m.dropout_rng_state(),
-        }
-    }
-
-    /// Restores a dropout RNG state.
-    pub fn set_dropout_rng_state(&self, seed: [u8; 32], word_pos: u128) {
-        match self {
-            Network::Vgg8(m) => m.set_dropout_rng_state(seed, word_pos),
-            Network::ResNet(m) => m.set_dropout_rng_state(seed, word_pos),
-        }
-    }
+    Ok(net)
 }

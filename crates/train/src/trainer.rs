@@ -12,11 +12,12 @@ use crate::data::device_name;
 use crate::error::{Error, Result};
 use crate::eval::{correct_count, evaluate};
 use crate::metrics::{read_jsonl, write_json, write_jsonl, EpochMetrics, Progress, Summary};
+use crate::net::build_network;
 use crate::optim::{clip_grad_norm, CosineAnnealingLr, Optimizer};
 use crate::plot;
-use crate::net::Network;
 use crate::source::DataSource;
 use candle_core::{Device, Tensor};
+use snnkit_model::Network;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -101,7 +102,7 @@ pub fn train(
         });
     }
     let class_names = train_loader.class_names();
-    let model = Network::build(cfg, &shape, dev)?;
+    let model = build_network(cfg, &shape, dev)?;
     let mut opt = Optimizer::new(cfg.optimizer.clone(), model.named_parameters());
     let mut sched = CosineAnnealingLr::new(cfg.optimizer.lr, cfg.t_max(), cfg.schedule.eta_min);
     let (mut start_epoch, mut best_acc, mut best_epoch) = (0usize, 0f64, 0usize);
@@ -170,7 +171,8 @@ pub fn train(
     }
     checkpoint::write_atomic(&out.join(files::CONFIG), config_toml.as_bytes())?;
 
-    let model_json = model.config_json()?;
+    let model_json =
+        serde_json::to_string(&model.config()).map_err(|e| Error::Other(e.to_string()))?;
     let session = Instant::now();
     let (mut session_samples, mut session_train_s) = (0usize, 0f64);
     let last_epoch = opts.stop_after.unwrap_or(cfg.epochs).min(cfg.epochs);

@@ -42,7 +42,12 @@ pub fn run(args: Args) -> Result<()> {
     let device = snnkit_train::parse_device(&args.device)?;
     let mut bars = super::train::Bars::new(args.quiet || args.json);
     // Either flag names the data; the checkpoint's configuration says how to read it.
-    let data = args.cache.as_ref().or(args.data.as_ref()).cloned().unwrap_or_default();
+    let data = args
+        .cache
+        .as_ref()
+        .or(args.data.as_ref())
+        .cloned()
+        .unwrap_or_default();
     let report = snnkit_train::evaluate_checkpoint(
         &args.checkpoint,
         &data,
