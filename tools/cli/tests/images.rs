@@ -22,11 +22,18 @@ fn ok(out: Output) -> String {
 
 fn train(root: &Path, out: &Path, resume: bool) -> Command {
     let mut c = snnkit();
-    c.args(["train", "--preset", "ms-resnet18-synthetic", "--epochs", "3", "--quiet"])
-        .arg("--data")
-        .arg(root)
-        .arg("--out")
-        .arg(out);
+    c.args([
+        "train",
+        "--preset",
+        "ms-resnet18-synthetic",
+        "--epochs",
+        "3",
+        "--quiet",
+    ])
+    .arg("--data")
+    .arg(root)
+    .arg("--out")
+    .arg(out);
     if resume {
         c.arg("--resume");
     }
@@ -38,13 +45,24 @@ fn synth_train_kill_resume_eval() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("images");
     let s = ok(snnkit()
-        .args(["synth", "--images", "--train-per-class", "16", "--val-per-class", "6", "--json"])
+        .args([
+            "synth",
+            "--images",
+            "--train-per-class",
+            "16",
+            "--val-per-class",
+            "6",
+            "--json",
+        ])
         .arg("--out")
         .arg(&root)
         .output()
         .unwrap());
     let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-    assert_eq!((v["train_images"].as_u64(), v["val_images"].as_u64()), (Some(64), Some(24)));
+    assert_eq!(
+        (v["train_images"].as_u64(), v["val_images"].as_u64()),
+        (Some(64), Some(24))
+    );
 
     // --cache is refused for an image preset, with the reason.
     let e = snnkit()
@@ -84,7 +102,11 @@ fn synth_train_kill_resume_eval() {
     let mut names: Vec<_> = ta.names();
     names.sort();
     for n in names {
-        assert_eq!(ta.tensor(n).unwrap().data(), tb.tensor(n).unwrap().data(), "{n}");
+        assert_eq!(
+            ta.tensor(n).unwrap().data(),
+            tb.tensor(n).unwrap().data(),
+            "{n}"
+        );
     }
 
     let rep = ok(snnkit()
