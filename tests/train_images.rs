@@ -6,7 +6,7 @@
 use candle_core::Device;
 use snnkit_datasets::synthetic_images::{generate, ImageSynthConfig};
 use snnkit_train::{
-    evaluate_checkpoint, final_weights, train, NoProgress, TrainConfig, TrainOptions,
+    evaluate_checkpoint, final_weights, read_jsonl, train, NoProgress, TrainConfig, TrainOptions,
 };
 
 #[test]
