@@ -92,10 +92,15 @@ pub fn step_times(b: &StepBench, device: &Device) -> Result<StepTimes> {
         Tensor::randn(0f32, 1f32, (b.batch, cin, h, w), device)?
     } else {
         // Event counts are small non-negative integers; Poisson-like input from a uniform draw.
-        (Tensor::rand(0f32, 1f32, (b.model.time_steps(), b.batch, cin, h, w), device)?
-            .affine(2.5, -1.5)?
-            .relu()?
-            .ceil())?
+        (Tensor::rand(
+            0f32,
+            1f32,
+            (b.model.time_steps(), b.batch, cin, h, w),
+            device,
+        )?
+        .affine(2.5, -1.5)?
+        .relu()?
+        .ceil())?
         .to_dtype(DType::F32)?
     };
     let num_classes = b.model.num_classes();
@@ -125,7 +130,15 @@ pub fn step_times(b: &StepBench, device: &Device) -> Result<StepTimes> {
         }
     }
     let med = median(&all);
-    let breakdown_s = breakdown(&model, &mut opt, loss_fn, &x, &labels, b.iters.max(1), device)?;
+    let breakdown_s = breakdown(
+        &model,
+        &mut opt,
+        loss_fn,
+        &x,
+        &labels,
+        b.iters.max(1),
+        device,
+    )?;
     Ok(StepTimes {
         median_step_s: med,
         median_forward_s: median(&fw),

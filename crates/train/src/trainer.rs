@@ -15,7 +15,7 @@ use crate::metrics::{read_jsonl, write_json, write_jsonl, EpochMetrics, Progress
 use crate::optim::{clip_grad_norm, CosineAnnealingLr, Optimizer};
 use crate::plot;
 use candle_core::{Device, Tensor};
-use snnkit_model::SmaVgg8;
+use snnkit_model::{Network, NetworkConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -99,8 +99,9 @@ pub fn train(
         });
     }
     let class_names = train_loader.reader().info().class_names.clone();
-    let vcfg = cfg.model.to_vgg8(t, k, h, w, cfg.seed)?;
-    let model = SmaVgg8::new(&vcfg, dev)?;
+    let channels = train_loader.sample_shape()[1];
+    let vcfg = cfg.model.to_network(t, k, [channels, h, w], cfg.seed)?;
+    let model = Network::new(&vcfg, dev)?;
     cfg.model.apply_init(&model)?;
     let mut opt = Optimizer::new(cfg.optimizer.clone(), model.named_parameters());
     let mut sched = CosineAnnealingLr::new(cfg.optimizer.lr, cfg.t_max(), cfg.schedule.eta_min);
@@ -170,7 +171,12 @@ pub fn train(
     }
     checkpoint::write_atomic(&out.join(files::CONFIG), config_toml.as_bytes())?;
 
-    let model_json = serde_json::to_string(&vcfg).map_err(|e| Error::Other(e.to_string()))?;
+    // SMA-VGG8 keeps the bare config its checkpoints always held; the others are tagged.
+    let model_json = match &vcfg {
+        NetworkConfig::Vgg8(v) => serde_json::to_string(v),
+        other => serde_json::to_string(other),
+    }
+    .map_err(|e| Error::Other(e.to_string()))?;
     let session = Instant::now();
     let (mut session_samples, mut session_train_s) = (0usize, 0f64);
     let last_epoch = opts.stop_after.unwrap_or(cfg.epochs).min(cfg.epochs);
@@ -312,7 +318,7 @@ fn lr_for(cfg: &TrainConfig, sched: &CosineAnnealingLr) -> f64 {
 }
 
 /// Model `state_dict` plus optimizer state, as a checkpoint stores them.
-fn checkpoint_tensors(model: &SmaVgg8, opt: &Optimizer) -> Result<BTreeMap<String, Tensor>> {
+fn checkpoint_tensors(model: &Network, opt: &Optimizer) -> Result<BTreeMap<String, Tensor>> {
     let mut t = model.store().state_dict();
     t.extend(opt.state_tensors()?);
     Ok(t)
