@@ -8,8 +8,8 @@
 //!   (`dvs128-gesture`, `cifar10-dvs`, `n-caltech101`, `synthetic`; the ImageNet recipe
 //!   `ms-resnet18-imagenet`, `ms-resnet34-imagenet`, `ms-resnet104-imagenet`,
 //!   `ms-resnet104-azo-finetune`, and `ms-resnet18-synthetic`) and user TOML overrides.
-//!   An `[images]` table switches the data to a static-image dataset ([`DataSource`]), a
-//!   `[resnet]` table the network to SMA-MS-ResNet (`snnkit_model::Network`, [`build_network`]).
+//!   An `[images]` table switches the data to a static-image dataset ([`DataSource`]);
+//!   `[model] arch` picks SMA-VGG8 or SMA-MS-ResNet ([`build_network`]).
 //! - [`train`] with [`TrainOptions`]: the loop over `snnkit_cache::Loader` batches and
 //!   `snnkit_model::SmaVgg8`, writing a run folder (`config.toml`, `metrics.jsonl`,
 //!   `last.safetensors`, `best.safetensors`, `curves.png`, `summary.json`); resumable.

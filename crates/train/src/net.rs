@@ -6,7 +6,7 @@
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use candle_core::Device;
-use snnkit_model::{MsResNetConfig, Network, NetworkConfig};
+use snnkit_model::{Network, NetworkConfig};
 
 /// What the data gives a network: the sample shape (frames `[T, 2, H, W]` or images `[3, H, W]`)
 /// and the class count.
@@ -44,39 +44,34 @@ impl DataShape {
     }
 }
 
-/// The network configuration `cfg` describes for data of `shape` (initialised from `cfg.seed`).
+/// The network configuration `cfg` describes for data of `shape` (initialised from `cfg.seed`):
+/// `[model]`'s `arch` for frames `[T, C, H, W]`, or an MS-ResNet with `model.time_steps` steps
+/// for images `[C, H, W]`.
 pub fn network_config(cfg: &TrainConfig, shape: &DataShape) -> Result<NetworkConfig> {
     let k = shape.num_classes;
-    match (&cfg.resnet, shape.sample.as_slice()) {
-        (Some(r), &[c, h, w]) => Ok(NetworkConfig::MsResNet(MsResNetConfig {
-            num_classes: k,
-            in_channels: c,
-            height: h,
-            width: w,
-            init_seed: cfg.seed,
-            // A separate stream so changing the head does not shift the initialisation.
-            dropout_seed: cfg.seed.wrapping_add(0x9e37_79b9),
-            ..r.clone()
-        })),
-        (None, &[t, _, h, w]) => Ok(NetworkConfig::Vgg8(
-            cfg.model.to_vgg8(t, k, h, w, cfg.seed)?,
-        )),
-        (r, s) => Err(Error::Config {
-            origin: "[resnet] / [images]".into(),
-            message: format!(
-                "{} cannot take samples of shape {s:?}",
-                if r.is_some() { "MS-ResNet" } else { "SMA-VGG8" }
-            ),
+    match shape.sample.as_slice() {
+        &[t, c, h, w] => cfg.model.to_network(t, k, [c, h, w], cfg.seed),
+        &[c, h, w] => match cfg
+            .model
+            .to_network(cfg.model.time_steps, k, [c, h, w], cfg.seed)?
+        {
+            NetworkConfig::Vgg8(_) => Err(Error::Config {
+                origin: "[model] arch".into(),
+                message: "images need an MS-ResNet arch (SMA-VGG8 takes event frames)".into(),
+            }),
+            n => Ok(n),
+        },
+        s => Err(Error::Config {
+            origin: "[model]".into(),
+            message: format!("no network takes samples of shape {s:?}"),
         }),
     }
 }
 
 /// Builds the network of [`network_config`] on `device`, with the `[model]` init tweaks
-/// (`bn_bias_init`, `head_gain`) for SMA-VGG8.
+/// (`bn_bias_init`, `head_gain`).
 pub fn build_network(cfg: &TrainConfig, shape: &DataShape, device: &Device) -> Result<Network> {
     let net = Network::new(&network_config(cfg, shape)?, device)?;
-    if let Network::Vgg8(m) = &net {
-        cfg.model.apply_init(m)?;
-    }
+    cfg.model.apply_init(&net)?;
     Ok(net)
 }

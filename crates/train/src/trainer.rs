@@ -17,7 +17,7 @@ use crate::optim::{clip_grad_norm, CosineAnnealingLr, Optimizer};
 use crate::plot;
 use crate::source::DataSource;
 use candle_core::{Device, Tensor};
-use snnkit_model::Network;
+use snnkit_model::{Network, NetworkConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -171,8 +171,12 @@ pub fn train(
     }
     checkpoint::write_atomic(&out.join(files::CONFIG), config_toml.as_bytes())?;
 
-    let model_json =
-        serde_json::to_string(&model.config()).map_err(|e| Error::Other(e.to_string()))?;
+    // SMA-VGG8 keeps the bare config its checkpoints always held; the others are tagged.
+    let model_json = match model.config() {
+        NetworkConfig::Vgg8(v) => serde_json::to_string(&v),
+        other => serde_json::to_string(&other),
+    }
+    .map_err(|e| Error::Other(e.to_string()))?;
     let session = Instant::now();
     let (mut session_samples, mut session_train_s) = (0usize, 0f64);
     let last_epoch = opts.stop_after.unwrap_or(cfg.epochs).min(cfg.epochs);

@@ -149,7 +149,8 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// `--arch ms-resnet*`: the same step for SMA-MS-ResNet (AZO as `--no-azo` says; RTR 2).
+/// `--arch ms-resnet*`: the same step for SMA-MS-ResNet (AZO, RCR 4 / RTR 2, in ResNet-104
+/// only, as published; `--no-azo` removes it).
 fn run_resnet(args: Args) -> Result<()> {
     let arch = MsResNetArch::parse(&args.arch)?;
     if args.widths.is_some() || args.head.is_some() {
@@ -166,15 +167,16 @@ fn run_resnet(args: Args) -> Result<()> {
         width: args.size,
         width_mult: args.width_mult,
         sma: !args.no_sma,
+        // The published setting: AZO only in ResNet-104 (its fine-tuning stage).
         azo: if args.no_azo || args.no_sma {
             None
         } else {
-            Some(snnkit_model::AzoConfig {
-                rcr: args.rcr.unwrap_or(4),
-                rtr: 2,
+            preset.azo.map(|a| snnkit_model::AzoConfig {
+                rcr: args.rcr.unwrap_or(a.rcr),
+                ..a
             })
         },
-        ..preset
+        ..preset.clone()
     };
     let device = snnkit_train::parse_device(&args.device)?;
     let b = StepBench {
