@@ -68,6 +68,24 @@ pub enum Error {
     /// Decoding or writing an event file failed (the error names the file and byte offset).
     #[error(transparent)]
     Events(#[from] snnkit_events::Error),
+    /// An image file cannot be decoded (unknown format, damaged data).
+    #[error("{}: cannot decode image: {reason}", .path.display())]
+    BadImage {
+        /// The image file.
+        path: PathBuf,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// A binary record file (CIFAR-10 batch) holds something its format does not allow.
+    #[error("{} at byte {offset}: {reason}", .path.display())]
+    BadRecord {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the offending record or field.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
     /// A generator or split parameter is unusable.
     #[error("invalid configuration: {reason}")]
     InvalidConfig {

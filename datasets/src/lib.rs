@@ -14,6 +14,15 @@
 //! | `n-mnist` | [`NMnist`] | `{Train,Test}/<digit>/*.bin` | 10 | 34×34 | official |
 //! | `synthetic` | [`synthetic::Synthetic`] | as `dvs128-gesture` | 8 (default) | 128×128 | trial lists |
 //!
+//! Static images (decoded on the fly, not cached as frames) implement [`ImageSet`];
+//! [`open_images`] recognises the layout of a root:
+//!
+//! | layout | type | files | classes | split |
+//! |---|---|---|---|---|
+//! | ImageFolder (ImageNet) | [`ImageFolder`] | `{train,val}/<class>/**/*.{jpg,jpeg,png}` | sorted folder names | folders |
+//! | CIFAR-10 binary | [`Cifar10`] | `data_batch_{1..5}.bin`, `test_batch.bin` | `batches.meta.txt` | files |
+//! | synthetic images | written by [`synthetic_images::generate`] | ImageFolder, PNG or JPEG | 4 (default) | folders |
+//!
 //! ```no_run
 //! use snnkit_datasets::{by_name, load_samples, Split};
 //! let ds = by_name("dvs128-gesture", "data/DvsGesture".as_ref())?;
@@ -25,12 +34,20 @@
 
 #![deny(missing_docs)]
 
+pub use crate::cifar10::{
+    read_batch as read_cifar10_batch, write_batch as write_cifar10_batch, Cifar10, Cifar10Batch,
+    CIFAR10_DIR, CIFAR10_IMAGE_BYTES, CIFAR10_IMAGE_CLASSES, CIFAR10_RECORD_BYTES, CIFAR10_SIDE,
+};
 pub use crate::dataset::{Dataset, Sample, Split};
 pub use crate::error::{Error, Result};
 pub use crate::folder::{
     Cifar10Dvs, NCaltech101, CIFAR10_CLASSES, NCALTECH101_CLASSES, TRAIN_RATIO,
 };
 pub use crate::gesture::{Dvs128Gesture, LabelOrder, GESTURE_CLASSES};
+pub use crate::image_folder::{
+    decode_image, decode_image_file, split_folder, ImageFolder, IMAGE_EXTENSIONS,
+};
+pub use crate::image_set::{open_images, ImageSet, RgbImage};
 pub use crate::load::{
     group_by_source, load_sample, load_samples, mask, read_source, sorted_range, source_path, Cut,
     DecodedSource, SourceGroup,
@@ -39,11 +56,15 @@ pub use crate::nmnist::NMnist;
 pub use crate::split::{SplitOrder, DEFAULT_SPLIT_SEED};
 
 pub mod synthetic;
+pub mod synthetic_images;
 
+mod cifar10;
 mod dataset;
 mod error;
 mod folder;
 mod gesture;
+mod image_folder;
+mod image_set;
 mod load;
 mod nmnist;
 mod split;

@@ -10,11 +10,14 @@ use crate::loss::Loss;
 use crate::optim::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 use snnkit_cache::Pool;
-use snnkit_model::{Activation, AzoConfig, SmaVgg8, Vgg8Config};
+use snnkit_images::{ImageLoaderConfig, TrainCrop, IMAGENET_MEAN, IMAGENET_STD};
+use snnkit_model::{
+    Activation, AzoConfig, MsResNetArch, MsResNetConfig, Network, NetworkConfig, Vgg8Config,
+};
 use std::path::Path;
 
 /// Built-in presets: name and TOML text.
-pub const PRESETS: [(&str, &str); 4] = [
+pub const PRESETS: [(&str, &str); 9] = [
     (
         "dvs128-gesture",
         include_str!("../presets/dvs128-gesture.toml"),
@@ -22,6 +25,26 @@ pub const PRESETS: [(&str, &str); 4] = [
     ("cifar10-dvs", include_str!("../presets/cifar10-dvs.toml")),
     ("n-caltech101", include_str!("../presets/n-caltech101.toml")),
     ("synthetic", include_str!("../presets/synthetic.toml")),
+    (
+        "ms-resnet18-imagenet",
+        include_str!("../presets/ms-resnet18-imagenet.toml"),
+    ),
+    (
+        "ms-resnet34-imagenet",
+        include_str!("../presets/ms-resnet34-imagenet.toml"),
+    ),
+    (
+        "ms-resnet104-imagenet",
+        include_str!("../presets/ms-resnet104-imagenet.toml"),
+    ),
+    (
+        "ms-resnet104-azo-finetune",
+        include_str!("../presets/ms-resnet104-azo-finetune.toml"),
+    ),
+    (
+        "ms-resnet18-synthetic",
+        include_str!("../presets/ms-resnet18-synthetic.toml"),
+    ),
 ];
 
 /// Everything that defines a training run.
@@ -46,8 +69,77 @@ pub struct TrainConfig {
     pub schedule: ScheduleConfig,
     /// Data loading.
     pub data: DataConfig,
-    /// Network.
+    /// Network: SMA-VGG8 or SMA-MS-ResNet (`arch`).
     pub model: ModelConfig,
+    /// Label smoothing ε of the cross-entropy losses (`ce`, `tet`): the target is
+    /// `(1 − ε)·one_hot + ε/K`, as `torch.nn.CrossEntropyLoss(label_smoothing = ε)`. `0` = off.
+    pub label_smoothing: f64,
+    /// `[images]`: read a static-image dataset (ImageFolder or CIFAR-10, `snnkit train --data`)
+    /// instead of a frame cache, for an MS-ResNet `[model] arch` with `time_steps` set (direct
+    /// encoding repeats each image T times). Absent = frame cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<ImagesConfig>,
+}
+
+/// `[images]` table: the static-image transforms (the loader's batch size, seed and prefetch
+/// come from `[data]` and `seed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesConfig {
+    /// Training crop side: batches are `[B, 3, size, size]`.
+    pub size: usize,
+    /// Evaluation centre-crop side (`0` = `size`); 288 for the paper's starred ResNet-104 rows.
+    pub eval_size: usize,
+    /// Evaluation `Resize` of the shorter side before the centre crop (`0` = crop only).
+    pub eval_resize: usize,
+    /// Training crop: `{ kind = "random_resized", scale, ratio }` or `{ kind = "padded", padding }`.
+    pub crop: TrainCrop,
+    /// Random horizontal flip (p = 0.5) in training.
+    pub hflip: bool,
+    /// Per-channel mean.
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation.
+    pub std: [f32; 3],
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        Self {
+            size: 224,
+            eval_size: 0,
+            eval_resize: 256,
+            crop: TrainCrop::IMAGENET,
+            hflip: true,
+            mean: IMAGENET_MEAN,
+            std: IMAGENET_STD,
+        }
+    }
+}
+
+impl ImagesConfig {
+    /// Loader settings for training (`train`: shuffled, drop_last, augmentation) or evaluation.
+    pub fn loader_config(&self, cfg: &TrainConfig, train: bool) -> ImageLoaderConfig {
+        let base = if train {
+            ImageLoaderConfig::train(cfg.data.batch_size)
+        } else {
+            ImageLoaderConfig::eval(cfg.data.eval_batch_size)
+        };
+        ImageLoaderConfig {
+            seed: cfg.seed,
+            size: if train || self.eval_size == 0 {
+                self.size
+            } else {
+                self.eval_size
+            },
+            crop: self.crop,
+            hflip: self.hflip,
+            eval_resize: self.eval_resize,
+            mean: self.mean,
+            std: self.std,
+            prefetch: cfg.data.prefetch.max(1),
+            ..base
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -63,6 +155,8 @@ impl Default for TrainConfig {
             schedule: ScheduleConfig::default(),
             data: DataConfig::default(),
             model: ModelConfig::default(),
+            label_smoothing: 0.0,
+            images: None,
         }
     }
 }
@@ -147,6 +241,16 @@ impl Default for DataConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
+    /// Architecture: `sma-vgg8` (default) or `ms-resnet18` / `ms-resnet34` / `ms-resnet104`.
+    /// The ResNets use `sma`, `azo`, `rcr`, `rtr`, `sma_kernels`, `c_reduction`, `width_mult`
+    /// and `resnet_t_reduction`; `widths`, `head`, `pool_size`, `dropout`, `t_reduction`,
+    /// `sma_activation` and `head_gain` are SMA-VGG8's (a ResNet's dropout is its
+    /// architecture's: 0.2 for 104).
+    pub arch: String,
+    /// ResNet width multiplier k (stage widths `int(64k)` … `int(512k)`).
+    pub width_mult: f64,
+    /// ResNet SMA time reduction (T-MSE width `floor(T / TR)`; 1.5 in `train_amp.py`).
+    pub resnet_t_reduction: f64,
     /// Expected T (`0` = take it from the cache; otherwise it must match).
     pub time_steps: usize,
     /// Expected number of classes (`0` = from the cache).
@@ -188,6 +292,9 @@ impl Default for ModelConfig {
     fn default() -> Self {
         let v = Vgg8Config::default();
         Self {
+            arch: "sma-vgg8".into(),
+            width_mult: 1.0,
+            resnet_t_reduction: 1.5,
             time_steps: 0,
             num_classes: 0,
             widths: v.widths,
@@ -210,7 +317,7 @@ impl Default for ModelConfig {
 
 impl ModelConfig {
     /// Applies `bn_bias_init` and `head_gain` to a freshly built network.
-    pub fn apply_init(&self, model: &SmaVgg8) -> Result<()> {
+    pub fn apply_init(&self, model: &Network) -> Result<()> {
         // BatchNorm layers are the prefixes that own a running mean.
         let bn: std::collections::HashSet<String> = model
             .named_buffers()
@@ -235,6 +342,46 @@ impl ModelConfig {
             }
         }
         Ok(())
+    }
+
+    /// The network `arch` names, for data of `time_steps` frames of `channels × height ×
+    /// width`, `num_classes` classes. Fails when the config pins T or the class count to other
+    /// values.
+    pub fn to_network(
+        &self,
+        time_steps: usize,
+        num_classes: usize,
+        [channels, height, width]: [usize; 3],
+        seed: u64,
+    ) -> Result<NetworkConfig> {
+        let vgg = self.to_vgg8(time_steps, num_classes, height, width, seed)?;
+        if self.arch == "sma-vgg8" || self.arch == "vgg8" {
+            return Ok(NetworkConfig::Vgg8(Vgg8Config {
+                in_channels: channels,
+                ..vgg
+            }));
+        }
+        let arch = MsResNetArch::parse(&self.arch).map_err(|e| Error::Config {
+            origin: "[model] arch".into(),
+            message: e.to_string(),
+        })?;
+        let base = MsResNetConfig::preset(arch);
+        Ok(NetworkConfig::MsResNet(MsResNetConfig {
+            time_steps,
+            num_classes,
+            in_channels: channels,
+            height,
+            width,
+            width_mult: self.width_mult,
+            sma: self.sma,
+            sma_kernels: self.sma_kernels.clone(),
+            c_reduction: self.c_reduction,
+            t_reduction: self.resnet_t_reduction,
+            azo: vgg.azo,
+            init_seed: seed,
+            dropout_seed: vgg.dropout_seed,
+            ..base
+        }))
     }
 
     /// The network for data of `time_steps` frames of `height × width`, `num_classes` classes.
@@ -453,6 +600,24 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.model.dropout) {
             return bad("model.dropout must be in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad("label_smoothing must be in [0, 1)");
+        }
+        if let Some(im) = &self.images {
+            if im.size == 0 {
+                return bad("images.size must be at least 1");
+            }
+        }
+        if self.images.is_some() {
+            if self.model.time_steps == 0 {
+                return bad(
+                    "model.time_steps must be set for images (each image is repeated T times)",
+                );
+            }
+            if MsResNetArch::parse(&self.model.arch).is_err() {
+                return bad("[images] needs an MS-ResNet model.arch (ms-resnet18, ms-resnet34, ms-resnet104): SMA-VGG8 takes event frames");
+            }
         }
         Ok(())
     }

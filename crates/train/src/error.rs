@@ -57,6 +57,12 @@ pub enum Error {
     /// The model failed to build or load.
     #[error(transparent)]
     Model(#[from] snnkit_model::Error),
+    /// Listing or decoding a static-image dataset failed (names the file).
+    #[error(transparent)]
+    Images(#[from] snnkit_images::Error),
+    /// Opening a static-image dataset failed (names the folder or file).
+    #[error(transparent)]
+    Dataset(#[from] snnkit_datasets::Error),
     /// The cache folder does not hold what the run needs.
     #[error("cache {path}: {message}")]
     CacheLayout {

@@ -3,14 +3,13 @@
 
 use crate::checkpoint;
 use crate::config::TrainConfig;
-use crate::data::open_loader;
 use crate::error::{Error, Result};
-use crate::loss::Loss;
 use crate::metrics::{write_json, Progress};
+use crate::net::DataShape;
+use crate::source::DataSource;
 use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
-use snnkit_cache::Loader;
-use snnkit_model::{SmaVgg8, Vgg8Config};
+use snnkit_model::{Network, NetworkConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -26,6 +25,20 @@ pub fn correct_count(out: &Tensor, labels: &Tensor) -> candle_core::Result<(usiz
     Ok((ok as usize, pred.to_vec1::<u32>()?))
 }
 
+/// Number of samples whose label is among the `k` largest time-mean outputs of `out`
+/// (`[T, B, K]`): fewer than `k` classes score strictly higher than the label.
+pub fn topk_count(out: &Tensor, labels: &[u32], k: usize) -> candle_core::Result<usize> {
+    let mean = out.mean(0)?.to_vec2::<f32>()?;
+    Ok(mean
+        .iter()
+        .zip(labels)
+        .filter(|(row, &l)| {
+            let v = row.get(l as usize).copied().unwrap_or(f32::NEG_INFINITY);
+            row.iter().filter(|&&x| x > v).count() < k
+        })
+        .count())
+}
+
 /// Result of one pass over a split in eval mode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalStats {
@@ -35,6 +48,9 @@ pub struct EvalStats {
     pub loss: f64,
     /// Accuracy on the time-mean output.
     pub accuracy: f64,
+    /// Top-5 accuracy (top-K when there are K < 5 classes).
+    #[serde(default)]
+    pub top5: f64,
     /// `confusion[true][predicted]` counts.
     pub confusion: Vec<Vec<u64>>,
     /// Spike rate per LIF layer, averaged over samples.
@@ -43,27 +59,32 @@ pub struct EvalStats {
     pub seconds: f64,
 }
 
-/// Runs `model` in eval mode (no AZO, BN running stats, no dropout) over every batch of `loader`.
+/// Runs `model` in eval mode (no AZO, BN running stats, no dropout) over every batch of `loader`,
+/// with `cfg`'s loss (and label smoothing).
 pub fn evaluate(
-    model: &SmaVgg8,
-    loader: &Loader,
-    loss: Loss,
+    model: &Network,
+    loader: &DataSource,
+    cfg: &TrainConfig,
     progress: &mut dyn Progress,
     epoch: usize,
     epochs: usize,
 ) -> Result<EvalStats> {
     let start = Instant::now();
-    let k = model.config().num_classes;
+    let k = model.num_classes();
     let mut confusion = vec![vec![0u64; k]; k];
-    let (mut n, mut correct, mut loss_sum) = (0usize, 0usize, 0f64);
+    let (mut n, mut correct, mut loss_sum, mut top5) = (0usize, 0usize, 0f64, 0usize);
     let mut rates: BTreeMap<String, f64> = BTreeMap::new();
     progress.start(epoch, epochs, "test", loader.batches_per_epoch());
     for (i, batch) in loader.epoch(0).enumerate() {
         let batch = batch?;
         let b = batch.labels_vec.len();
-        let out = model.forward_t(&batch.frames, false)?;
-        let l = loss.compute(&out, &batch.labels)?.to_scalar::<f32>()? as f64;
+        let out = model.forward_t(&batch.input, false)?;
+        let l = cfg
+            .loss
+            .compute_smoothed(&out, &batch.labels, cfg.label_smoothing)?
+            .to_scalar::<f32>()? as f64;
         let (ok, pred) = correct_count(&out, &batch.labels)?;
+        top5 += topk_count(&out, &batch.labels_vec, 5)?;
         for (&t, &p) in batch.labels_vec.iter().zip(&pred) {
             if (t as usize) < k && (p as usize) < k {
                 confusion[t as usize][p as usize] += 1;
@@ -89,6 +110,7 @@ pub fn evaluate(
         samples: n,
         loss: loss_sum / nf,
         accuracy: correct as f64 / nf,
+        top5: top5 as f64 / nf,
         confusion,
         firing_rates: rates.into_iter().map(|(k, v)| (k, v / nf)).collect(),
         seconds: start.elapsed().as_secs_f64(),
@@ -121,8 +143,11 @@ pub struct EvalReport {
     pub epoch: usize,
     /// Samples evaluated.
     pub samples: usize,
-    /// Overall accuracy.
+    /// Overall (top-1) accuracy.
     pub accuracy: f64,
+    /// Top-5 accuracy (top-K when there are K < 5 classes).
+    #[serde(default)]
+    pub top5: f64,
     /// Mean loss with the run's loss function.
     pub loss: f64,
     /// Per-class accuracy.
@@ -135,21 +160,22 @@ pub struct EvalReport {
     pub firing_rates: BTreeMap<String, f64>,
 }
 
-/// Rebuilds the network stored in a checkpoint, on `device`.
+/// Rebuilds the network stored in a checkpoint, on `device` (SMA-VGG8, or SMA-MS-ResNet when
+/// the checkpoint's configuration has a `[resnet]` table).
 pub fn model_from_checkpoint(
     ck: &checkpoint::Checkpoint,
     device: &Device,
-) -> Result<(TrainConfig, SmaVgg8)> {
+) -> Result<(TrainConfig, Network)> {
     let cfg = TrainConfig::from_toml_str(
         &ck.meta.config_toml,
         &format!("{} (config)", ck.path.display()),
     )?;
-    let vcfg: Vgg8Config =
-        serde_json::from_str(&ck.meta.model_json).map_err(|e| Error::Checkpoint {
-            path: ck.path.clone(),
-            message: format!("model config: {e}"),
-        })?;
-    let model = SmaVgg8::new(&vcfg, device)?;
+    // A tagged NetworkConfig, or a bare Vgg8Config (checkpoints from before the ResNets).
+    let ncfg = NetworkConfig::from_json(&ck.meta.model_json).map_err(|e| Error::Checkpoint {
+        path: ck.path.clone(),
+        message: format!("model config: {e}"),
+    })?;
+    let model = Network::new(&ncfg, device)?;
     model
         .store()
         .load_state_dict(&ck.model_tensors(), false, &ck.path)?;
@@ -157,7 +183,9 @@ pub fn model_from_checkpoint(
 }
 
 /// Evaluates a checkpoint on the test split of `cache` (the split and loader settings come from
-/// the checkpoint's configuration; `split` overrides the split, `batch` the batch size).
+/// the checkpoint's configuration; `split` overrides the split, `batch` the batch size). For a
+/// checkpoint trained on images, `cache` is the image dataset root and the held-out split
+/// (`val/`, or CIFAR-10's `test_batch.bin`) is evaluated.
 pub fn evaluate_checkpoint(
     ckpt: &Path,
     cache: &Path,
@@ -175,27 +203,27 @@ pub fn evaluate_checkpoint(
     let split = split
         .map(str::to_string)
         .unwrap_or_else(|| cfg.data.test_split.clone());
-    let loader = open_loader(cache, &cfg, &split, false, device)?;
-    let vc = model.config();
-    let [t, _, h, w] = loader.sample_shape();
-    if (t, h, w, loader.num_classes()) != (vc.time_steps, vc.height, vc.width, vc.num_classes) {
+    let loader = DataSource::open(cache, &cfg, &split, false, device)?;
+    let shape = loader.shape();
+    let expects = DataShape::of_network(&model.config());
+    if !expects.accepts(&shape) {
         return Err(Error::CacheLayout {
-            path: loader.reader().info().path.clone(),
+            path: loader.path(),
             message: format!(
-                "samples are T={t} {h}x{w} with {} classes after the loader; the checkpoint's network expects T={} {}x{} with {} classes",
-                loader.num_classes(), vc.time_steps, vc.height, vc.width, vc.num_classes
+                "samples are {:?} with {} classes after the loader; the checkpoint's network expects {:?} with {} classes",
+                shape.sample, shape.num_classes, expects.sample, expects.num_classes
             ),
         });
     }
     let stats = evaluate(
         &model,
         &loader,
-        cfg.loss,
+        &cfg,
         progress,
         ck.meta.epoch,
         ck.meta.epoch,
     )?;
-    let names = loader.reader().info().class_names.clone();
+    let names = loader.class_names();
     let per_class = stats
         .confusion
         .iter()
@@ -218,10 +246,11 @@ pub fn evaluate_checkpoint(
         .collect();
     Ok(EvalReport {
         checkpoint: ckpt.to_path_buf(),
-        cache_file: loader.reader().info().path.clone(),
+        cache_file: loader.path(),
         epoch: ck.meta.epoch,
         samples: stats.samples,
         accuracy: stats.accuracy,
+        top5: stats.top5,
         loss: stats.loss,
         per_class,
         confusion: stats.confusion,

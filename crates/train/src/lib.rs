@@ -5,7 +5,11 @@
 //! - [`Optimizer`] with [`OptimizerConfig`]: AdamW, Adam, NAdam and SGD following torch 2.0.1
 //!   step by step, and [`CosineAnnealingLr`] (torch's recursive formula, stepped per epoch).
 //! - [`TrainConfig`]: the run's configuration, from embedded TOML presets
-//!   (`dvs128-gesture`, `cifar10-dvs`, `n-caltech101`, `synthetic`) and user TOML overrides.
+//!   (`dvs128-gesture`, `cifar10-dvs`, `n-caltech101`, `synthetic`; the ImageNet recipe
+//!   `ms-resnet18-imagenet`, `ms-resnet34-imagenet`, `ms-resnet104-imagenet`,
+//!   `ms-resnet104-azo-finetune`, and `ms-resnet18-synthetic`) and user TOML overrides.
+//!   An `[images]` table switches the data to a static-image dataset ([`DataSource`]);
+//!   `[model] arch` picks SMA-VGG8 or SMA-MS-ResNet ([`build_network`]).
 //! - [`train`] with [`TrainOptions`]: the loop over `snnkit_cache::Loader` batches and
 //!   `snnkit_model::SmaVgg8`, writing a run folder (`config.toml`, `metrics.jsonl`,
 //!   `last.safetensors`, `best.safetensors`, `curves.png`, `summary.json`); resumable.
@@ -17,17 +21,19 @@
 
 pub use checkpoint::{Checkpoint, CheckpointMeta};
 pub use config::{
-    preset_names, DataConfig, ModelConfig, ScheduleConfig, ScheduleKind, TrainConfig,
+    preset_names, DataConfig, ImagesConfig, ModelConfig, ScheduleConfig, ScheduleKind, TrainConfig,
 };
 pub use data::{device_name, locate_split, open_loader, parse_device};
 pub use error::{Error, Result};
 pub use eval::{
-    evaluate, evaluate_checkpoint, model_from_checkpoint, write_report, ClassAccuracy, EvalReport,
-    EvalStats, CONFUSION_JSON, CONFUSION_PNG,
+    evaluate, evaluate_checkpoint, model_from_checkpoint, topk_count, write_report, ClassAccuracy,
+    EvalReport, EvalStats, CONFUSION_JSON, CONFUSION_PNG,
 };
 pub use loss::{one_hot, Loss};
 pub use metrics::{read_jsonl, EpochMetrics, NoProgress, Progress, Summary};
+pub use net::{build_network, network_config, DataShape};
 pub use optim::{clip_grad_norm, CosineAnnealingLr, Optimizer, OptimizerConfig, OptimizerKind};
+pub use source::{DataSource, SourceBatch};
 pub use trainer::{files, final_weights, train, RunResult, TrainOptions};
 
 pub mod bench;
@@ -39,6 +45,8 @@ mod eval;
 mod font;
 mod loss;
 mod metrics;
+mod net;
 mod optim;
 pub mod plot;
+mod source;
 mod trainer;

@@ -23,8 +23,22 @@ pub enum Loss {
 impl Loss {
     /// Computes the scalar loss of `out` (`[T, B, K]`, f32) against integer `labels` (`[B]`, u32).
     pub fn compute(self, out: &Tensor, labels: &Tensor) -> candle_core::Result<Tensor> {
+        self.compute_smoothed(out, labels, 0.0)
+    }
+
+    /// [`Loss::compute`] against label-smoothed targets `(1 − ε)·one_hot + ε/K` (for CE this is
+    /// `torch.nn.CrossEntropyLoss(label_smoothing = ε)`; `ε = 0` is the plain loss).
+    pub fn compute_smoothed(
+        self,
+        out: &Tensor,
+        labels: &Tensor,
+        eps: f64,
+    ) -> candle_core::Result<Tensor> {
         let (_t, _b, k) = out.dims3()?;
-        let target = one_hot(labels, k, out.device())?;
+        let mut target = one_hot(labels, k, out.device())?;
+        if eps != 0.0 {
+            target = target.affine(1.0 - eps, eps / k as f64)?;
+        }
         match self {
             Loss::Mse => mse_mean(out, &target),
             Loss::Tet => tet(out, &target),
@@ -89,6 +103,21 @@ mod tests {
         let out = target.unsqueeze(0).unwrap().repeat((4, 1, 1)).unwrap();
         let l = Loss::Mse.compute(&out, &labels).unwrap();
         assert_eq!(l.to_scalar::<f32>().unwrap(), 0.0);
+    }
+
+    #[test]
+    fn label_smoothing_matches_torch() {
+        // torch 2.0.1: F.cross_entropy(torch.tensor([[2., -1., 0.5], [0., 1., 3.]]),
+        //     torch.tensor([0, 1]), label_smoothing=0.1) = 1.2639119625091553
+        let dev = Device::Cpu;
+        let out = Tensor::new(&[[[2f32, -1.0, 0.5], [0.0, 1.0, 3.0]]], &dev).unwrap();
+        let labels = Tensor::new(&[0u32, 1], &dev).unwrap();
+        let l = Loss::Ce
+            .compute_smoothed(&out, &labels, 0.1)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!((l - 1.263_912).abs() < 1e-5, "{l}");
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct EpochMetrics {
     pub test_loss: f64,
     /// Test accuracy on the mean output over T.
     pub test_acc: f64,
+    /// Test top-5 accuracy (top-K when there are K < 5 classes).
+    #[serde(default)]
+    pub test_top5: f64,
     /// Best test accuracy up to and including this epoch.
     pub best_test_acc: f64,
     /// Epoch of `best_test_acc`.

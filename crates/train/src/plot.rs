@@ -332,6 +332,7 @@ mod tests {
                 train_acc: 0.2 * e as f64,
                 test_loss: 1.2 / e as f64,
                 test_acc: 0.18 * e as f64,
+                test_top5: 0.0,
                 best_test_acc: 0.18 * e as f64,
                 best_epoch: e,
                 train_samples: 10,

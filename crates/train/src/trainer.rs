@@ -8,14 +8,16 @@
 
 use crate::checkpoint::{self, from_hex32, to_hex, CheckpointMeta};
 use crate::config::{ScheduleKind, TrainConfig};
-use crate::data::{device_name, open_loader};
+use crate::data::device_name;
 use crate::error::{Error, Result};
 use crate::eval::{correct_count, evaluate};
 use crate::metrics::{read_jsonl, write_json, write_jsonl, EpochMetrics, Progress, Summary};
+use crate::net::build_network;
 use crate::optim::{clip_grad_norm, CosineAnnealingLr, Optimizer};
 use crate::plot;
+use crate::source::DataSource;
 use candle_core::{Device, Tensor};
-use snnkit_model::SmaVgg8;
+use snnkit_model::{Network, NetworkConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -39,7 +41,9 @@ pub mod files {
 /// Where and how to run.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
-    /// Cache folder (holding `train.h5`/`test.h5`, or a `CACHE_DIR/<dataset>/<setting>/` root).
+    /// Cache folder (holding `train.h5`/`test.h5`, or a `CACHE_DIR/<dataset>/<setting>/` root);
+    /// for a configuration with an `[images]` table, the image dataset root instead (ImageFolder
+    /// `ROOT/{train,val}/<class>/*` or CIFAR-10 batches; `snnkit train --data`).
     pub cache: PathBuf,
     /// Run folder (created if needed).
     pub out: PathBuf,
@@ -78,19 +82,18 @@ pub fn train(
             message: "the run folder already holds a run (last.safetensors); pass --resume to continue it or choose another folder".into(),
         });
     }
-    let train_loader = open_loader(&opts.cache, cfg, &cfg.data.train_split, true, dev)?;
-    let test_loader = open_loader(&opts.cache, cfg, &cfg.data.test_split, false, dev)?;
-    let [t, _, h, w] = train_loader.sample_shape();
-    let k = train_loader.num_classes();
-    if test_loader.sample_shape() != train_loader.sample_shape() || test_loader.num_classes() != k {
+    let train_loader = DataSource::open(&opts.cache, cfg, &cfg.data.train_split, true, dev)?;
+    let test_loader = DataSource::open(&opts.cache, cfg, &cfg.data.test_split, false, dev)?;
+    let shape = train_loader.shape();
+    if !shape.accepts(&test_loader.shape()) {
         return Err(Error::CacheLayout {
-            path: test_loader.reader().info().path.clone(),
+            path: test_loader.path(),
             message: "train and test splits differ in shape or class count".into(),
         });
     }
     if train_loader.batches_per_epoch() == 0 {
         return Err(Error::CacheLayout {
-            path: train_loader.reader().info().path.clone(),
+            path: train_loader.path(),
             message: format!(
                 "{} training samples make no full batch of {}",
                 train_loader.len(),
@@ -98,10 +101,8 @@ pub fn train(
             ),
         });
     }
-    let class_names = train_loader.reader().info().class_names.clone();
-    let vcfg = cfg.model.to_vgg8(t, k, h, w, cfg.seed)?;
-    let model = SmaVgg8::new(&vcfg, dev)?;
-    cfg.model.apply_init(&model)?;
+    let class_names = train_loader.class_names();
+    let model = build_network(cfg, &shape, dev)?;
     let mut opt = Optimizer::new(cfg.optimizer.clone(), model.named_parameters());
     let mut sched = CosineAnnealingLr::new(cfg.optimizer.lr, cfg.t_max(), cfg.schedule.eta_min);
     let (mut start_epoch, mut best_acc, mut best_epoch) = (0usize, 0f64, 0usize);
@@ -170,7 +171,12 @@ pub fn train(
     }
     checkpoint::write_atomic(&out.join(files::CONFIG), config_toml.as_bytes())?;
 
-    let model_json = serde_json::to_string(&vcfg).map_err(|e| Error::Other(e.to_string()))?;
+    // SMA-VGG8 keeps the bare config its checkpoints always held; the others are tagged.
+    let model_json = match model.config() {
+        NetworkConfig::Vgg8(v) => serde_json::to_string(&v),
+        other => serde_json::to_string(&other),
+    }
+    .map_err(|e| Error::Other(e.to_string()))?;
     let session = Instant::now();
     let (mut session_samples, mut session_train_s) = (0usize, 0f64);
     let last_epoch = opts.stop_after.unwrap_or(cfg.epochs).min(cfg.epochs);
@@ -183,8 +189,10 @@ pub fn train(
         for (bi, batch) in train_loader.epoch(epoch as u64).enumerate() {
             let batch = batch?;
             let b = batch.labels_vec.len();
-            let out_t = model.forward_t(&batch.frames, true)?;
-            let loss = cfg.loss.compute(&out_t, &batch.labels)?;
+            let out_t = model.forward_t(&batch.input, true)?;
+            let loss = cfg
+                .loss
+                .compute_smoothed(&out_t, &batch.labels, cfg.label_smoothing)?;
             let lv = loss.to_scalar::<f32>()?;
             if !lv.is_finite() {
                 return Err(Error::NonFiniteLoss {
@@ -214,7 +222,7 @@ pub fn train(
         progress.finish();
         let train_s = t0.elapsed().as_secs_f64();
         // ---- test ----
-        let stats = evaluate(&model, &test_loader, cfg.loss, progress, epoch, cfg.epochs)?;
+        let stats = evaluate(&model, &test_loader, cfg, progress, epoch, cfg.epochs)?;
         // ---- schedule, best, files ----
         if cfg.schedule.kind == ScheduleKind::Cosine {
             sched.step();
@@ -249,6 +257,7 @@ pub fn train(
             train_acc: correct as f64 / n.max(1) as f64,
             test_loss: stats.loss,
             test_acc: stats.accuracy,
+            test_top5: stats.top5,
             best_test_acc: best_acc,
             best_epoch,
             train_samples: n,
@@ -312,7 +321,7 @@ fn lr_for(cfg: &TrainConfig, sched: &CosineAnnealingLr) -> f64 {
 }
 
 /// Model `state_dict` plus optimizer state, as a checkpoint stores them.
-fn checkpoint_tensors(model: &SmaVgg8, opt: &Optimizer) -> Result<BTreeMap<String, Tensor>> {
+fn checkpoint_tensors(model: &Network, opt: &Optimizer) -> Result<BTreeMap<String, Tensor>> {
     let mut t = model.store().state_dict();
     t.extend(opt.state_tensors()?);
     Ok(t)

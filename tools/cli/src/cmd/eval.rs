@@ -1,5 +1,6 @@
 //! `snnkit eval`: accuracy, per-class accuracy, confusion matrix (JSON + PNG) and firing rates of
-//! a checkpoint on a frame cache.
+//! a checkpoint on a frame cache or, for image-trained checkpoints, on an image dataset's
+//! held-out split (top-1 and top-5).
 
 use anyhow::Result;
 use std::path::PathBuf;
@@ -11,8 +12,11 @@ pub struct Args {
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// Cache folder (as for `snnkit train`).
+    #[arg(long, required_unless_present = "data", conflicts_with = "data")]
+    pub cache: Option<PathBuf>,
+    /// Image dataset root (as for `snnkit train --data`), for image-trained checkpoints.
     #[arg(long)]
-    pub cache: PathBuf,
+    pub data: Option<PathBuf>,
     /// Split to evaluate (default: the run's test split).
     #[arg(long)]
     pub split: Option<String>,
@@ -37,9 +41,16 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let device = snnkit_train::parse_device(&args.device)?;
     let mut bars = super::train::Bars::new(args.quiet || args.json);
+    // Either flag names the data; the checkpoint's configuration says how to read it.
+    let data = args
+        .cache
+        .as_ref()
+        .or(args.data.as_ref())
+        .cloned()
+        .unwrap_or_default();
     let report = snnkit_train::evaluate_checkpoint(
         &args.checkpoint,
-        &args.cache,
+        &data,
         args.split.as_deref(),
         args.batch_size,
         &device,
@@ -60,12 +71,13 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{}: epoch {}, {} samples of {}: accuracy {:.2}% (loss {:.4})",
+        "{}: epoch {}, {} samples of {}: accuracy {:.2}%, top-5 {:.2}% (loss {:.4})",
         args.checkpoint.display(),
         report.epoch,
         report.samples,
         report.cache_file.display(),
         100.0 * report.accuracy,
+        100.0 * report.top5,
         report.loss
     );
     println!("per class:");

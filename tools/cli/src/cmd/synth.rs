@@ -1,7 +1,9 @@
-//! `snnkit synth`: write the synthetic dataset (DVS128 Gesture layout, AEDAT 3.1) into a folder.
+//! `snnkit synth`: write the synthetic dataset (DVS128 Gesture layout, AEDAT 3.1) into a folder,
+//! or with `--images` a synthetic static-image set (ImageFolder layout, PNG or JPEG).
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use snnkit_datasets::synthetic::{generate, SynthClass, SynthConfig};
+use snnkit_datasets::synthetic_images::{self, ImageFormat, ImageSynthConfig};
 use std::path::PathBuf;
 
 /// Arguments (defaults are `SynthConfig::default()`).
@@ -41,10 +43,99 @@ pub struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Write a static-image dataset instead: OUT/train/<class>/*.png, OUT/val/<class>/*.png
+    /// (one texture per class, for `snnkit train --data OUT`).
+    #[arg(long)]
+    images: bool,
+    /// Image classes (1..=8) with --images.
+    #[arg(long, default_value_t = ImageSynthConfig::default().classes)]
+    image_classes: usize,
+    /// Training images per class with --images.
+    #[arg(long, default_value_t = ImageSynthConfig::default().train_per_class)]
+    train_per_class: usize,
+    /// Validation images per class with --images.
+    #[arg(long, default_value_t = ImageSynthConfig::default().val_per_class)]
+    val_per_class: usize,
+    /// Image size WIDTHxHEIGHT with --images (ImageNet-sized: 500x375).
+    #[arg(long, default_value = "48x48")]
+    size: String,
+    /// Image file format with --images: png or jpeg.
+    #[arg(long, default_value = "png")]
+    format: String,
+    /// JPEG quality (1..=100) with --format jpeg.
+    #[arg(long, default_value_t = 90)]
+    quality: u8,
+}
+
+/// `WxH` into `(width, height)`.
+fn parse_size(s: &str) -> Result<(usize, usize)> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .with_context(|| format!("--size {s:?}: expected WIDTHxHEIGHT, e.g. 500x375"))?;
+    let n = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .with_context(|| format!("--size {s:?}: {v:?} is not a pixel count"))
+    };
+    Ok((n(w)?, n(h)?))
+}
+
+fn run_images(a: Args) -> Result<()> {
+    let (width, height) = parse_size(&a.size)?;
+    let format = match a.format.as_str() {
+        "png" => ImageFormat::Png,
+        "jpeg" | "jpg" => ImageFormat::Jpeg(a.quality),
+        f => bail!("--format {f:?}: expected png or jpeg"),
+    };
+    let cfg = ImageSynthConfig {
+        seed: a.seed,
+        classes: a.image_classes,
+        train_per_class: a.train_per_class,
+        val_per_class: a.val_per_class,
+        width,
+        height,
+        format,
+    };
+    cfg.validate()?;
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} images ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("synth");
+    let s = synthetic_images::generate(&cfg, &a.out, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .with_context(|| format!("writing {}", a.out.display()))?;
+    bar.finish_and_clear();
+    let classes = &synthetic_images::PATTERNS[..cfg.classes];
+    if a.json {
+        let v = serde_json::json!({
+            "out": a.out,
+            "train_images": s.train_images,
+            "val_images": s.val_images,
+            "bytes": s.bytes,
+            "classes": classes,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "wrote {} train / {} val images ({} bytes, {width}x{height}) to {}, {} classes",
+            s.train_images,
+            s.val_images,
+            s.bytes,
+            a.out.display(),
+            classes.len()
+        );
+    }
+    Ok(())
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> Result<()> {
+    if a.images {
+        return run_images(a);
+    }
     let classes = if a.classes.is_empty() {
         SynthClass::ALL.to_vec()
     } else {

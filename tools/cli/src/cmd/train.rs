@@ -1,4 +1,5 @@
-//! `snnkit train`: train an SMA-AZO network on a frame cache (logic in `snnkit_train`).
+//! `snnkit train`: train an SMA-AZO network on a frame cache, or SMA-MS-ResNet on a static-image
+//! dataset (logic in `snnkit_train`).
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -8,7 +9,9 @@ use std::path::{Path, PathBuf};
 /// Arguments.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Built-in preset: dvs128-gesture, cifar10-dvs, n-caltech101, synthetic.
+    /// Built-in preset: dvs128-gesture, cifar10-dvs, n-caltech101, synthetic (frame caches);
+    /// ms-resnet18-imagenet, ms-resnet34-imagenet, ms-resnet104-imagenet,
+    /// ms-resnet104-azo-finetune, ms-resnet18-synthetic (images, --data).
     #[arg(long)]
     pub preset: Option<String>,
     /// TOML file whose fields override the preset's (or the defaults). It may name its base
@@ -16,8 +19,13 @@ pub struct Args {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Cache folder: holds train.h5/test.h5, or CACHE_DIR/<dataset>/<setting>/.
+    #[arg(long, required_unless_present = "data", conflicts_with = "data")]
+    pub cache: Option<PathBuf>,
+    /// Static-image dataset root, for configurations with an [images] table (the ms-resnet
+    /// presets): ImageFolder ROOT/train/<class>/*, ROOT/val/<class>/* (ImageNet's layout), or
+    /// CIFAR-10's binary batches.
     #[arg(long)]
-    pub cache: PathBuf,
+    pub data: Option<PathBuf>,
     /// Run folder (config.toml, metrics.jsonl, checkpoints, curves.png, summary.json).
     #[arg(long)]
     pub out: PathBuf,
@@ -90,7 +98,7 @@ pub fn run(args: Args) -> Result<()> {
     let cfg = resolve_config(&args)?;
     let device = snnkit_train::parse_device(&args.device)?;
     let opts = TrainOptions {
-        cache: args.cache.clone(),
+        cache: data_path(&cfg, args.cache.as_deref(), args.data.as_deref())?,
         out: args.out.clone(),
         device,
         resume: args.resume,
@@ -104,6 +112,21 @@ pub fn run(args: Args) -> Result<()> {
         print_summary(&res.summary, &args.out);
     }
     Ok(())
+}
+
+/// The data folder for `cfg`: `--data` for configurations that read images, `--cache` otherwise.
+pub fn data_path(cfg: &TrainConfig, cache: Option<&Path>, data: Option<&Path>) -> Result<PathBuf> {
+    match (cfg.images.is_some(), cache, data) {
+        (true, _, Some(d)) | (false, Some(d), _) => Ok(d.to_path_buf()),
+        (true, _, None) => bail!(
+            "configuration {:?} reads static images: give the dataset root with --data ROOT",
+            cfg.name
+        ),
+        (false, None, _) => bail!(
+            "configuration {:?} reads a frame cache: give it with --cache DIR (--data is for image presets)",
+            cfg.name
+        ),
+    }
 }
 
 /// Prints the end-of-run lines.

@@ -4,6 +4,7 @@ mod conv;
 mod convert;
 mod decode;
 mod frames;
+mod images;
 mod loader;
 mod step;
 
@@ -24,6 +25,8 @@ enum Which {
     Convert(convert::Args),
     /// Loader throughput (samples/s) with and without augmentation.
     Loader(loader::Args),
+    /// Image loader throughput (images/s): decode, random resized crop, flip, normalise.
+    Images(images::Args),
     /// Convolution forward and forward+backward times per shape.
     Conv(conv::Args),
     /// Median seconds per SMA-VGG8 training step.
@@ -37,6 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Which::Frames(a) => frames::run(a),
         Which::Convert(a) => convert::run(a),
         Which::Loader(a) => loader::run(a),
+        Which::Images(a) => images::run(a),
         Which::Conv(a) => conv::run(a),
         Which::Step(a) => step::run(a),
     }
