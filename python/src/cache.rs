@@ -2,7 +2,7 @@
 //! PyTorch `DataLoader`), `Loader` iterates the Rust loader's batches.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -135,7 +135,7 @@ fn show(bar: &indicatif::ProgressBar, current: &mut String, p: &Progress) {
 
 /// Opens a cache file; a missing file is a `FileNotFoundError`, a foreign one a `ValueError` or
 /// `OSError`.
-fn open(path: &PathBuf) -> PyResult<CacheReader> {
+fn open(path: &Path) -> PyResult<CacheReader> {
     if !path.exists() {
         return Err(pyo3::exceptions::PyFileNotFoundError::new_err(format!(
             "{}: no such cache file",
@@ -197,11 +197,11 @@ impl FrameCache {
         let Some((_, reader)) = slot.as_ref() else {
             unreachable!("opened above")
         };
-        let widen = |v: Vec<_>| v.into_iter().map(|c| c as f32).collect::<Vec<f32>>();
+        // Read in the stored type (libhdf5 converts nothing), widen here.
         let mut counts: Vec<f32> = match self.info.dtype {
-            CountType::U8 => reader.read_sample_as::<u8>(i).map(|v| widen_u8(v)),
-            CountType::U16 => reader.read_sample_as::<u16>(i).map(|v| widen_u16(v)),
-            CountType::U32 => reader.read_sample_as::<u32>(i).map(|v| widen(v)),
+            CountType::U8 => reader.read_sample_as::<u8>(i).map(widen_u8),
+            CountType::U16 => reader.read_sample_as::<u16>(i).map(widen_u16),
+            CountType::U32 => reader.read_sample_as::<u32>(i).map(widen_u32),
         }
         .map_err(error::cache)?;
         let frames = match &self.lengths {
@@ -219,6 +219,11 @@ fn widen_u8(v: Vec<u8>) -> Vec<f32> {
 
 fn widen_u16(v: Vec<u16>) -> Vec<f32> {
     v.into_iter().map(f32::from).collect()
+}
+
+/// Exact up to 2^24 counts per cell (more events than any recording puts on one pixel in one frame).
+fn widen_u32(v: Vec<u32>) -> Vec<f32> {
+    v.into_iter().map(|c| c as f32).collect()
 }
 
 #[pymethods]

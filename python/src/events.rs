@@ -1,7 +1,7 @@
 //! `read` and `info`: event files into NumPy structured arrays; and the reverse direction, any
 //! structured array with integer fields `t`, `x`, `y`, `p` into [`Events`] columns.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -60,11 +60,7 @@ fn options(
 }
 
 /// Decodes `path` with the GIL released.
-fn decode(
-    py: Python<'_>,
-    path: &PathBuf,
-    opts: &ReadOptions,
-) -> PyResult<snnkit_events::Recording> {
+fn decode(py: Python<'_>, path: &Path, opts: &ReadOptions) -> PyResult<snnkit_events::Recording> {
     py.detach(|| pool::install(|| snnkit_events::read_file(path, opts)))
         .map_err(error::events)
 }
