@@ -1,6 +1,7 @@
 """Type stubs of snnkit's extension module (re-exported by the ``snnkit`` package)."""
 
 import os
+import pathlib
 from typing import Any, Callable, Dict, Iterator, List, Literal, Optional, Tuple, Union
 
 import numpy as np
@@ -111,7 +112,7 @@ class FrameCache:
     def sample_shape(self) -> Tuple[int, int, int, int]:
         """``(T, 2, H, W)``."""
     @property
-    def path(self) -> str: ...
+    def path(self) -> pathlib.Path: ...
     @property
     def transform(self) -> Optional[Callable[[npt.NDArray[np.float32]], Any]]: ...
     @property
