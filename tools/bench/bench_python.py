@@ -134,7 +134,14 @@ def main():
     aedat4 = pathlib.Path(args.shared) / "fixtures/aedat4/tonic_sample.aedat4"
 
     def tonic_aedat3(path):
-        return tonic.io.read_dvs_ibm(str(path))[1]
+        # The body of tonic.io.read_dvs_ibm, which in Tonic 1.7 fails to unpack the header's three values.
+        version, start, _ = tonic.io.read_aedat_header_from_file(str(path))
+        ev = tonic.io.get_aer_events_from_file(str(path), version, start)
+        addr = ev["address"]
+        x = (addr >> 17) & 0x00001FFF
+        y = (addr >> 2) & 0x00001FFF
+        p = (addr >> 1) & 0x00000001
+        return tonic.io.make_structured_array(x, y, ev["timeStamp"], p)
 
     def tonic_aedat4(path):
         return tonic.io.read_aedat4(str(path))
