@@ -144,7 +144,10 @@ def main():
         return tonic.io.make_structured_array(x, y, ev["timeStamp"], p)
 
     def tonic_aedat4(path):
-        return tonic.io.read_aedat4(str(path))
+        # The aedat package names the polarity field "on" (title "p"); Tonic's frames need the name "p".
+        from numpy.lib import recfunctions
+
+        return recfunctions.rename_fields(tonic.io.read_aedat4(str(path)), {"on": "p"})
 
     rows = read_frames_rows("AEDAT 3.1", big, tonic_aedat3, (128, 128), args.repeat)
     rows += read_frames_rows("AEDAT 4", aedat4, tonic_aedat4, (320, 240), max(args.repeat, 10))
