@@ -290,6 +290,15 @@ pub fn columns(py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<Events> {
     }
     // SAFETY: a C-contiguous array of n records of `itemsize` bytes, kept alive by `arr`.
     let data = unsafe { (*untyped.as_array_ptr()).fields.data } as usize;
+    if itemsize == RECORD && is_own_layout(&fields) {
+        return Ok(py.detach(|| {
+            pool::install(|| {
+                // SAFETY: see above.
+                let buf = unsafe { std::slice::from_raw_parts(data as *const u8, n * RECORD) };
+                split_records(buf)
+            })
+        }));
+    }
     let result = py.detach(|| {
         pool::install(|| {
             // SAFETY: see above.
@@ -314,4 +323,45 @@ pub fn columns(py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<Events> {
             "events[{i}]: {name} = {v} is outside {range}, the range snnkit stores it in"
         ))
     })
+}
+
+/// Whether the fields lie as [`event_dtype`] lays them out (the arrays `read` returns).
+fn is_own_layout(fields: &[Field; 4]) -> bool {
+    let at = |f: &Field, offset, size, signed| {
+        f.offset == offset && f.size == size && f.signed == signed && !f.big_endian
+    };
+    at(&fields[0], 0, 8, true)
+        && at(&fields[1], 8, 2, false)
+        && at(&fields[2], 10, 2, false)
+        && at(&fields[3], 12, 1, false)
+}
+
+/// [`event_dtype`] records into columns: every value fits, so nothing is checked (the fast path
+/// of `to_frames` on what `read` returned).
+fn split_records(buf: &[u8]) -> Events {
+    let n = buf.len() / RECORD;
+    let mut ev = Events {
+        t: vec![0; n],
+        x: vec![0; n],
+        y: vec![0; n],
+        p: vec![0; n],
+    };
+    let Events { t, x, y, p } = &mut ev;
+    t.par_chunks_mut(TASK)
+        .zip(x.par_chunks_mut(TASK))
+        .zip(y.par_chunks_mut(TASK))
+        .zip(p.par_chunks_mut(TASK))
+        .enumerate()
+        .for_each(|(c, (((t, x), y), p))| {
+            let recs = buf[c * TASK * RECORD..].chunks_exact(RECORD);
+            for (k, rec) in recs.take(t.len()).enumerate() {
+                let mut tb = [0u8; 8];
+                tb.copy_from_slice(&rec[0..8]);
+                t[k] = i64::from_le_bytes(tb);
+                x[k] = u16::from_le_bytes([rec[8], rec[9]]);
+                y[k] = u16::from_le_bytes([rec[10], rec[11]]);
+                p[k] = rec[12];
+            }
+        });
+    ev
 }
