@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to build and test snnkit:
-# the HDF5 C library and headers, pkg-config, and (for the h5py interoperability test) python3 with h5py.
+# the HDF5 C library and headers, pkg-config, and python3 with h5py (the cache interoperability test),
+# pytest and maturin (the Python package's tests, tools/scripts/test-python.sh).
 # Safe to run repeatedly; does nothing when everything is present.
 set -euo pipefail
 
@@ -21,12 +22,13 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-# Python with numpy and h5py, in a venv inside target/, for the cache interoperability test.
+# Python with numpy and h5py (the cache interoperability test), pytest and maturin (the Python package), in a
+# venv inside target/.
 if [[ ${SNNKIT_SKIP_PYTHON:-0} != 1 ]] && command -v python3 >/dev/null; then
   venv=${SNNKIT_PY_VENV:-$(pwd)/target/pyenv}
-  if ! "$venv/bin/python" -c 'import h5py, numpy' 2>/dev/null; then
-    echo "setup: creating $venv with numpy and h5py" >&2
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy h5py
+  if ! "$venv/bin/python" -c 'import h5py, numpy, pytest' 2>/dev/null || [[ ! -x $venv/bin/maturin ]]; then
+    echo "setup: creating $venv with numpy, h5py, pytest and maturin" >&2
+    [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q numpy h5py pytest 'maturin>=1.9.4,<2'
   fi
 fi

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The test command: installs missing system packages, then runs every test of the workspace.
+# The test command: installs missing system packages, then runs every test of the workspace and the Python
+# package's tests (tools/scripts/test-python.sh).
 # Tests that need ../shared (fixtures, parity tensors) print why they skip when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/scripts/setup.sh
 export SNNKIT_PYTHON=${SNNKIT_PYTHON:-$(pwd)/target/pyenv/bin/python}
 cargo test --workspace --locked "$@"
+tools/scripts/test-python.sh

@@ -8,7 +8,8 @@
 //!   `.sources()`, `.class_counts()`, `.fingerprint_status()`. Refuses unknown format versions
 //!   ([`Error::UnsupportedVersion`]); warns (`tracing::warn!`) when the raw files changed since conversion.
 //! - [`Loader`]`::open(path, `[`LoaderConfig`]`, &device)` or `Loader::new(reader, config, &device)`;
-//!   `.epoch(epoch) -> `[`EpochIter`] yielding `Result<`[`Batch`]`>`; `.batches_per_epoch()`, `.len()`,
+//!   `.epoch(epoch) -> `[`EpochIter`] yielding `Result<`[`Batch`]`>` (`.host_epoch(epoch)`: [`HostBatch`]es in host
+//!   memory, no tensors); `.batches_per_epoch()`, `.len()`,
 //!   `.num_classes()`, `.sample_shape() -> [T, 2, H', W']`, `.batch(&indices, epoch)` (synchronous).
 //! - [`LoaderConfig`]`::train(batch_size)` (shuffled, `drop_last`) / `LoaderConfig::eval(batch_size)` (file order,
 //!   all samples); fields `batch_size`, `shuffle`, `drop_last`, `seed`, `augment: `[`Augment`]` { hflip,
@@ -51,6 +52,8 @@ pub use dataset_source::{
 pub use error::{Error, Result};
 pub use fingerprint::FingerprintStatus;
 pub use format::{CacheMeta, Compression, CountType, FrameSetting, SplitBy, FORMAT_VERSION};
-pub use loader::{Augment, Batch, Downsample, EpochIter, Loader, LoaderConfig, Pool};
+pub use loader::{
+    Augment, Batch, Downsample, EpochIter, HostBatch, Loader, LoaderConfig, Pool, Prefetch,
+};
 pub use reader::{CacheInfo, CacheReader};
 pub use writer::{CacheWriter, ResumeState};

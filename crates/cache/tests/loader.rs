@@ -332,3 +332,32 @@ fn wide_counts_load_exactly_for_every_codec() {
         }
     }
 }
+
+/// `host_epoch` yields the values `epoch` turns into tensors: same order, augmentation and labels.
+#[test]
+fn host_batches_equal_tensor_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = cache_with(dir.path(), 10, one_event_per_frame);
+    let cfg = LoaderConfig {
+        augment: Augment {
+            hflip: true,
+            max_shift: 2,
+        },
+        seed: 11,
+        ..LoaderConfig::train(3)
+    };
+    let loader = Loader::open(&path, cfg, &Device::Cpu).unwrap();
+    for epoch in 0..2 {
+        let host: Vec<_> = loader.host_epoch(epoch).map(Result::unwrap).collect();
+        let tensors: Vec<_> = loader.epoch(epoch).map(Result::unwrap).collect();
+        assert_eq!(host.len(), 3); // 10 samples, batch 3, drop_last
+        for (h, t) in host.iter().zip(&tensors) {
+            assert_eq!(h.shape.to_vec(), t.frames.dims().to_vec());
+            assert_eq!(h.shape, [T, 3, 2, H, W]);
+            let flat: Vec<f32> = t.frames.flatten_all().unwrap().to_vec1().unwrap();
+            assert_eq!(h.frames, flat);
+            assert_eq!(h.labels, t.labels_vec);
+            assert_eq!(h.indices, t.indices);
+        }
+    }
+}

@@ -124,6 +124,20 @@ pub struct Batch {
     pub indices: Vec<usize>,
 }
 
+/// One batch in host memory, as [`Loader::host_epoch`] yields it: the same values as a [`Batch`], before they
+/// become tensors (for callers that hand the buffer on without a copy, such as the Python bindings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostBatch {
+    /// `f32 [T, B, 2, H, W]` (H, W after downsampling), row-major.
+    pub frames: Vec<f32>,
+    /// The shape of `frames`: `[T, B, 2, H, W]`.
+    pub shape: [usize; 5],
+    /// Class index of each batch entry.
+    pub labels: Vec<u32>,
+    /// Index of each batch entry in the cache file.
+    pub indices: Vec<usize>,
+}
+
 /// Where the samples come from: decoded in memory, or read chunk by chunk.
 enum Store {
     U8(Vec<u8>),
@@ -267,6 +281,20 @@ impl Loader {
     /// Iterates over the batches of `epoch`, prepared by a background thread up to `prefetch` batches ahead.
     /// Dropping the iterator stops the thread.
     pub fn epoch(&self, epoch: u64) -> EpochIter {
+        self.prefetch(epoch, Inner::batch)
+    }
+
+    /// Like [`Loader::epoch`], with the batches in host memory ([`HostBatch`]) instead of tensors.
+    pub fn host_epoch(&self, epoch: u64) -> Prefetch<HostBatch> {
+        self.prefetch(epoch, Inner::host_batch)
+    }
+
+    /// Runs `make` on the batches of `epoch` in a background thread, up to `prefetch` ahead.
+    fn prefetch<T: Send + 'static>(
+        &self,
+        epoch: u64,
+        make: fn(&Inner, &[usize], u64) -> Result<T>,
+    ) -> Prefetch<T> {
         let order = self.epoch_order(epoch);
         let b = self.inner.config.batch_size;
         let batches: Vec<Vec<usize>> = order
@@ -281,7 +309,7 @@ impl Loader {
             .name("snnkit-loader".into())
             .spawn(move || {
                 for indices in batches {
-                    let batch = inner.batch(&indices, epoch);
+                    let batch = make(&inner, &indices, epoch);
                     let failed = batch.is_err();
                     if tx.send(batch).is_err() || failed {
                         break;
@@ -289,7 +317,7 @@ impl Loader {
                 }
             })
             .ok();
-        EpochIter {
+        Prefetch {
             rx: Some(rx),
             handle,
             remaining: total,
@@ -304,6 +332,19 @@ impl Loader {
 
 impl Inner {
     fn batch(&self, indices: &[usize], epoch: u64) -> Result<Batch> {
+        let host = self.host_batch(indices, epoch)?;
+        // Tensor::from_vec takes the buffer over on the CPU (a copy to the device elsewhere).
+        let frames = Tensor::from_vec(host.frames, host.shape.to_vec(), &self.device)?;
+        let labels = Tensor::from_vec(host.labels.clone(), host.labels.len(), &self.device)?;
+        Ok(Batch {
+            frames,
+            labels,
+            labels_vec: host.labels,
+            indices: host.indices,
+        })
+    }
+
+    fn host_batch(&self, indices: &[usize], epoch: u64) -> Result<HostBatch> {
         if let Some(&bad) = indices.iter().find(|&&i| i >= self.reader.len()) {
             return Err(Error::Usage(format!(
                 "sample {bad} out of range (cache has {})",
@@ -322,15 +363,11 @@ impl Inner {
             },
         };
         let bsz = indices.len();
-        let [t, c, h, w] = [self.frames, 2, self.geom.out_h(), self.geom.out_w()];
-        let frames = Tensor::from_vec(data, (t, bsz, c, h, w), &self.device)?;
         let labels = self.reader.labels();
-        let labels_vec: Vec<u32> = indices.iter().map(|&i| u32::from(labels[i])).collect();
-        let labels = Tensor::from_vec(labels_vec.clone(), bsz, &self.device)?;
-        Ok(Batch {
-            frames,
-            labels,
-            labels_vec,
+        Ok(HostBatch {
+            frames: data,
+            shape: [self.frames, bsz, 2, self.geom.out_h(), self.geom.out_w()],
+            labels: indices.iter().map(|&i| u32::from(labels[i])).collect(),
             indices: indices.to_vec(),
         })
     }
@@ -404,17 +441,20 @@ fn mix(seed: u64, epoch: u64, index: u64) -> u64 {
     splitmix(splitmix(splitmix(seed) ^ epoch) ^ index)
 }
 
+/// The batches of one epoch as tensors ([`Loader::epoch`]).
+pub type EpochIter = Prefetch<Batch>;
+
 /// The batches of one epoch, produced ahead by a background thread. Yields `Err` once and stops if reading fails.
-pub struct EpochIter {
-    rx: Option<Receiver<Result<Batch>>>,
+pub struct Prefetch<T> {
+    rx: Option<Receiver<Result<T>>>,
     handle: Option<JoinHandle<()>>,
     remaining: usize,
 }
 
-impl Iterator for EpochIter {
-    type Item = Result<Batch>;
+impl<T> Iterator for Prefetch<T> {
+    type Item = Result<T>;
 
-    fn next(&mut self) -> Option<Result<Batch>> {
+    fn next(&mut self) -> Option<Result<T>> {
         if self.handle.is_none() && self.remaining > 0 {
             self.remaining = 0;
             return Some(Err(Error::Usage(
@@ -443,7 +483,7 @@ impl Iterator for EpochIter {
     }
 }
 
-impl Drop for EpochIter {
+impl<T> Drop for Prefetch<T> {
     fn drop(&mut self) {
         // Closing the channel makes the producer's next send fail, so it exits after at most one batch.
         self.rx.take();

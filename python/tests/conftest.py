@@ -1,0 +1,44 @@
+"""Shared helpers: where ../shared is, and how to read its expected arrays.
+
+The fixtures and the reference outputs (SpikingJelly afb1322, Tonic d0cb6df) live in
+``../shared/fixtures`` beside the repository (or ``$SNNKIT_SHARED``); tests that need them skip,
+saying why, when it is absent.
+"""
+
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def shared_dir():
+    env = os.environ.get("SNNKIT_SHARED")
+    path = pathlib.Path(env) if env else REPO.parent / "shared"
+    return path if (path / "fixtures" / "expected" / "SUMMARY.json").is_file() else None
+
+
+@pytest.fixture(scope="session")
+def fixtures():
+    path = shared_dir()
+    if path is None:
+        pytest.skip("../shared (or $SNNKIT_SHARED) with fixtures/expected not found")
+    return path / "fixtures"
+
+
+def dense(path, shape=None):
+    """An expected array: a dense ``.npy``, or a ``.coo.npy`` (rows t, c, y, x, value) of ``shape``."""
+    a = np.load(path)
+    if shape is None:
+        return a
+    out = np.zeros(shape, dtype=np.float32)
+    t, c, y, x, v = a.T
+    out[t, c, y, x] = v
+    return out
+
+
+def txyp(events):
+    """The int64 [N, 4] (t, x, y, p) array of a structured event array."""
+    return np.stack([events[k].astype(np.int64) for k in "txyp"], axis=1)
