@@ -26,6 +26,9 @@
 //!   - `set_dropout_masks(&HashMap<String, Tensor>) -> Result<()>` (keys `others.4`/`others.7`,
 //!     `[B,F]`, used by the next training forward only), `last_dropout_masks()`,
 //!     `dropout_rng_state() -> ([u8; 32], u128)`, `set_dropout_rng_state(seed, word_pos)`
+//!   - `forward_recorded(&self, x) -> candle_core::Result<Vgg8Recording>`: eval forward keeping
+//!     every LIF layer's spikes and every SMA's scale weights; `synaptic_layers()` (MACs per
+//!     step and input kind per weighted layer, for energy estimates); `lif_layers()`
 //!   - `forward_from(&self, x: &Tensor /*input of block k, [T,B,C,H,W]*/, k: usize, train) -> Vgg8Trace`
 //!     (teacher forcing: run from conv block `k`, 0-based; 5 = head only)
 //!
@@ -66,8 +69,9 @@ pub mod vgg;
 pub use azo::{AzoConfig, AzoSelection};
 pub use error::{Error, Result};
 pub use lif::{
-    lif_multistep, lif_multistep_composed, lif_multistep_t, FiringRates, Lif, LifConfig, LifOp,
+    lif_multistep, lif_multistep_composed, lif_multistep_t, FiringRates, Kept, Lif, LifConfig,
+    LifOp,
 };
 pub use sma::{Activation, Sma, SmaConfig, SmaTrace};
 pub use store::ParamStore;
-pub use vgg::{SmaVgg8, Vgg8Config, Vgg8Trace, PRESETS};
+pub use vgg::{SmaVgg8, SynapticLayer, Vgg8Config, Vgg8Recording, Vgg8Trace, PRESETS};

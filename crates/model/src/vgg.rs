@@ -173,6 +173,7 @@ impl Vgg8Config {
 struct Block {
     conv: Conv2d,
     sma: Option<Sma>,
+    sma_name: String,
     bn: BatchNorm,
     lif: Lif,
 }
@@ -184,6 +185,37 @@ pub struct Vgg8Trace {
     pub output: Tensor,
     /// Output of each conv block after max-pooling, `[T, B, C, H, W]` (5 entries).
     pub blocks: Vec<Tensor>,
+}
+
+/// What [`SmaVgg8::forward_recorded`] returns.
+#[derive(Debug, Clone)]
+pub struct Vgg8Recording {
+    /// Network output `[T, B, K]`.
+    pub output: Tensor,
+    /// Output of each conv block after max-pooling, `[T, B, C, H, W]` (the next block's input
+    /// spikes), keyed in order `block1`..`block5`.
+    pub blocks: Vec<Tensor>,
+    /// Spikes of every LIF layer, `[T, B, C, H, W]` (conv) or `[T, B, F]` (head), by layer name.
+    pub spikes: BTreeMap<String, Tensor>,
+    /// Scale weights of every SMA module (`block2.1`, ...): `W_α [N, T, B]`, `W_β [N, T, B, C]`.
+    pub scale_weights: BTreeMap<String, (Tensor, Tensor)>,
+    /// Firing rate per LIF layer of this forward.
+    pub firing_rates: BTreeMap<String, f64>,
+}
+
+/// A layer with weights, described for operation counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SynapticLayer {
+    /// Reference module path (`block1.0.0`, `block2.1.S_Convs.0.conv`, `others.2`, ...).
+    pub name: String,
+    /// Multiply-accumulates per sample and time step (what the same layer costs in an ANN).
+    pub macs_per_step: u64,
+    /// Input values per sample and time step.
+    pub input_neurons: u64,
+    /// Where its input comes from when that input is binary spikes: a LIF layer name, or
+    /// `blockK` for the max-pooled output of conv block K. `None` = real-valued input (the
+    /// event frames, a conv output, an average pool), which costs multiply-accumulates.
+    pub spike_input: Option<String>,
 }
 
 /// The SMA-VGG8 network.
@@ -227,7 +259,13 @@ impl SmaVgg8 {
             };
             let bn = BatchNorm::new(&store, &format!("{name}.{bn_idx}.0"), cout)?;
             let lif = Lif::new(cfg.lif, &format!("{name}.{lif_idx}"), rates.clone());
-            blocks.push(Block { conv, sma, bn, lif });
+            blocks.push(Block {
+                conv,
+                sma,
+                sma_name: format!("{name}.1"),
+                bn,
+                lif,
+            });
             cin = cout;
         }
         let fc = [
@@ -342,6 +380,109 @@ impl SmaVgg8 {
         }
     }
 
+    /// Eval-mode forward that also returns every LIF layer's spikes and every SMA module's scale
+    /// weights (for analysis: heatmaps, spike counts, scale importance, energy).
+    pub fn forward_recorded(&self, x: &Tensor) -> Result<Vgg8Recording> {
+        self.rates.keep_tensors(true);
+        let res = self.forward_trace(x, false);
+        let kept = self.rates.take_kept();
+        self.rates.keep_tensors(false);
+        let trace = res?;
+        let t = x.dim(0)?;
+        let spikes = kept
+            .spikes
+            .into_iter()
+            .map(|(k, v)| {
+                let mut dims = vec![t, v.dim(0)? / t];
+                dims.extend_from_slice(&v.dims()[1..]);
+                Ok((k, v.reshape(dims)?))
+            })
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        Ok(Vgg8Recording {
+            output: trace.output,
+            blocks: trace.blocks,
+            spikes,
+            scale_weights: kept.scale_weights,
+            firing_rates: self.rates.snapshot(),
+        })
+    }
+
+    /// Every layer with weights, in forward order, with its multiply-accumulates per sample and
+    /// time step and where its input comes from (for the energy estimate).
+    pub fn synaptic_layers(&self) -> Vec<SynapticLayer> {
+        let c = &self.cfg;
+        let mut out = Vec::new();
+        let (mut h, mut w) = (c.height as u64, c.width as u64);
+        let mut cin = c.in_channels as u64;
+        for (i, blk) in self.blocks.iter().enumerate() {
+            let cout = c.widths[i] as u64;
+            let hw = h * w;
+            out.push(SynapticLayer {
+                name: format!("block{}.0.0", i + 1),
+                macs_per_step: cout * cin * 9 * hw,
+                input_neurons: cin * hw,
+                spike_input: (i > 0).then(|| format!("block{}", i)),
+            });
+            if let Some(sma) = &blk.sma {
+                let sc = sma.config();
+                let (ch, th) = (sc.c_hidden() as u64, sc.t_hidden() as u64);
+                let (n, tt) = (sc.kernels.len() as u64, sc.time_steps as u64);
+                for (j, &k) in sc.kernels.iter().enumerate() {
+                    out.push(SynapticLayer {
+                        name: format!("{}.S_Convs.{j}.conv", blk.sma_name),
+                        macs_per_step: cout * cout * (k * k) as u64 * hw,
+                        input_neurons: cout * hw,
+                        spike_input: None,
+                    });
+                }
+                // The attention maps: per (t, b) for C-MSE; T-MSE runs once per sample, spread
+                // over the T steps.
+                out.push(SynapticLayer {
+                    name: format!("{}.attention", blk.sma_name),
+                    macs_per_step: cout * ch + n * ch * cout + (tt * th + n * th * tt).div_ceil(tt),
+                    input_neurons: cout,
+                    spike_input: None,
+                });
+            }
+            cin = cout;
+            h /= 2;
+            w /= 2;
+        }
+        let f = [c.head_input() as u64, c.head[0] as u64, c.head[1] as u64];
+        let o = [c.head[0] as u64, c.head[1] as u64, c.num_classes as u64];
+        for (i, name) in ["others.2", "others.5", "others.8"].iter().enumerate() {
+            out.push(SynapticLayer {
+                name: name.to_string(),
+                macs_per_step: f[i] * o[i],
+                input_neurons: f[i],
+                // The first head layer sees average-pooled (not binary) values.
+                spike_input: match i {
+                    1 => Some("others.3".into()),
+                    2 => Some("others.6".into()),
+                    _ => None,
+                },
+            });
+        }
+        out
+    }
+
+    /// Names of the LIF layers in forward order (reference module paths).
+    pub fn lif_layers(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for blk in &self.blocks {
+            if let Some(sma) = &blk.sma {
+                if sma.config().activation == crate::sma::Activation::Lif {
+                    for j in 0..sma.config().kernels.len() {
+                        v.push(format!("{}.S_Convs.{j}.lif", blk.sma_name));
+                    }
+                }
+            }
+            v.push(blk.lif.name().to_string());
+        }
+        v.extend(self.head_lif.iter().map(|l| l.name().to_string()));
+        v
+    }
+
     /// `x` `[T, B, C_in, H, W]` -> `[T, B, K]`. `train`: BatchNorm batch statistics (and running
     /// statistics update), AZO, dropout. Every LIF starts from rest (the reference resets per batch).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
@@ -375,7 +516,10 @@ impl SmaVgg8 {
                 blk.conv.forward(&cur)?
             };
             if let Some(sma) = &blk.sma {
-                y = sma.forward_folded(&y, t, train)?.output;
+                let tr = sma.forward_folded(&y, t, train)?;
+                self.rates
+                    .keep_scale_weights(&blk.sma_name, &tr.w_alpha, &tr.w_beta);
+                y = tr.output;
             }
             let y = blk.bn.forward_t(&y, train)?;
             let s = blk.lif.forward_steps(&y, t)?;

@@ -167,7 +167,59 @@ pub fn evaluate_checkpoint(
     progress: &mut dyn Progress,
 ) -> Result<EvalReport> {
     let ck = checkpoint::load(ckpt, device)?;
-    let (mut cfg, model) = model_from_checkpoint(&ck, device)?;
+    let (cfg, model) = model_from_checkpoint(&ck, device)?;
+    let epoch = ck.meta.epoch;
+    drop(ck);
+    evaluate_model(
+        &model, cfg, ckpt, epoch, cache, split, batch, device, progress,
+    )
+}
+
+/// Evaluates bare weights (a safetensors `state_dict`, e.g. from `snnkit convert-weights`) in
+/// the network `cfg` describes, sized from the cache. Names that are missing, unexpected or of
+/// the wrong shape give one [`Error::WeightsMismatch`].
+pub fn evaluate_weights(
+    weights: &Path,
+    cfg: &TrainConfig,
+    cache: &Path,
+    split: Option<&str>,
+    batch: Option<usize>,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<EvalReport> {
+    let split_name = split.unwrap_or(&cfg.data.test_split).to_string();
+    let loader = open_loader(cache, cfg, &split_name, false, device)?;
+    let [t, _, h, w] = loader.sample_shape();
+    let vcfg = cfg.model.to_vgg8(t, loader.num_classes(), h, w, cfg.seed)?;
+    drop(loader);
+    let model = SmaVgg8::new(&vcfg, device)?;
+    checkpoint::load_weights(&model, weights)?;
+    evaluate_model(
+        &model,
+        cfg.clone(),
+        weights,
+        0,
+        cache,
+        split,
+        batch,
+        device,
+        progress,
+    )
+}
+
+/// The shared part of [`evaluate_checkpoint`] and [`evaluate_weights`].
+#[allow(clippy::too_many_arguments)]
+fn evaluate_model(
+    model: &SmaVgg8,
+    mut cfg: TrainConfig,
+    source: &Path,
+    epoch: usize,
+    cache: &Path,
+    split: Option<&str>,
+    batch: Option<usize>,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<EvalReport> {
     if let Some(b) = batch {
         cfg.data.eval_batch_size = b;
         cfg.validate("--batch-size")?;
@@ -176,25 +228,8 @@ pub fn evaluate_checkpoint(
         .map(str::to_string)
         .unwrap_or_else(|| cfg.data.test_split.clone());
     let loader = open_loader(cache, &cfg, &split, false, device)?;
-    let vc = model.config();
-    let [t, _, h, w] = loader.sample_shape();
-    if (t, h, w, loader.num_classes()) != (vc.time_steps, vc.height, vc.width, vc.num_classes) {
-        return Err(Error::CacheLayout {
-            path: loader.reader().info().path.clone(),
-            message: format!(
-                "samples are T={t} {h}x{w} with {} classes after the loader; the checkpoint's network expects T={} {}x{} with {} classes",
-                loader.num_classes(), vc.time_steps, vc.height, vc.width, vc.num_classes
-            ),
-        });
-    }
-    let stats = evaluate(
-        &model,
-        &loader,
-        cfg.loss,
-        progress,
-        ck.meta.epoch,
-        ck.meta.epoch,
-    )?;
+    check_fits(model, &loader)?;
+    let stats = evaluate(model, &loader, cfg.loss, progress, epoch, epoch)?;
     let names = loader.reader().info().class_names.clone();
     let per_class = stats
         .confusion
@@ -217,9 +252,9 @@ pub fn evaluate_checkpoint(
         })
         .collect();
     Ok(EvalReport {
-        checkpoint: ckpt.to_path_buf(),
+        checkpoint: source.to_path_buf(),
         cache_file: loader.reader().info().path.clone(),
-        epoch: ck.meta.epoch,
+        epoch,
         samples: stats.samples,
         accuracy: stats.accuracy,
         loss: stats.loss,
@@ -228,6 +263,22 @@ pub fn evaluate_checkpoint(
         class_names: names,
         firing_rates: stats.firing_rates,
     })
+}
+
+/// Refuses a loader whose samples the network cannot take.
+pub(crate) fn check_fits(model: &SmaVgg8, loader: &Loader) -> Result<()> {
+    let vc = model.config();
+    let [t, _, h, w] = loader.sample_shape();
+    if (t, h, w, loader.num_classes()) != (vc.time_steps, vc.height, vc.width, vc.num_classes) {
+        return Err(Error::CacheLayout {
+            path: loader.reader().info().path.clone(),
+            message: format!(
+                "samples are T={t} {h}x{w} with {} classes after the loader; the network expects T={} {}x{} with {} classes",
+                loader.num_classes(), vc.time_steps, vc.height, vc.width, vc.num_classes
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// File names [`write_report`] uses.

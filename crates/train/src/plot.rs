@@ -291,6 +291,343 @@ pub fn confusion(path: &Path, confusion: &[Vec<u64>], title: &str) -> Result<()>
     std::fs::rename(&*tmp, path).map_err(|e| Error::io(path, e))
 }
 
+/// Matplotlib's viridis (a perceptually uniform colormap) at 11 stops, linearly interpolated.
+const VIRIDIS: [(u8, u8, u8); 11] = [
+    (0x44, 0x01, 0x54),
+    (0x48, 0x24, 0x75),
+    (0x41, 0x44, 0x87),
+    (0x35, 0x5f, 0x8d),
+    (0x2a, 0x78, 0x8e),
+    (0x21, 0x91, 0x8c),
+    (0x22, 0xa8, 0x84),
+    (0x44, 0xbf, 0x70),
+    (0x7a, 0xd1, 0x51),
+    (0xbd, 0xdf, 0x26),
+    (0xfd, 0xe7, 0x25),
+];
+
+/// Viridis colour of `v` in [0, 1] (clamped).
+pub fn viridis(v: f64) -> (u8, u8, u8) {
+    let x = if v.is_finite() {
+        v.clamp(0.0, 1.0)
+    } else {
+        0.0
+    } * 10.0;
+    let i = (x.floor() as usize).min(9);
+    let f = x - i as f64;
+    let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
+    let mix = |p: u8, q: u8| (p as f64 + (q as f64 - p as f64) * f).round() as u8;
+    (mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Min-max normalisation of a 2-D map (all zeros when constant).
+fn normalise(m: &[Vec<f32>]) -> Vec<Vec<f64>> {
+    let (lo, hi) = m
+        .iter()
+        .flatten()
+        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    m.iter()
+        .map(|r| {
+            r.iter()
+                .map(|&v| {
+                    if hi > lo {
+                        ((v - lo) / (hi - lo)) as f64
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn sum_t(m: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
+    let mut out = m.first().cloned().unwrap_or_default();
+    for step in m.iter().skip(1) {
+        for (o, r) in out.iter_mut().zip(step) {
+            for (a, b) in o.iter_mut().zip(r) {
+                *a += b;
+            }
+        }
+    }
+    out
+}
+
+/// Fig. 3-style firing-rate heatmap: one panel per time step and one for the sum over time. Each
+/// panel is the layer's spikes summed over channels (`map` `[T][h][w]`), min-max normalised and
+/// coloured with viridis at 60% opacity over the input frame (`frame` `[T][H][W]`, grey).
+pub fn heatmap_overlay(
+    path: &Path,
+    frame: &[Vec<Vec<f32>>],
+    map: &[Vec<Vec<f32>>],
+    title: &str,
+) -> Result<()> {
+    let t = frame.len().min(map.len());
+    let (fh, fw) = (
+        frame.first().map_or(0, |f| f.len()),
+        frame.first().and_then(|f| f.first()).map_or(0, |r| r.len()),
+    );
+    let (mh, mw) = (
+        map.first().map_or(0, |f| f.len()),
+        map.first().and_then(|f| f.first()).map_or(0, |r| r.len()),
+    );
+    if t == 0 || fh == 0 || fw == 0 || mh == 0 || mw == 0 {
+        return Err(perr(path, "empty frame or spike map"));
+    }
+    let scale = (128 / fw.max(fh)).max(1) as i32;
+    let (pw, ph) = (fw as i32 * scale, fh as i32 * scale);
+    let gap = 8;
+    let panels = t + 1;
+    let (top, left) = (44, 10);
+    let w = (left * 2 + panels as i32 * (pw + gap)) as u32;
+    let h = (top + ph + 40) as u32;
+    let tmp = tmp_png(path);
+    {
+        let root = BitMapBackend::new(&*tmp, (w.max(300), h)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| perr(path, e))?;
+        text(&root, title, left, 8, 1, &BLACK);
+        for p in 0..panels {
+            let (f, m, label) = if p < t {
+                (frame[p].clone(), map[p].clone(), format!("T{p}"))
+            } else {
+                (sum_t(&frame[..t]), sum_t(&map[..t]), "SUM".to_string())
+            };
+            let fmax = f.iter().flatten().fold(0f32, |a, &v| a.max(v));
+            let heat = normalise(&m);
+            let x0 = left + p as i32 * (pw + gap);
+            text(&root, &label, x0, top - 12, 1, &BLACK);
+            for y in 0..fh {
+                for x in 0..fw {
+                    let g = if fmax > 0.0 { f[y][x] / fmax } else { 0.0 } as f64;
+                    let v = heat[y * mh / fh][x * mw / fw];
+                    let (r, gg, b) = viridis(v);
+                    let bg = 255.0 * (1.0 - g);
+                    let c = |cv: u8| (0.4 * bg + 0.6 * cv as f64).round() as u8;
+                    let (px, py) = (x0 + x as i32 * scale, top + y as i32 * scale);
+                    root.draw(&Rectangle::new(
+                        [(px, py), (px + scale, py + scale)],
+                        RGBColor(c(r), c(gg), c(b)).filled(),
+                    ))
+                    .map_err(|e| perr(path, e))?;
+                }
+            }
+        }
+        // Colour bar: 0 (min) to 1 (max) of each panel.
+        let (bx, by) = (left, top + ph + 14);
+        for i in 0..100 {
+            let (r, g, b) = viridis(i as f64 / 99.0);
+            root.draw(&Rectangle::new(
+                [(bx + i, by), (bx + i + 1, by + 8)],
+                RGBColor(r, g, b).filled(),
+            ))
+            .map_err(|e| perr(path, e))?;
+        }
+        text(&root, "MIN", bx, by + 12, 1, &BLACK);
+        text(
+            &root,
+            "MAX",
+            bx + 100 - font::text_width("MAX", 1),
+            by + 12,
+            1,
+            &BLACK,
+        );
+        text(
+            &root,
+            "SPIKES SUMMED OVER CHANNELS, PER PANEL",
+            bx + 110,
+            by,
+            1,
+            &BLACK,
+        );
+        root.present().map_err(|e| perr(path, e))?;
+    }
+    std::fs::rename(&*tmp, path).map_err(|e| Error::io(path, e))
+}
+
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Horizontal bars of spikes per sample for each LIF layer; one bar per series (network), side
+/// by side, with a legend. `series`: (label, [(layer, value)]).
+pub fn spike_counts(path: &Path, series: &[(String, Vec<(String, f64)>)]) -> Result<()> {
+    let mut layers: Vec<String> = Vec::new();
+    for (_, v) in series {
+        for (l, _) in v {
+            if !layers.contains(l) {
+                layers.push(l.clone());
+            }
+        }
+    }
+    let ns = series.len().max(1) as i32;
+    let bar = 10;
+    let row = bar * ns + 8;
+    let label_w = layers
+        .iter()
+        .map(|l| font::text_width(l, 1))
+        .max()
+        .unwrap_or(0)
+        + 16;
+    let (top, plot_w) = (50 + 14 * ns, 420);
+    let w = (label_w + plot_w + 80) as u32;
+    let h = (top + row * layers.len() as i32 + 40) as u32;
+    let vmax = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .fold(0f64, f64::max)
+        .max(1e-12);
+    let tmp = tmp_png(path);
+    {
+        let root = BitMapBackend::new(&*tmp, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| perr(path, e))?;
+        text(&root, "SPIKES PER SAMPLE AND LAYER", 10, 8, 2, &BLACK);
+        for (i, (name, _)) in series.iter().enumerate() {
+            let y = 32 + 14 * i as i32;
+            root.draw(&Rectangle::new(
+                [(10, y), (24, y + 7)],
+                PALETTE[i % 6].filled(),
+            ))
+            .map_err(|e| perr(path, e))?;
+            text(&root, name, 30, y, 1, &BLACK);
+        }
+        let x0 = label_w;
+        for i in 0..=4 {
+            let v = vmax * i as f64 / 4.0;
+            let x = x0 + (plot_w as f64 * i as f64 / 4.0) as i32;
+            root.draw(&PathElement::new(
+                vec![(x, top - 4), (x, top + row * layers.len() as i32)],
+                RGBColor(220, 220, 220),
+            ))
+            .map_err(|e| perr(path, e))?;
+            let l = tick_label(v);
+            text(
+                &root,
+                &l,
+                x - font::text_width(&l, 1) / 2,
+                top + row * layers.len() as i32 + 6,
+                1,
+                &BLACK,
+            );
+        }
+        for (li, layer) in layers.iter().enumerate() {
+            let y0 = top + li as i32 * row;
+            text(&root, layer, 8, y0 + row / 2 - 5, 1, &BLACK);
+            for (si, (_, v)) in series.iter().enumerate() {
+                if let Some((_, val)) = v.iter().find(|(l, _)| l == layer) {
+                    let len = (plot_w as f64 * val / vmax).round() as i32;
+                    let y = y0 + si as i32 * bar;
+                    root.draw(&Rectangle::new(
+                        [(x0, y), (x0 + len.max(1), y + bar - 2)],
+                        PALETTE[si % 6].filled(),
+                    ))
+                    .map_err(|e| perr(path, e))?;
+                    text(&root, &tick_label(*val), x0 + len + 4, y + 1, 1, &BLACK);
+                }
+            }
+        }
+        root.present().map_err(|e| perr(path, e))?;
+    }
+    std::fs::rename(&*tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Fig. 4-style grouped bars: for each class, the mean softmax weight of every scale, in two
+/// panels (temporal `W_α` and channel `W_β`). `temporal[class][scale]`, `channel[class][scale]`.
+pub fn scale_importance(
+    path: &Path,
+    module: &str,
+    kernels: &[usize],
+    classes: &[String],
+    temporal: &[Vec<f64>],
+    channel: &[Vec<f64>],
+) -> Result<()> {
+    let n = kernels.len().max(1) as i32;
+    let bar = 8;
+    let group = bar * n + 14;
+    let (left, top, ph) = (50, 60, 180);
+    let pw = (group * classes.len().max(1) as i32).max(200);
+    let w = (left + pw + 30) as u32;
+    let h = (2 * (ph + 70) + top) as u32;
+    let tmp = tmp_png(path);
+    {
+        let root = BitMapBackend::new(&*tmp, (w.max(420), h)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| perr(path, e))?;
+        text(
+            &root,
+            &format!("SCALE IMPORTANCE  {module}"),
+            10,
+            8,
+            2,
+            &BLACK,
+        );
+        for (i, k) in kernels.iter().enumerate() {
+            let x = 10 + 70 * i as i32;
+            root.draw(&Rectangle::new(
+                [(x, 34), (x + 14, 41)],
+                PALETTE[i % 6].filled(),
+            ))
+            .map_err(|e| perr(path, e))?;
+            text(&root, &format!("K={k}"), x + 18, 34, 1, &BLACK);
+        }
+        for (pi, (title, data)) in [("TEMPORAL W_ALPHA", temporal), ("CHANNEL W_BETA", channel)]
+            .iter()
+            .enumerate()
+        {
+            let y0 = top + pi as i32 * (ph + 70) + 16;
+            text(&root, title, left, y0 - 14, 1, &BLACK);
+            let vmax = data
+                .iter()
+                .flatten()
+                .fold(0f64, |a, &v| a.max(v))
+                .max(1e-12);
+            let vmax = (vmax * 10.0).ceil() / 10.0;
+            for i in 0..=4 {
+                let v = vmax * i as f64 / 4.0;
+                let y = y0 + ph - (ph as f64 * i as f64 / 4.0) as i32;
+                root.draw(&PathElement::new(
+                    vec![(left, y), (left + pw, y)],
+                    RGBColor(220, 220, 220),
+                ))
+                .map_err(|e| perr(path, e))?;
+                let l = format!("{v:.2}");
+                text(
+                    &root,
+                    &l,
+                    left - 6 - font::text_width(&l, 1),
+                    y - 3,
+                    1,
+                    &BLACK,
+                );
+            }
+            for (ci, vals) in data.iter().enumerate() {
+                let gx = left + ci as i32 * group + 7;
+                for (si, v) in vals.iter().enumerate() {
+                    let hgt = (ph as f64 * v / vmax).round() as i32;
+                    let x = gx + si as i32 * bar;
+                    root.draw(&Rectangle::new(
+                        [(x, y0 + ph - hgt), (x + bar - 1, y0 + ph)],
+                        PALETTE[si % 6].filled(),
+                    ))
+                    .map_err(|e| perr(path, e))?;
+                }
+                let name: String = classes
+                    .get(ci)
+                    .map(|c| c.chars().take(((group - 2) / 6) as usize).collect())
+                    .unwrap_or_default();
+                text(&root, &name, gx, y0 + ph + 6, 1, &BLACK);
+            }
+            root.draw(&Rectangle::new([(left, y0), (left + pw, y0 + ph)], BLACK))
+                .map_err(|e| perr(path, e))?;
+        }
+        root.present().map_err(|e| perr(path, e))?;
+    }
+    std::fs::rename(&*tmp, path).map_err(|e| Error::io(path, e))
+}
+
 /// Temporary name next to `path` (renamed over it once complete). Keeps the `.png` extension,
 /// which the image encoder uses to pick the format. Removed on drop, so a drawing error leaves no
 /// stray file (after the rename there is nothing left to remove).

@@ -49,6 +49,9 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Stop after this epoch (as a run killed there would); `None` = run to `epochs`.
     pub stop_after: Option<usize>,
+    /// Start from these weights (a safetensors `state_dict`, e.g. from `snnkit convert-weights`)
+    /// instead of the seeded initialisation; ignored when resuming a run.
+    pub init_from: Option<PathBuf>,
 }
 
 /// What [`train`] returns.
@@ -102,6 +105,12 @@ pub fn train(
     let vcfg = cfg.model.to_vgg8(t, k, h, w, cfg.seed)?;
     let model = SmaVgg8::new(&vcfg, dev)?;
     cfg.model.apply_init(&model)?;
+    if let Some(w) = &opts.init_from {
+        if !(opts.resume && last_path.exists()) {
+            checkpoint::load_weights(&model, w)?;
+            progress.message(&format!("starting from the weights in {}", w.display()));
+        }
+    }
     let mut opt = Optimizer::new(cfg.optimizer.clone(), model.named_parameters());
     let mut sched = CosineAnnealingLr::new(cfg.optimizer.lr, cfg.t_max(), cfg.schedule.eta_min);
     let (mut start_epoch, mut best_acc, mut best_epoch) = (0usize, 0f64, 0usize);

@@ -43,6 +43,10 @@ pub struct Args {
     /// when neither --preset nor --config is given).
     #[arg(long)]
     pub resume: bool,
+    /// Start from these weights (a safetensors state_dict, e.g. from `snnkit convert-weights`)
+    /// instead of the seeded initialisation. Every name and shape must match the network.
+    #[arg(long, value_name = "WEIGHTS")]
+    pub init_from: Option<PathBuf>,
     /// No progress bars or per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
@@ -95,6 +99,7 @@ pub fn run(args: Args) -> Result<()> {
         device,
         resume: args.resume,
         stop_after: None,
+        init_from: args.init_from.clone(),
     };
     let mut progress = Bars::new(args.quiet);
     let res = snnkit_train::train(&cfg, &opts, &mut progress)?;
