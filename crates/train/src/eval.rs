@@ -296,7 +296,8 @@ pub fn write_report(report: &EvalReport, dir: &Path) -> Result<(PathBuf, PathBuf
     crate::plot::confusion(
         &png,
         &report.confusion,
-        &format!("CONFUSION  ACC {:.1}%", 100.0 * report.accuracy),
+        &report.class_names,
+        &format!("Confusion matrix, accuracy {:.1}%", 100.0 * report.accuracy),
     )?;
     Ok((json, png))
 }

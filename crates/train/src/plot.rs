@@ -1,6 +1,7 @@
-//! PNG plots: training curves (`curves.png`) and confusion matrices, drawn with plotters'
-//! bitmap backend. Text is drawn with a 5×7 pixel font of this crate, so no system font
-//! library is needed.
+//! PNG plots: training curves (`curves.png`), confusion matrices, and the analysis figures of
+//! `snnkit explain` (heatmaps, spike counts, scale importance), drawn with plotters' bitmap
+//! backend. Text uses the bundled DejaVu Sans (see [`crate::font`]), so no system font library is
+//! needed.
 
 use crate::error::{Error, Result};
 use crate::font;
@@ -20,9 +21,10 @@ fn perr(path: &Path, e: impl std::fmt::Display) -> Error {
 
 /// Draws `text` on `area` in pixel coordinates relative to the area.
 fn text(area: &Area, s: &str, x: i32, y: i32, scale: u32, color: &RGBColor) {
-    font::render(s, x, y, scale, |px, py| {
-        let _ = area.draw_pixel((px, py), color);
-    });
+    // Positions in this module were laid out for text 7 px tall at scale 1; the typeface's box is
+    // taller, so lift it by the difference to keep labels centred where they were.
+    let lift = ((font::size(scale) - 7.0 * scale as f64) / 2.0).round() as i32;
+    let _ = area.draw_text(s, &font::style(scale, color), (x, y - lift));
 }
 
 /// A short tick label: integer, or up to three significant digits.
@@ -130,7 +132,7 @@ fn panel(
     text(area, title, left, 8, 2, &BLACK);
     text(
         area,
-        "EPOCH",
+        "epoch",
         (left + w - right) / 2 - 15,
         h - 14,
         1,
@@ -180,15 +182,15 @@ pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         panel(
             &l,
             path,
-            "LOSS",
+            "Loss",
             &[
                 Series {
-                    name: "TRAIN",
+                    name: "train",
                     color: blue,
                     points: pts(&|m| m.train_loss),
                 },
                 Series {
-                    name: "TEST",
+                    name: "test",
                     color: orange,
                     points: pts(&|m| m.test_loss),
                 },
@@ -198,15 +200,15 @@ pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         panel(
             &r,
             path,
-            "ACCURACY %",
+            "Accuracy (%)",
             &[
                 Series {
-                    name: "TRAIN",
+                    name: "train",
                     color: blue,
                     points: pts(&|m| 100.0 * m.train_acc),
                 },
                 Series {
-                    name: "TEST",
+                    name: "test",
                     color: orange,
                     points: pts(&|m| 100.0 * m.test_acc),
                 },
@@ -219,19 +221,41 @@ pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
 }
 
 /// A confusion matrix (`confusion[true][predicted]`) as a PNG heat map with counts, row-normalised
-/// colours and class indices on the axes.
-pub fn confusion(path: &Path, confusion: &[Vec<u64>], title: &str) -> Result<()> {
+/// colours, class names on the rows (`index name`) and class indices on the columns.
+pub fn confusion(
+    path: &Path,
+    confusion: &[Vec<u64>],
+    class_names: &[String],
+    title: &str,
+) -> Result<()> {
     let k = confusion.len().max(1);
     let cell = (600 / k as i32).clamp(6, 48);
-    let (left, top) = (60, 50);
+    let row_label = |i: usize| match class_names.get(i) {
+        Some(n) => format!("{i} {n}"),
+        None => i.to_string(),
+    };
+    let left = (0..k)
+        .map(|i| font::text_width(&row_label(i), 1))
+        .max()
+        .unwrap_or(0)
+        .clamp(20, 220)
+        + 30;
+    let top = 56;
     let w = (left + cell * k as i32 + 20) as u32;
-    let h = (top + cell * k as i32 + 40) as u32;
+    let h = (top + cell * k as i32 + 48) as u32;
     let tmp = tmp_png(path);
     {
-        let root = BitMapBackend::new(&*tmp, (w.max(260), h)).into_drawing_area();
+        let root = BitMapBackend::new(&*tmp, (w.max(320), h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| perr(path, e))?;
         text(&root, title, 10, 8, 2, &BLACK);
-        text(&root, "ROWS TRUE, COLUMNS PREDICTED", 10, 30, 1, &BLACK);
+        text(
+            &root,
+            "rows: true class, columns: predicted class (colour = share of the row)",
+            10,
+            32,
+            1,
+            &BLACK,
+        );
         for (i, row) in confusion.iter().enumerate() {
             let total: u64 = row.iter().sum();
             for (j, &c) in row.iter().enumerate() {
@@ -240,8 +264,12 @@ pub fn confusion(path: &Path, confusion: &[Vec<u64>], title: &str) -> Result<()>
                 } else {
                     0.0
                 };
-                let shade = (255.0 * (1.0 - f)).round() as u8;
-                let color = RGBColor(shade, shade, 255);
+                let (r, g, b) = viridis(f);
+                let color = if c == 0 {
+                    RGBColor(245, 245, 245)
+                } else {
+                    RGBColor(r, g, b)
+                };
                 let (x, y) = (left + j as i32 * cell, top + i as i32 * cell);
                 root.draw(&Rectangle::new(
                     [(x, y), (x + cell, y + cell)],
@@ -250,7 +278,7 @@ pub fn confusion(path: &Path, confusion: &[Vec<u64>], title: &str) -> Result<()>
                 .map_err(|e| perr(path, e))?;
                 let s = c.to_string();
                 if cell >= 8 + font::text_width(&s, 1) && c > 0 {
-                    let ink = if f > 0.5 { WHITE } else { BLACK };
+                    let ink = if f > 0.6 { BLACK } else { WHITE };
                     text(
                         &root,
                         &s,
@@ -262,7 +290,7 @@ pub fn confusion(path: &Path, confusion: &[Vec<u64>], title: &str) -> Result<()>
                 }
             }
             if cell >= 12 || i % 10 == 0 {
-                let s = i.to_string();
+                let s = row_label(i);
                 text(
                     &root,
                     &s,
@@ -271,6 +299,7 @@ pub fn confusion(path: &Path, confusion: &[Vec<u64>], title: &str) -> Result<()>
                     1,
                     &BLACK,
                 );
+                let s = i.to_string();
                 text(
                     &root,
                     &s,
@@ -281,6 +310,14 @@ pub fn confusion(path: &Path, confusion: &[Vec<u64>], title: &str) -> Result<()>
                 );
             }
         }
+        text(
+            &root,
+            "predicted",
+            left + cell * k as i32 / 2 - font::text_width("predicted", 1) / 2,
+            top + k as i32 * cell + 26,
+            1,
+            &BLACK,
+        );
         root.draw(&Rectangle::new(
             [(left, top), (left + cell * k as i32, top + cell * k as i32)],
             BLACK,
@@ -388,9 +425,13 @@ pub fn heatmap_overlay(
         text(&root, title, left, 8, 1, &BLACK);
         for p in 0..panels {
             let (f, m, label) = if p < t {
-                (frame[p].clone(), map[p].clone(), format!("T{p}"))
+                (frame[p].clone(), map[p].clone(), format!("t = {p}"))
             } else {
-                (sum_t(&frame[..t]), sum_t(&map[..t]), "SUM".to_string())
+                (
+                    sum_t(&frame[..t]),
+                    sum_t(&map[..t]),
+                    "sum over t".to_string(),
+                )
             };
             let fmax = f.iter().flatten().fold(0f32, |a, &v| a.max(v));
             let heat = normalise(&m);
@@ -422,18 +463,18 @@ pub fn heatmap_overlay(
             ))
             .map_err(|e| perr(path, e))?;
         }
-        text(&root, "MIN", bx, by + 12, 1, &BLACK);
+        text(&root, "min", bx, by + 12, 1, &BLACK);
         text(
             &root,
-            "MAX",
-            bx + 100 - font::text_width("MAX", 1),
+            "max",
+            bx + 100 - font::text_width("max", 1),
             by + 12,
             1,
             &BLACK,
         );
         text(
             &root,
-            "SPIKES SUMMED OVER CHANNELS, PER PANEL",
+            "spikes summed over channels, min-max per panel",
             bx + 110,
             by,
             1,
@@ -485,7 +526,7 @@ pub fn spike_counts(path: &Path, series: &[(String, Vec<(String, f64)>)]) -> Res
     {
         let root = BitMapBackend::new(&*tmp, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| perr(path, e))?;
-        text(&root, "SPIKES PER SAMPLE AND LAYER", 10, 8, 2, &BLACK);
+        text(&root, "Spikes per sample and LIF layer", 10, 8, 2, &BLACK);
         for (i, (name, _)) in series.iter().enumerate() {
             let y = 32 + 14 * i as i32;
             root.draw(&Rectangle::new(
@@ -558,7 +599,7 @@ pub fn scale_importance(
         root.fill(&WHITE).map_err(|e| perr(path, e))?;
         text(
             &root,
-            &format!("SCALE IMPORTANCE  {module}"),
+            &format!("Scale importance of {module} per class"),
             10,
             8,
             2,
@@ -571,11 +612,17 @@ pub fn scale_importance(
                 PALETTE[i % 6].filled(),
             ))
             .map_err(|e| perr(path, e))?;
-            text(&root, &format!("K={k}"), x + 18, 34, 1, &BLACK);
+            text(&root, &format!("kernel {k}"), x + 18, 34, 1, &BLACK);
         }
-        for (pi, (title, data)) in [("TEMPORAL W_ALPHA", temporal), ("CHANNEL W_BETA", channel)]
-            .iter()
-            .enumerate()
+        for (pi, (title, data)) in [
+            ("temporal weight W_alpha (mean over steps)", temporal),
+            (
+                "channel weight W_beta (mean over channels and steps)",
+                channel,
+            ),
+        ]
+        .iter()
+        .enumerate()
         {
             let y0 = top + pi as i32 * (ph + 70) + 16;
             text(&root, title, left, y0 - 14, 1, &BLACK);
@@ -683,7 +730,13 @@ mod tests {
         let bytes = std::fs::read(&p).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         let c = dir.path().join("confusion.png");
-        confusion(&c, &[vec![3, 1], vec![0, 4]], "CONFUSION").unwrap();
+        confusion(
+            &c,
+            &[vec![3, 1], vec![0, 4]],
+            &["left".into(), "right".into()],
+            "Confusion",
+        )
+        .unwrap();
         assert_eq!(&std::fs::read(&c).unwrap()[1..4], b"PNG");
         let mut names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
