@@ -45,6 +45,12 @@
 //! [`layers::max_pool2x2`], [`layers::adaptive_avg_pool2d`], [`conv::conv2d`] (the single
 //! convolution entry point), [`ParamStore`], [`FiringRates`], [`Error`] / [`Result`].
 //!
+//! SMA placement (paper Fig. 2 and Table 1): `Vgg8Config::sma_blocks` (1-based subset of blocks
+//! 1..=5, default `[2, 3]`), `sma_position` ([`SmaPosition`] `L1` after the conv (default), `L2`
+//! after BN, `L3` after the LIF) and `sma_kernels` (the scales). Names follow a PyTorch
+//! `Sequential` with the SMA inserted at that index: `block4.2` is the SMA of block 4 at L2, whose
+//! BN is then `block4.1.0` and LIF `block4.3`.
+//!
 //! Parameter names are the reference's PyTorch `state_dict` names (`block2.1.S_Convs.2.bn.running_var`,
 //! `others.2.weight`, ...). Without SMA, blocks 2 and 3 are named like blocks 1, 4, 5
 //! (`blockK.0.0` conv, `blockK.1.0` BN), as a PyTorch `Sequential` without the SMA entry would be.
@@ -74,4 +80,4 @@ pub use lif::{
 };
 pub use sma::{Activation, Sma, SmaConfig, SmaTrace};
 pub use store::ParamStore;
-pub use vgg::{SmaVgg8, SynapticLayer, Vgg8Config, Vgg8Recording, Vgg8Trace, PRESETS};
+pub use vgg::{SmaPosition, SmaVgg8, SynapticLayer, Vgg8Config, Vgg8Recording, Vgg8Trace, PRESETS};

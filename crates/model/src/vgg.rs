@@ -40,8 +40,15 @@ pub struct Vgg8Config {
     pub pool_size: usize,
     /// Dropout probability of the head (reference 0.5).
     pub dropout: f64,
-    /// Insert SMA after the conv of blocks 2 and 3 (false = the plain VGG ablation).
+    /// Insert SMA modules at all (false = the plain VGG ablation, whatever `sma_blocks` says).
     pub sma: bool,
+    /// Blocks (1-based, 1..=5) that carry an SMA (the paper's Fig. 2: T1 = none, T2 = [1],
+    /// T3 = [2, 3, 4, 5], T4 = all, S1 = [3, 5], S2 = [2, 4], S3 = [2, 3] the released default,
+    /// S4 = [4, 5]).
+    pub sma_blocks: Vec<usize>,
+    /// Where inside its block the SMA sits (L1 after the conv, the default; L2 after BN; L3
+    /// after the LIF).
+    pub sma_position: SmaPosition,
     /// SMA kernel sizes.
     pub sma_kernels: Vec<usize>,
     /// SMA channel reduction CR.
@@ -73,6 +80,8 @@ impl Default for Vgg8Config {
             pool_size: 3,
             dropout: 0.5,
             sma: true,
+            sma_blocks: vec![2, 3],
+            sma_position: SmaPosition::L1,
             sma_kernels: vec![1, 3, 5, 7],
             c_reduction: 4,
             t_reduction: 4,
@@ -81,6 +90,29 @@ impl Default for Vgg8Config {
             lif: LifConfig::default(),
             init_seed: 0,
             dropout_seed: 0,
+        }
+    }
+}
+
+/// Where SMA sits inside a conv block (paper Fig. 2, "SMA position").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SmaPosition {
+    /// After the conv, before BatchNorm (the released code): `conv, SMA, BN, LIF, pool`.
+    #[default]
+    L1,
+    /// After BatchNorm: `conv, BN, SMA, LIF, pool`.
+    L2,
+    /// After the LIF neuron: `conv, BN, LIF, SMA, pool`.
+    L3,
+}
+
+impl SmaPosition {
+    /// Index of the SMA in the block's PyTorch `Sequential` (conv is 0).
+    pub fn index(self) -> usize {
+        match self {
+            SmaPosition::L1 => 1,
+            SmaPosition::L2 => 2,
+            SmaPosition::L3 => 3,
         }
     }
 }
@@ -123,6 +155,11 @@ impl Vgg8Config {
         self
     }
 
+    /// Whether block `i` (1-based) carries an SMA.
+    pub fn has_sma(&self, i: usize) -> bool {
+        self.sma && self.sma_blocks.contains(&i)
+    }
+
     /// Flattened head input: `widths[4] · pool²`.
     pub fn head_input(&self) -> usize {
         self.widths[4] * self.pool_size * self.pool_size
@@ -158,6 +195,11 @@ impl Vgg8Config {
             return Err(Error::Config(
                 "time_steps, in_channels and pool_size must be positive".into(),
             ));
+        }
+        if let Some(b) = self.sma_blocks.iter().find(|&&b| !(1..=5).contains(&b)) {
+            return Err(Error::Config(format!(
+                "sma_blocks holds block {b}; blocks are numbered 1 to 5"
+            )));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::Config(format!(
@@ -249,20 +291,27 @@ impl SmaVgg8 {
         let mut cin = cfg.in_channels;
         for (i, &cout) in cfg.widths.iter().enumerate() {
             let name = format!("block{}", i + 1);
-            let with_sma = cfg.sma && (i == 1 || i == 2);
+            // Sequential indices: conv 0, then BN and LIF, with the SMA inserted at its position.
+            let pos = cfg.sma_position.index();
+            let with_sma = cfg.has_sma(i + 1);
             let conv = Conv2d::new(&store, &format!("{name}.0.0"), cin, cout, 3, 1)?;
-            let (sma, bn_idx, lif_idx) = if with_sma {
-                let sma = Sma::new(&store, &format!("{name}.1"), &cfg.sma_config(cout), &rates)?;
-                (Some(sma), 2, 3)
+            let shift = |k: usize| if with_sma && k >= pos { k + 1 } else { k };
+            let sma = if with_sma {
+                Some(Sma::new(
+                    &store,
+                    &format!("{name}.{pos}"),
+                    &cfg.sma_config(cout),
+                    &rates,
+                )?)
             } else {
-                (None, 1, 2)
+                None
             };
-            let bn = BatchNorm::new(&store, &format!("{name}.{bn_idx}.0"), cout)?;
-            let lif = Lif::new(cfg.lif, &format!("{name}.{lif_idx}"), rates.clone());
+            let bn = BatchNorm::new(&store, &format!("{name}.{}.0", shift(1)), cout)?;
+            let lif = Lif::new(cfg.lif, &format!("{name}.{}", shift(2)), rates.clone());
             blocks.push(Block {
                 conv,
                 sma,
-                sma_name: format!("{name}.1"),
+                sma_name: format!("{name}.{pos}"),
                 bn,
                 lif,
             });
@@ -417,11 +466,14 @@ impl SmaVgg8 {
         for (i, blk) in self.blocks.iter().enumerate() {
             let cout = c.widths[i] as u64;
             let hw = h * w;
+            // A block's pooled output is binary unless an SMA after its LIF (L3) reweighted it.
+            let l3 = c.sma_position == SmaPosition::L3;
+            let binary_in = i > 0 && !(l3 && self.blocks[i - 1].sma.is_some());
             out.push(SynapticLayer {
                 name: format!("block{}.0.0", i + 1),
                 macs_per_step: cout * cin * 9 * hw,
                 input_neurons: cin * hw,
-                spike_input: (i > 0).then(|| format!("block{}", i)),
+                spike_input: binary_in.then(|| format!("block{}", i)),
             });
             if let Some(sma) = &blk.sma {
                 let sc = sma.config();
@@ -432,7 +484,8 @@ impl SmaVgg8 {
                         name: format!("{}.S_Convs.{j}.conv", blk.sma_name),
                         macs_per_step: cout * cout * (k * k) as u64 * hw,
                         input_neurons: cout * hw,
-                        spike_input: None,
+                        // At L3 the encoders read the block's spikes; else real values.
+                        spike_input: l3.then(|| blk.lif.name().to_string()),
                     });
                 }
                 // The attention maps: per (t, b) for C-MSE; T-MSE runs once per sample, spread
@@ -492,7 +545,8 @@ impl SmaVgg8 {
     /// Forward that also returns every block's output.
     pub fn forward_trace(&self, x: &Tensor, train: bool) -> Result<Vgg8Trace> {
         let (t, _, c, _, _) = x.dims5()?;
-        if c != self.cfg.in_channels || (self.cfg.sma && t != self.cfg.time_steps) {
+        let any_sma = self.blocks.iter().any(|b| b.sma.is_some());
+        if c != self.cfg.in_channels || (any_sma && t != self.cfg.time_steps) {
             candle_core::bail!(
                 "SMA-VGG8 built for T={} C={}, got input {:?}",
                 self.cfg.time_steps,
@@ -515,14 +569,29 @@ impl SmaVgg8 {
                 let _p = crate::profile::scope("conv");
                 blk.conv.forward(&cur)?
             };
-            if let Some(sma) = &blk.sma {
-                let tr = sma.forward_folded(&y, t, train)?;
-                self.rates
-                    .keep_scale_weights(&blk.sma_name, &tr.w_alpha, &tr.w_beta);
-                y = tr.output;
+            let pos = self.cfg.sma_position;
+            let sma = |y: Tensor| -> Result<Tensor> {
+                match &blk.sma {
+                    Some(sma) => {
+                        let tr = sma.forward_folded(&y, t, train)?;
+                        self.rates
+                            .keep_scale_weights(&blk.sma_name, &tr.w_alpha, &tr.w_beta);
+                        Ok(tr.output)
+                    }
+                    None => Ok(y),
+                }
+            };
+            if pos == SmaPosition::L1 {
+                y = sma(y)?;
             }
-            let y = blk.bn.forward_t(&y, train)?;
-            let s = blk.lif.forward_steps(&y, t)?;
+            let mut y = blk.bn.forward_t(&y, train)?;
+            if pos == SmaPosition::L2 {
+                y = sma(y)?;
+            }
+            let mut s = blk.lif.forward_steps(&y, t)?;
+            if pos == SmaPosition::L3 {
+                s = sma(s)?;
+            }
             cur = max_pool2x2(&s)?;
             outs.push(unfold_tb(&cur, t)?);
         }

@@ -509,15 +509,11 @@ pub fn explain(
             }
         }
         let layers: Vec<String> = if opts.heatmap_layers.is_empty() {
-            (1..=5)
-                .map(|k| {
-                    let idx = if model.config().sma && (k == 2 || k == 3) {
-                        3
-                    } else {
-                        2
-                    };
-                    format!("block{k}.{idx}")
-                })
+            // The LIF of every conv block: the layers named `blockK.N` without a sub-module.
+            model
+                .lif_layers()
+                .into_iter()
+                .filter(|l| l.starts_with("block") && l.matches('.').count() == 1)
                 .collect()
         } else {
             opts.heatmap_layers.clone()

@@ -22,7 +22,7 @@
 
 pub use checkpoint::{load_weights, Checkpoint, CheckpointMeta, WeightsMismatch};
 pub use config::{
-    preset_names, DataConfig, ModelConfig, ScheduleConfig, ScheduleKind, TrainConfig,
+    preset_names, DataConfig, ModelConfig, ScheduleConfig, ScheduleKind, TrainConfig, ABLATIONS,
 };
 pub use data::{device_name, locate_split, open_loader, parse_device};
 pub use error::{Error, Result};

@@ -21,6 +21,10 @@ pub struct Args {
     /// Run folder (config.toml, metrics.jsonl, checkpoints, curves.png, summary.json).
     #[arg(long)]
     pub out: PathBuf,
+    /// Apply one of the paper's SMA ablations to the network: T1-T4, S1-S4 (which blocks carry an
+    /// SMA), L1-L3 (where in the block), N2-N6 (number of scales). See docs/training.md.
+    #[arg(long)]
+    pub ablation: Option<String>,
     /// Override the epoch count.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -70,6 +74,13 @@ pub fn resolve_config(args: &Args) -> Result<TrainConfig> {
         ),
         (p, c) => TrainConfig::resolve(p.as_deref(), c.as_deref())?,
     };
+    if let Some(a) = &args.ablation {
+        cfg.model.apply_ablation(a)?;
+        // Idempotent, so `--resume --ablation X` finds the same configuration.
+        if !cfg.name.ends_with(&format!("-{a}")) {
+            cfg.name = format!("{}-{a}", cfg.name);
+        }
+    }
     if let Some(e) = args.epochs {
         cfg.epochs = e;
     }
