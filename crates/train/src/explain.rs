@@ -433,6 +433,18 @@ fn analyse(
     })
 }
 
+/// `blockK LIF (name)` for a conv block's own LIF (`block2.3` with an SMA before it, `block2.2`
+/// without), so networks with and without SMA line up in the comparison; other layers keep their
+/// name.
+fn block_lif_label(layer: &str) -> String {
+    match layer.split_once('.') {
+        Some((b, i)) if b.starts_with("block") && i.parse::<usize>().is_ok() => {
+            format!("{b} LIF")
+        }
+        _ => layer.to_string(),
+    }
+}
+
 fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -535,15 +547,20 @@ pub fn explain(
     let series: Vec<(String, Vec<(String, f64)>)> = models
         .iter()
         .map(|m| {
+            // `run/best.safetensors`: the run folder tells two `best` files apart.
+            let comps: Vec<String> = m
+                .checkpoint
+                .components()
+                .rev()
+                .take(2)
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            let label: Vec<&str> = comps.iter().rev().map(String::as_str).collect();
             (
-                m.checkpoint
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-                    + if m.sma { " (SMA)" } else { " (no SMA)" },
+                label.join("/") + if m.sma { " (SMA)" } else { " (no SMA)" },
                 m.spikes
                     .iter()
-                    .map(|l| (l.layer.clone(), l.spikes_per_sample))
+                    .map(|l| (block_lif_label(&l.layer), l.spikes_per_sample))
                     .collect(),
             )
         })

@@ -44,6 +44,24 @@ fn tick_label(v: f64) -> String {
     }
 }
 
+/// A "nice" tick step (1, 2 or 5 × 10^k) giving at most `max_ticks` intervals up to `vmax`, and
+/// the axis top (a multiple of the step at or above `vmax`).
+pub fn nice_ticks(vmax: f64, max_ticks: usize) -> (f64, f64) {
+    let vmax = if vmax.is_finite() && vmax > 0.0 {
+        vmax
+    } else {
+        1.0
+    };
+    let raw = vmax / max_ticks.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|&s| s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * mag);
+    (step, (vmax / step - 1e-9).ceil() * step)
+}
+
 struct Series<'a> {
     name: &'a str,
     color: RGBColor,
@@ -520,8 +538,8 @@ pub fn spike_counts(path: &Path, series: &[(String, Vec<(String, f64)>)]) -> Res
     let vmax = series
         .iter()
         .flat_map(|(_, v)| v.iter().map(|p| p.1))
-        .fold(0f64, f64::max)
-        .max(1e-12);
+        .fold(0f64, f64::max);
+    let (step, vmax) = nice_ticks(vmax, 5);
     let tmp = tmp_png(path);
     {
         let root = BitMapBackend::new(&*tmp, (w, h)).into_drawing_area();
@@ -537,9 +555,9 @@ pub fn spike_counts(path: &Path, series: &[(String, Vec<(String, f64)>)]) -> Res
             text(&root, name, 30, y, 1, &BLACK);
         }
         let x0 = label_w;
-        for i in 0..=4 {
-            let v = vmax * i as f64 / 4.0;
-            let x = x0 + (plot_w as f64 * i as f64 / 4.0) as i32;
+        for i in 0..=((vmax / step).round() as usize) {
+            let v = step * i as f64;
+            let x = x0 + (plot_w as f64 * v / vmax) as i32;
             root.draw(&PathElement::new(
                 vec![(x, top - 4), (x, top + row * layers.len() as i32)],
                 RGBColor(220, 220, 220),
@@ -587,7 +605,13 @@ pub fn scale_importance(
     channel: &[Vec<f64>],
 ) -> Result<()> {
     let n = kernels.len().max(1) as i32;
-    let bar = 8;
+    // Bars wide enough that each class name fits under its group (up to 18 characters).
+    let name_w = classes
+        .iter()
+        .map(|c| font::text_width(&c.chars().take(18).collect::<String>(), 1))
+        .max()
+        .unwrap_or(0);
+    let bar = ((name_w + 4) / n).clamp(8, 30);
     let group = bar * n + 14;
     let (left, top, ph) = (50, 60, 180);
     let pw = (group * classes.len().max(1) as i32).max(200);
@@ -626,15 +650,11 @@ pub fn scale_importance(
         {
             let y0 = top + pi as i32 * (ph + 70) + 16;
             text(&root, title, left, y0 - 14, 1, &BLACK);
-            let vmax = data
-                .iter()
-                .flatten()
-                .fold(0f64, |a, &v| a.max(v))
-                .max(1e-12);
-            let vmax = (vmax * 10.0).ceil() / 10.0;
-            for i in 0..=4 {
-                let v = vmax * i as f64 / 4.0;
-                let y = y0 + ph - (ph as f64 * i as f64 / 4.0) as i32;
+            let vmax = data.iter().flatten().fold(0f64, |a, &v| a.max(v));
+            let (step, vmax) = nice_ticks(vmax, 5);
+            for i in 0..=((vmax / step).round() as usize) {
+                let v = step * i as f64;
+                let y = y0 + ph - (ph as f64 * v / vmax) as i32;
                 root.draw(&PathElement::new(
                     vec![(left, y), (left + pw, y)],
                     RGBColor(220, 220, 220),
@@ -663,7 +683,7 @@ pub fn scale_importance(
                 }
                 let name: String = classes
                     .get(ci)
-                    .map(|c| c.chars().take(((group - 2) / 6) as usize).collect())
+                    .map(|c| c.chars().take(18).collect())
                     .unwrap_or_default();
                 text(&root, &name, gx, y0 + ph + 6, 1, &BLACK);
             }
@@ -704,6 +724,14 @@ impl Drop for TmpPng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nice_ticks_are_1_2_5_steps() {
+        assert_eq!(nice_ticks(2404.0, 5), (500.0, 2500.0));
+        assert_eq!(nice_ticks(0.43, 5), (0.1, 0.5));
+        assert_eq!(nice_ticks(10.0, 5), (2.0, 10.0));
+        assert_eq!(nice_ticks(0.0, 5), (0.2, 1.0));
+    }
 
     #[test]
     fn curves_and_confusion_write_pngs_without_system_fonts() {

@@ -455,3 +455,58 @@ fn read_tensor<R: Read + Seek>(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor() -> Object {
+        Object::Reduce {
+            callable: Box::new(Object::Class {
+                module_name: "torch._utils".into(),
+                class_name: "_rebuild_tensor_v2".into(),
+            }),
+            args: Box::new(Object::Tuple(vec![])),
+        }
+    }
+
+    fn s(x: &str) -> Object {
+        Object::Unicode(x.into())
+    }
+
+    #[test]
+    fn finds_the_state_dict_bare_or_under_a_key() {
+        let p = Path::new("c.pt");
+        let bare = Object::Dict(vec![
+            (s("w"), tensor()),
+            (s("_metadata"), Object::Dict(vec![])),
+        ]);
+        let (kv, key) = find_state_dict(p, bare).unwrap();
+        assert_eq!((kv.len(), key), (2, None));
+        for k in STATE_DICT_KEYS {
+            let wrapped = Object::Dict(vec![
+                (s("epoch"), Object::Int(3)),
+                (s(k), Object::Dict(vec![(s("w"), tensor())])),
+            ]);
+            let (kv, key) = find_state_dict(p, wrapped).unwrap();
+            assert_eq!((kv.len(), key.as_deref()), (1, Some(k)));
+        }
+        // A pickled module instead of a state_dict, and a dict without tensors.
+        let module = Object::Dict(vec![(
+            s("model"),
+            Object::Build {
+                callable: Box::new(Object::Class {
+                    module_name: "models".into(),
+                    class_name: "VGG8".into(),
+                }),
+                args: Box::new(Object::None),
+            },
+        )]);
+        let e = find_state_dict(p, module).unwrap_err().to_string();
+        assert!(e.contains("`model` holds a pickled models.VGG8"), "{e}");
+        let e = find_state_dict(p, Object::Dict(vec![(s("epoch"), Object::Int(3))]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("keys: epoch") && !e.contains('\n'), "{e}");
+    }
+}
