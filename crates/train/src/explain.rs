@@ -187,13 +187,15 @@ fn definitions() -> BTreeMap<String, String> {
     .collect()
 }
 
+/// Per module and class: (samples, Σ W_α `[T][N]`, Σ over samples of W_β's channel mean `[T][N]`).
+type ScaleSums = (usize, Vec<Vec<f64>>, Vec<Vec<f64>>);
+
 /// Per-layer accumulators over batches.
 #[derive(Default)]
 struct Acc {
     spikes: BTreeMap<String, (u64, Vec<f64>)>, // neurons per step, spikes per step summed
     pooled: BTreeMap<String, f64>,             // blockK -> pooled spikes summed
-    // module -> class -> (samples, Σ W_α [T][N], Σ W_β-mean [T][N])
-    scales: BTreeMap<String, BTreeMap<usize, (usize, Vec<Vec<f64>>, Vec<Vec<f64>>)>>,
+    scales: BTreeMap<String, BTreeMap<usize, ScaleSums>>,
     max_sum_error: BTreeMap<String, f64>,
     correct: usize,
     samples: usize,

@@ -293,7 +293,10 @@ fn describe(o: &Object) -> String {
 
 /// The `state_dict`: the top-level dict itself when it holds tensors, else its value under one of
 /// [`STATE_DICT_KEYS`].
-fn find_state_dict(path: &Path, obj: Object) -> Result<(Vec<(Object, Object)>, Option<String>)> {
+/// A pickled dict's entries.
+type Entries = Vec<(Object, Object)>;
+
+fn find_state_dict(path: &Path, obj: Object) -> Result<(Entries, Option<String>)> {
     let top = match obj {
         Object::Dict(kv) => kv,
         other => {
