@@ -113,6 +113,9 @@ fn explain_synthetic_checkpoints() {
     // The same invariant on the raw recording, per sample.
     let ck = snnkit_train::checkpoint::load(&sma_ck, &Device::Cpu).unwrap();
     let (_, net) = snnkit_train::model_from_checkpoint(&ck, &Device::Cpu).unwrap();
+    let snnkit_model::Network::Vgg8(net) = net else {
+        panic!("an SMA-VGG8 checkpoint")
+    };
     let x = candle_core::Tensor::rand(0f32, 2f32, (4, 3, 2, 32, 32), &Device::Cpu).unwrap();
     let x = x.floor().unwrap();
     let recd = net.forward_recorded(&x).unwrap();

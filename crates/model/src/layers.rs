@@ -124,6 +124,19 @@ impl BatchNorm {
         })
     }
 
+    /// New BatchNorm with γ initialised to `gamma` instead of 1 (tdBN: 0.5 = the MS-ResNet
+    /// threshold, 0 for the last BN of a residual branch).
+    pub fn with_weight(
+        store: &ParamStore,
+        prefix: &str,
+        c: usize,
+        gamma: f64,
+    ) -> error::Result<Self> {
+        let bn = Self::new(store, prefix, c)?;
+        bn.weight.set(&bn.weight.as_tensor().affine(0.0, gamma)?)?;
+        Ok(bn)
+    }
+
     /// Normalises `x` `[N, C, H, W]`; `train` selects batch statistics (and updates the buffers).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let (n, c, h, w) = x.dims4()?;
@@ -386,4 +399,19 @@ pub fn adaptive_avg_pool2d(x: &Tensor, out: usize) -> Result<Tensor> {
         rows.push(Tensor::cat(&cols, 3)?);
     }
     Tensor::cat(&rows, 2)
+}
+
+/// `AvgPool3d((1, 2, 2), stride (1, 2, 2))` on folded `[N, C, H, W]` maps: 2×2 average pooling,
+/// floor mode (odd trailing rows and columns are dropped, as in PyTorch).
+pub fn avg_pool2x2(x: &Tensor) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    let (ho, wo) = (h / 2, w / 2);
+    if ho == 0 || wo == 0 {
+        candle_core::bail!("avg_pool2x2: input {h}x{w} is smaller than the 2x2 window");
+    }
+    x.narrow(2, 0, 2 * ho)?
+        .narrow(3, 0, 2 * wo)?
+        .reshape((n, c, ho, 2, wo, 2))?
+        .sum((3, 5))?
+        .affine(0.25, 0.0)
 }

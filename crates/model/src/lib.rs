@@ -66,8 +66,11 @@ mod cpu_slice;
 pub mod error;
 pub mod layers;
 pub mod lif;
+pub mod mem_update;
+pub mod network;
 mod pool_op;
 pub mod profile;
+pub mod resnet;
 pub mod sma;
 pub mod store;
 pub mod vgg;
@@ -78,6 +81,9 @@ pub use lif::{
     lif_multistep, lif_multistep_composed, lif_multistep_t, FiringRates, Kept, Lif, LifConfig,
     LifOp,
 };
-pub use sma::{Activation, Sma, SmaConfig, SmaTrace};
+pub use mem_update::{MemUpdate, MemUpdateConfig};
+pub use network::{Network, NetworkConfig};
+pub use resnet::{MsResNet, MsResNetArch, MsResNetConfig, MsResNetTrace};
+pub use sma::{Activation, Sma, SmaConfig, SmaLayout, SmaTrace};
 pub use store::ParamStore;
 pub use vgg::{SmaPosition, SmaVgg8, SynapticLayer, Vgg8Config, Vgg8Recording, Vgg8Trace, PRESETS};

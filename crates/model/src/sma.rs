@@ -164,6 +164,27 @@ pub struct SmaTrace {
     pub azo: Option<AzoSelection>,
 }
 
+/// Where an SMA's tensors live and how wide its T-MSE is, for hosts whose reference code differs
+/// from the VGG scripts (the MS-ResNet SMA wraps its BN in `batch_norm_2d`, so its names read
+/// `S_Convs.<n>.bn.bn.weight`, and uses a fractional `T_reduction`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmaLayout {
+    /// Name of each scale's BatchNorm under `S_Convs.<n>` (`bn` in the VGG code, `bn.bn` in the
+    /// ResNet code).
+    pub encoder_bn: String,
+    /// T-MSE hidden width; `None` = `T // TR` from [`SmaConfig::t_reduction`].
+    pub t_hidden: Option<usize>,
+}
+
+impl Default for SmaLayout {
+    fn default() -> Self {
+        Self {
+            encoder_bn: "bn".into(),
+            t_hidden: None,
+        }
+    }
+}
+
 /// The SMA module.
 #[derive(Debug, Clone)]
 pub struct Sma {
@@ -193,20 +214,42 @@ impl Sma {
         cfg: &SmaConfig,
         rates: &FiringRates,
     ) -> error::Result<Self> {
-        cfg.validate()?;
+        Self::with_layout(store, prefix, cfg, rates, &SmaLayout::default())
+    }
+
+    /// [`Sma::new`] with another parameter layout (the MS-ResNet SMA).
+    pub fn with_layout(
+        store: &ParamStore,
+        prefix: &str,
+        cfg: &SmaConfig,
+        rates: &FiringRates,
+        layout: &SmaLayout,
+    ) -> error::Result<Self> {
+        let mut check = cfg.clone();
+        if let Some(th) = layout.t_hidden {
+            if th == 0 {
+                return Err(Error::Config(format!(
+                    "SMA T-MSE hidden width is zero (T={})",
+                    cfg.time_steps
+                )));
+            }
+            // The explicit width replaces `T // TR`; validate the rest as usual.
+            check.t_reduction = 1;
+        }
+        check.validate()?;
         let c = cfg.channels;
         let mut encoders = Vec::new();
         for (n, &k) in cfg.kernels.iter().enumerate() {
             let p = join(prefix, &format!("S_Convs.{n}"));
             let conv = Conv2d::new(store, &format!("{p}.conv"), c, c, k, k / 2)?;
-            let bn = BatchNorm::new(store, &format!("{p}.bn"), c)?;
+            let bn = BatchNorm::new(store, &format!("{p}.{}", layout.encoder_bn), c)?;
             let lif = match cfg.activation {
                 Activation::Lif => Some(Lif::new(cfg.lif, &format!("{p}.lif"), rates.clone())),
                 Activation::Relu => None,
             };
             encoders.push(Encoder { conv, bn, lif });
         }
-        let (ch, th) = (cfg.c_hidden(), cfg.t_hidden());
+        let (ch, th) = (cfg.c_hidden(), layout.t_hidden.unwrap_or(cfg.t_hidden()));
         let c_squeeze = PointConv::new(
             store,
             &join(prefix, "C_before_attention_conv"),

@@ -17,18 +17,29 @@ use snnkit_model::{
 
 type Res<T> = std::result::Result<T, String>;
 
-fn parity_dir() -> PathBuf {
+/// The fixture folders to run: `SNNKIT_PARITY_DIR` alone when set, else `parity` and
+/// `parity_msresnet` under `$SNNKIT_SHARED/fixtures` (default `../shared/fixtures`).
+fn parity_dirs() -> Vec<PathBuf> {
     if let Ok(d) = std::env::var("SNNKIT_PARITY_DIR") {
-        return PathBuf::from(d);
+        return vec![PathBuf::from(d)];
     }
-    if let Ok(s) = std::env::var("SNNKIT_SHARED") {
-        return Path::new(&s).join("fixtures/parity");
-    }
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/parity"
-    ))
+    let base = match std::env::var("SNNKIT_SHARED") {
+        Ok(s) => Path::new(&s).join("fixtures"),
+        Err(_) => PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures"
+        )),
+    };
+    vec![base.join("parity"), base.join("parity_msresnet")]
 }
+
+/// The folder a case was read from.
+fn parity_dir_of(case: &Case) -> PathBuf {
+    case.dir.clone()
+}
+
+#[path = "parity_msresnet/mod.rs"]
+mod msresnet;
 
 fn e<E: std::fmt::Display>(x: E) -> String {
     x.to_string()
@@ -158,6 +169,7 @@ impl Report {
 
 struct Case<'a> {
     name: String,
+    dir: PathBuf,
     meta: &'a Value,
     t: HashMap<String, Tensor>,
 }
@@ -534,7 +546,8 @@ fn run_vgg(case: &Case, rep: &mut Report) -> Res<()> {
     // The case file is a PyTorch state_dict export plus extra tensors: it must load as a
     // checkpoint by name, with no renaming.
     let file = case.meta["file"].as_str().unwrap_or("");
-    net.load_safetensors(&parity_dir().join(file)).map_err(e)?;
+    net.load_safetensors(&parity_dir_of(case).join(file))
+        .map_err(e)?;
     for (name, var) in net.named_parameters() {
         rep.exact(
             "checkpoint-load",
@@ -632,19 +645,26 @@ fn run_vgg(case: &Case, rep: &mut Report) -> Res<()> {
 
 #[test]
 fn parity_manifest_cases() {
-    let dir = parity_dir();
+    let mut failed = Vec::new();
+    for dir in parity_dirs() {
+        run_folder(&dir, &mut failed);
+    }
+    assert!(failed.is_empty(), "parity failures:\n{}", failed.join("\n"));
+}
+
+/// Runs every case of `dir/manifest.json`, printing one line per case.
+fn run_folder(dir: &Path, failed: &mut Vec<String>) {
     let manifest = dir.join("manifest.json");
     if !manifest.exists() {
         println!(
-            "skipping: ../shared not found at {} (set SNNKIT_PARITY_DIR)",
-            dir.display()
+            "skipping: no manifest at {} (set SNNKIT_PARITY_DIR or SNNKIT_SHARED)",
+            manifest.display()
         );
         return;
     }
     let text = std::fs::read_to_string(&manifest).expect("read manifest.json");
     let m: Value = serde_json::from_str(&text).expect("parse manifest.json");
     let cases = m["cases"].as_array().expect("manifest has cases");
-    let mut failed = Vec::new();
     for meta in cases {
         let name = meta["name"].as_str().unwrap_or("?").to_string();
         if name == "losses" || name == "optimizers" {
@@ -652,7 +672,10 @@ fn parity_manifest_cases() {
             continue;
         }
         let module = meta["module"].as_str().unwrap_or("");
-        let kind = if module.contains("LIFNode") {
+        // The MS-ResNet module text also names the SMA class: test it first.
+        let kind = if module.contains("MS_ResNet") {
+            "ms-resnet"
+        } else if module.contains("LIFNode") {
             "lif"
         } else if module.contains("AdaptiveAvgPool2d") {
             "pool"
@@ -675,6 +698,7 @@ fn parity_manifest_cases() {
         };
         let case = Case {
             name: name.clone(),
+            dir: dir.to_path_buf(),
             meta,
             t,
         };
@@ -684,6 +708,7 @@ fn parity_manifest_cases() {
             "lif" => run_lif(&case, &mut rep),
             "pool" => run_pool(&case, &mut rep),
             "sma" => run_sma(&case, &mut rep),
+            "ms-resnet" => msresnet::run_msresnet(&case, &mut rep),
             _ => run_vgg(&case, &mut rep),
         };
         if let Err(err) = res {
@@ -704,5 +729,4 @@ fn parity_manifest_cases() {
             failed.push(format!("{name}: {f}"));
         }
     }
-    assert!(failed.is_empty(), "parity failures:\n{}", failed.join("\n"));
 }

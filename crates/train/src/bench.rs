@@ -1,19 +1,21 @@
-//! `snnkit bench step`: the median time of one training step (train-mode forward with AZO, MSE on
-//! the mean over T, backward, an AdamW update) on random input, after warm-up.
+//! `snnkit bench step`: the median time of one training step on random input, after warm-up.
+//! SMA-VGG8: train-mode forward with AZO, MSE on the mean over T, backward, an AdamW update (the
+//! DVS128 recipe). SMA-MS-ResNet: train-mode forward on an image batch repeated T times,
+//! cross-entropy, backward, an SGD update with momentum 0.9 and weight decay 1e-4 (`train_amp.py`).
 
 use crate::error::Result;
 use crate::loss::Loss;
 use crate::optim::{Optimizer, OptimizerConfig, OptimizerKind};
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
-use snnkit_model::{SmaVgg8, Vgg8Config};
+use snnkit_model::{Network, NetworkConfig};
 use std::time::Instant;
 
 /// What to time.
 #[derive(Debug, Clone)]
 pub struct StepBench {
-    /// Network (T, input size, widths, head, classes, SMA/AZO).
-    pub model: Vgg8Config,
+    /// Network (architecture, T, input size, widths, classes, SMA/AZO).
+    pub model: NetworkConfig,
     /// Batch size.
     pub batch: usize,
     /// Untimed steps first.
@@ -64,37 +66,53 @@ fn median(v: &[f64]) -> f64 {
 /// Runs the benchmark on `device`. Every phase ends with a read-back or a device sync, so the
 /// times include the work (GPU kernels run asynchronously).
 pub fn step_times(b: &StepBench, device: &Device) -> Result<StepTimes> {
-    let m = &b.model;
-    let model = SmaVgg8::new(m, device)?;
-    let mut opt = Optimizer::new(
+    let model = Network::new(&b.model, device)?;
+    let resnet = matches!(b.model, NetworkConfig::MsResNet(_));
+    let opt_cfg = if resnet {
+        OptimizerConfig {
+            kind: OptimizerKind::Sgd,
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 1e-4,
+            ..OptimizerConfig::default()
+        }
+    } else {
         OptimizerConfig {
             kind: OptimizerKind::AdamW,
             lr: 1e-4,
             weight_decay: 1e-3,
             ..OptimizerConfig::default()
-        },
-        model.named_parameters(),
-    );
-    // Event counts are small non-negative integers; Poisson-like input from a uniform draw.
-    let x = (Tensor::rand(
-        0f32,
-        1f32,
-        (m.time_steps, b.batch, m.in_channels, m.height, m.width),
-        device,
-    )?
-    .affine(2.5, -1.5)?
-    .relu()?
-    .ceil())?
-    .to_dtype(DType::F32)?;
+        }
+    };
+    let loss_fn = if resnet { Loss::Ce } else { Loss::Mse };
+    let mut opt = Optimizer::new(opt_cfg, model.named_parameters());
+    let (cin, h, w) = b.model.input_chw();
+    let x = if resnet {
+        // Normalised images: standard normal pixels.
+        Tensor::randn(0f32, 1f32, (b.batch, cin, h, w), device)?
+    } else {
+        // Event counts are small non-negative integers; Poisson-like input from a uniform draw.
+        (Tensor::rand(
+            0f32,
+            1f32,
+            (b.model.time_steps(), b.batch, cin, h, w),
+            device,
+        )?
+        .affine(2.5, -1.5)?
+        .relu()?
+        .ceil())?
+        .to_dtype(DType::F32)?
+    };
+    let num_classes = b.model.num_classes();
     let labels: Vec<u32> = (0..b.batch as u32)
-        .map(|i| i % m.num_classes.max(1) as u32)
+        .map(|i| i % num_classes.max(1) as u32)
         .collect();
     let labels = Tensor::new(labels, device)?;
     let (mut fw, mut bw, mut up, mut all) = (vec![], vec![], vec![], vec![]);
     for i in 0..b.warmup + b.iters {
         let t0 = Instant::now();
         let out = model.forward_t(&x, true)?;
-        let loss = Loss::Mse.compute(&out, &labels)?;
+        let loss = loss_fn.compute(&out, &labels)?;
         let _ = loss.to_scalar::<f32>()?;
         let t1 = Instant::now();
         let grads = loss.backward()?;
@@ -112,7 +130,15 @@ pub fn step_times(b: &StepBench, device: &Device) -> Result<StepTimes> {
         }
     }
     let med = median(&all);
-    let breakdown_s = breakdown(&model, &mut opt, &x, &labels, b.iters.max(1), device)?;
+    let breakdown_s = breakdown(
+        &model,
+        &mut opt,
+        loss_fn,
+        &x,
+        &labels,
+        b.iters.max(1),
+        device,
+    )?;
     Ok(StepTimes {
         median_step_s: med,
         median_forward_s: median(&fw),
@@ -127,8 +153,9 @@ pub fn step_times(b: &StepBench, device: &Device) -> Result<StepTimes> {
 
 /// Mean seconds per step in each profiled model part over `iters` more steps.
 fn breakdown(
-    model: &SmaVgg8,
+    model: &Network,
     opt: &mut Optimizer,
+    loss_fn: Loss,
     x: &Tensor,
     labels: &Tensor,
     iters: usize,
@@ -141,7 +168,7 @@ fn breakdown(
     let mut run = || -> Result<()> {
         for _ in 0..iters {
             let out = model.forward_t(x, true)?;
-            let loss = Loss::Mse.compute(&out, labels)?;
+            let loss = loss_fn.compute(&out, labels)?;
             let grads = loss.backward()?;
             let g = opt.grads(&grads);
             opt.step(&g)?;

@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
-use snnkit_model::SmaVgg8;
+use snnkit_model::ParamStore;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -210,11 +210,11 @@ impl std::fmt::Display for WeightsMismatch {
 }
 
 /// Loads a weights file (a safetensors `state_dict` such as `snnkit convert-weights` writes, or
-/// the model part of a snnkit checkpoint) into `model` as its starting point. Every name must
+/// the model part of a snnkit checkpoint) into a network's `store` as its starting point. Every name must
 /// match the network's with the same shape; otherwise one error lists the missing, unexpected and
 /// mis-shaped names, and the model is left untouched.
-pub fn load_weights(model: &SmaVgg8, path: &Path) -> Result<()> {
-    let device = model.store().device().clone();
+pub fn load_weights(store: &ParamStore, path: &Path) -> Result<()> {
+    let device = store.device().clone();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let tensors =
         candle_core::safetensors::load_buffer(&bytes, &device).map_err(|e| Error::Checkpoint {
@@ -225,14 +225,14 @@ pub fn load_weights(model: &SmaVgg8, path: &Path) -> Result<()> {
         .into_iter()
         .filter(|(k, _)| !k.starts_with("optimizer."))
         .collect();
-    let diff = WeightsMismatch::between(&file, &model.store().state_dict());
+    let diff = WeightsMismatch::between(&file, &store.state_dict());
     if !diff.is_empty() {
         return Err(Error::WeightsMismatch {
             path: path.into(),
             message: diff.to_string(),
         });
     }
-    model.store().load_state_dict(&file, true, path)?;
+    store.load_state_dict(&file, true, path)?;
     Ok(())
 }
 

@@ -10,7 +10,10 @@ use crate::loss::Loss;
 use crate::optim::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 use snnkit_cache::Pool;
-use snnkit_model::{Activation, AzoConfig, SmaPosition, SmaVgg8, Vgg8Config};
+use snnkit_model::{
+    Activation, AzoConfig, MsResNetArch, MsResNetConfig, Network, NetworkConfig, SmaPosition,
+    Vgg8Config,
+};
 use std::path::Path;
 
 /// Built-in presets: name and TOML text.
@@ -147,6 +150,16 @@ impl Default for DataConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
+    /// Architecture: `sma-vgg8` (default) or `ms-resnet18` / `ms-resnet34` / `ms-resnet104`.
+    /// The ResNets use `sma`, `azo`, `rcr`, `rtr`, `sma_kernels`, `c_reduction`, `width_mult`
+    /// and `resnet_t_reduction`; `widths`, `head`, `pool_size`, `dropout`, `t_reduction`,
+    /// `sma_activation` and `head_gain` are SMA-VGG8's (a ResNet's dropout is its
+    /// architecture's: 0.2 for 104).
+    pub arch: String,
+    /// ResNet width multiplier k (stage widths `int(64k)` … `int(512k)`).
+    pub width_mult: f64,
+    /// ResNet SMA time reduction (T-MSE width `floor(T / TR)`; 1.5 in `train_amp.py`).
+    pub resnet_t_reduction: f64,
     /// Expected T (`0` = take it from the cache; otherwise it must match).
     pub time_steps: usize,
     /// Expected number of classes (`0` = from the cache).
@@ -194,6 +207,9 @@ impl Default for ModelConfig {
     fn default() -> Self {
         let v = Vgg8Config::default();
         Self {
+            arch: "sma-vgg8".into(),
+            width_mult: 1.0,
+            resnet_t_reduction: 1.5,
             time_steps: 0,
             num_classes: 0,
             widths: v.widths,
@@ -218,7 +234,7 @@ impl Default for ModelConfig {
 
 impl ModelConfig {
     /// Applies `bn_bias_init` and `head_gain` to a freshly built network.
-    pub fn apply_init(&self, model: &SmaVgg8) -> Result<()> {
+    pub fn apply_init(&self, model: &Network) -> Result<()> {
         // BatchNorm layers are the prefixes that own a running mean.
         let bn: std::collections::HashSet<String> = model
             .named_buffers()
@@ -243,6 +259,46 @@ impl ModelConfig {
             }
         }
         Ok(())
+    }
+
+    /// The network `arch` names, for data of `time_steps` frames of `channels × height ×
+    /// width`, `num_classes` classes. Fails when the config pins T or the class count to other
+    /// values.
+    pub fn to_network(
+        &self,
+        time_steps: usize,
+        num_classes: usize,
+        [channels, height, width]: [usize; 3],
+        seed: u64,
+    ) -> Result<NetworkConfig> {
+        let vgg = self.to_vgg8(time_steps, num_classes, height, width, seed)?;
+        if self.arch == "sma-vgg8" || self.arch == "vgg8" {
+            return Ok(NetworkConfig::Vgg8(Vgg8Config {
+                in_channels: channels,
+                ..vgg
+            }));
+        }
+        let arch = MsResNetArch::parse(&self.arch).map_err(|e| Error::Config {
+            origin: "[model] arch".into(),
+            message: e.to_string(),
+        })?;
+        let base = MsResNetConfig::preset(arch);
+        Ok(NetworkConfig::MsResNet(MsResNetConfig {
+            time_steps,
+            num_classes,
+            in_channels: channels,
+            height,
+            width,
+            width_mult: self.width_mult,
+            sma: self.sma,
+            sma_kernels: self.sma_kernels.clone(),
+            c_reduction: self.c_reduction,
+            t_reduction: self.resnet_t_reduction,
+            azo: vgg.azo,
+            init_seed: seed,
+            dropout_seed: vgg.dropout_seed,
+            ..base
+        }))
     }
 
     /// The network for data of `time_steps` frames of `height × width`, `num_classes` classes.

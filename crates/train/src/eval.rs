@@ -10,7 +10,7 @@ use crate::metrics::{write_json, Progress};
 use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
 use snnkit_cache::Loader;
-use snnkit_model::{SmaVgg8, Vgg8Config};
+use snnkit_model::{Network, NetworkConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -45,7 +45,7 @@ pub struct EvalStats {
 
 /// Runs `model` in eval mode (no AZO, BN running stats, no dropout) over every batch of `loader`.
 pub fn evaluate(
-    model: &SmaVgg8,
+    model: &Network,
     loader: &Loader,
     loss: Loss,
     progress: &mut dyn Progress,
@@ -53,7 +53,7 @@ pub fn evaluate(
     epochs: usize,
 ) -> Result<EvalStats> {
     let start = Instant::now();
-    let k = model.config().num_classes;
+    let k = model.num_classes();
     let mut confusion = vec![vec![0u64; k]; k];
     let (mut n, mut correct, mut loss_sum) = (0usize, 0usize, 0f64);
     let mut rates: BTreeMap<String, f64> = BTreeMap::new();
@@ -139,17 +139,16 @@ pub struct EvalReport {
 pub fn model_from_checkpoint(
     ck: &checkpoint::Checkpoint,
     device: &Device,
-) -> Result<(TrainConfig, SmaVgg8)> {
+) -> Result<(TrainConfig, Network)> {
     let cfg = TrainConfig::from_toml_str(
         &ck.meta.config_toml,
         &format!("{} (config)", ck.path.display()),
     )?;
-    let vcfg: Vgg8Config =
-        serde_json::from_str(&ck.meta.model_json).map_err(|e| Error::Checkpoint {
-            path: ck.path.clone(),
-            message: format!("model config: {e}"),
-        })?;
-    let model = SmaVgg8::new(&vcfg, device)?;
+    let vcfg = NetworkConfig::from_json(&ck.meta.model_json).map_err(|e| Error::Checkpoint {
+        path: ck.path.clone(),
+        message: format!("model config: {e}"),
+    })?;
+    let model = Network::new(&vcfg, device)?;
     model
         .store()
         .load_state_dict(&ck.model_tensors(), false, &ck.path)?;
@@ -189,11 +188,13 @@ pub fn evaluate_weights(
 ) -> Result<EvalReport> {
     let split_name = split.unwrap_or(&cfg.data.test_split).to_string();
     let loader = open_loader(cache, cfg, &split_name, false, device)?;
-    let [t, _, h, w] = loader.sample_shape();
-    let vcfg = cfg.model.to_vgg8(t, loader.num_classes(), h, w, cfg.seed)?;
+    let [t, c, h, w] = loader.sample_shape();
+    let vcfg = cfg
+        .model
+        .to_network(t, loader.num_classes(), [c, h, w], cfg.seed)?;
     drop(loader);
-    let model = SmaVgg8::new(&vcfg, device)?;
-    checkpoint::load_weights(&model, weights)?;
+    let model = Network::new(&vcfg, device)?;
+    checkpoint::load_weights(model.store(), weights)?;
     evaluate_model(
         &model,
         cfg.clone(),
@@ -210,7 +211,7 @@ pub fn evaluate_weights(
 /// The shared part of [`evaluate_checkpoint`] and [`evaluate_weights`].
 #[allow(clippy::too_many_arguments)]
 fn evaluate_model(
-    model: &SmaVgg8,
+    model: &Network,
     mut cfg: TrainConfig,
     source: &Path,
     epoch: usize,
@@ -266,15 +267,17 @@ fn evaluate_model(
 }
 
 /// Refuses a loader whose samples the network cannot take.
-pub(crate) fn check_fits(model: &SmaVgg8, loader: &Loader) -> Result<()> {
-    let vc = model.config();
+pub(crate) fn check_fits(model: &Network, loader: &Loader) -> Result<()> {
+    let nc = model.config();
+    let (_, vh, vw) = nc.input_chw();
+    let (vt, vk) = (nc.time_steps(), nc.num_classes());
     let [t, _, h, w] = loader.sample_shape();
-    if (t, h, w, loader.num_classes()) != (vc.time_steps, vc.height, vc.width, vc.num_classes) {
+    if (t, h, w, loader.num_classes()) != (vt, vh, vw, vk) {
         return Err(Error::CacheLayout {
             path: loader.reader().info().path.clone(),
             message: format!(
-                "samples are T={t} {h}x{w} with {} classes after the loader; the network expects T={} {}x{} with {} classes",
-                loader.num_classes(), vc.time_steps, vc.height, vc.width, vc.num_classes
+                "samples are T={t} {h}x{w} with {} classes after the loader; the network expects T={vt} {vh}x{vw} with {vk} classes",
+                loader.num_classes()
             ),
         });
     }

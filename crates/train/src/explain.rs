@@ -11,7 +11,7 @@ use crate::metrics::{write_json, Progress};
 use crate::plot;
 use candle_core::{DType, Device, Tensor, D};
 use serde::Serialize;
-use snnkit_model::SmaVgg8;
+use snnkit_model::{Network, SmaVgg8};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -479,10 +479,21 @@ pub fn explain(
         .collect();
     for (mi, path) in paths.iter().enumerate() {
         let ck = checkpoint::load(path, device)?;
-        let (cfg, model) = model_from_checkpoint(&ck, device)?;
+        let (cfg, network) = model_from_checkpoint(&ck, device)?;
         let split = opts.split.clone().unwrap_or(cfg.data.test_split.clone());
         let loader = open_loader(cache, &cfg, &split, false, device)?;
-        check_fits(&model, &loader)?;
+        check_fits(&network, &loader)?;
+        // The recording hooks and operation counts exist for SMA-VGG8 (the paper's Fig. 3/4).
+        let model = match &network {
+            Network::Vgg8(m) => m,
+            other => {
+                return Err(Error::Other(format!(
+                    "{}: explain supports SMA-VGG8 checkpoints; this one is {}",
+                    path.display(),
+                    other.config().arch_name()
+                )))
+            }
+        };
         let names = &loader.reader().info().class_names;
         let class = match &opts.class {
             None => None,
@@ -535,7 +546,7 @@ pub fn explain(
         let tag = if mi == 0 { "" } else { "_compare" };
         let batch = opts.batch_size.unwrap_or(cfg.data.eval_batch_size);
         let mut rep = analyse(
-            &model, &loader, &indices, batch, &heat, &layers, out, tag, &mut files, progress,
+            model, &loader, &indices, batch, &heat, &layers, out, tag, &mut files, progress,
         )?;
         rep.checkpoint = path.to_path_buf();
         if mi == 0 {

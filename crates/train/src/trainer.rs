@@ -15,7 +15,7 @@ use crate::metrics::{read_jsonl, write_json, write_jsonl, EpochMetrics, Progress
 use crate::optim::{clip_grad_norm, CosineAnnealingLr, Optimizer};
 use crate::plot;
 use candle_core::{Device, Tensor};
-use snnkit_model::SmaVgg8;
+use snnkit_model::{Network, NetworkConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -102,12 +102,13 @@ pub fn train(
         });
     }
     let class_names = train_loader.reader().info().class_names.clone();
-    let vcfg = cfg.model.to_vgg8(t, k, h, w, cfg.seed)?;
-    let model = SmaVgg8::new(&vcfg, dev)?;
+    let channels = train_loader.sample_shape()[1];
+    let vcfg = cfg.model.to_network(t, k, [channels, h, w], cfg.seed)?;
+    let model = Network::new(&vcfg, dev)?;
     cfg.model.apply_init(&model)?;
     if let Some(w) = &opts.init_from {
         if !(opts.resume && last_path.exists()) {
-            checkpoint::load_weights(&model, w)?;
+            checkpoint::load_weights(model.store(), w)?;
             progress.message(&format!("starting from the weights in {}", w.display()));
         }
     }
@@ -179,7 +180,12 @@ pub fn train(
     }
     checkpoint::write_atomic(&out.join(files::CONFIG), config_toml.as_bytes())?;
 
-    let model_json = serde_json::to_string(&vcfg).map_err(|e| Error::Other(e.to_string()))?;
+    // SMA-VGG8 keeps the bare config its checkpoints always held; the others are tagged.
+    let model_json = match &vcfg {
+        NetworkConfig::Vgg8(v) => serde_json::to_string(v),
+        other => serde_json::to_string(other),
+    }
+    .map_err(|e| Error::Other(e.to_string()))?;
     let session = Instant::now();
     let (mut session_samples, mut session_train_s) = (0usize, 0f64);
     let last_epoch = opts.stop_after.unwrap_or(cfg.epochs).min(cfg.epochs);
@@ -321,7 +327,7 @@ fn lr_for(cfg: &TrainConfig, sched: &CosineAnnealingLr) -> f64 {
 }
 
 /// Model `state_dict` plus optimizer state, as a checkpoint stores them.
-fn checkpoint_tensors(model: &SmaVgg8, opt: &Optimizer) -> Result<BTreeMap<String, Tensor>> {
+fn checkpoint_tensors(model: &Network, opt: &Optimizer) -> Result<BTreeMap<String, Tensor>> {
     let mut t = model.store().state_dict();
     t.extend(opt.state_tensors()?);
     Ok(t)

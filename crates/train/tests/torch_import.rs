@@ -6,7 +6,7 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use serde_json::Value;
-use snnkit_model::{AzoConfig, SmaVgg8, Vgg8Config};
+use snnkit_model::{AzoConfig, MsResNet, MsResNetArch, MsResNetConfig, SmaVgg8, Vgg8Config};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -105,15 +105,97 @@ fn convert_and_compare(file: &str, folder: &str, case: &str, out: &Path) {
     );
 }
 
+/// The MS-ResNet case's network, from its manifest entry and the weights' shapes (as the model
+/// crate's parity harness reads it).
+fn resnet_config(w: &HashMap<String, Tensor>, meta: &Value, input: &[usize]) -> MsResNetConfig {
+    let sma_blocks = (0..)
+        .take_while(|b| {
+            w.contains_key(&format!(
+                "conv2_x.{b}.residual_function.2.C_before_attention_conv.weight"
+            ))
+        })
+        .count();
+    let azo = meta["azo"].as_bool().unwrap_or(false).then(|| AzoConfig {
+        rcr: meta["RCR"].as_u64().unwrap() as usize,
+        rtr: meta["RTR"].as_u64().unwrap() as usize,
+    });
+    let mut cfg = MsResNetConfig {
+        arch: MsResNetArch::parse(meta["ctor"].as_str().unwrap()).unwrap(),
+        time_steps: meta["T"].as_u64().unwrap() as usize,
+        num_classes: w["fc.weight"].dims()[0],
+        in_channels: input[1],
+        height: input[2],
+        width: input[3],
+        width_mult: meta["width_k"].as_f64().unwrap_or(1.0),
+        sma: sma_blocks > 0,
+        sma_blocks,
+        t_reduction: meta["T_reduction"].as_f64().unwrap_or(1.5),
+        azo,
+        ..MsResNetConfig::default()
+    };
+    if cfg.sma {
+        cfg.sma_kernels = (0..)
+            .map_while(|n| {
+                w.get(&format!(
+                    "conv2_x.0.residual_function.2.S_Convs.{n}.conv.weight"
+                ))
+                .map(|t| t.dims()[2])
+            })
+            .collect();
+        let c0 = w["conv2_x.0.residual_function.2.C_before_attention_conv.weight"].dims()[0];
+        cfg.c_reduction = cfg.stage_widths()[0] / c0.max(1);
+    }
+    cfg
+}
+
 #[test]
-fn msresnet_checkpoint_tensors_equal_the_parity_file() {
+fn msresnet_checkpoint_reproduces_the_parity_case() {
     let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r18.safetensors");
+    let case = "ms_resnet18_sma_narrow_T6";
     convert_and_compare(
         "ms_resnet18_sma_narrow_T6.ddp.pt",
         "parity_msresnet",
-        "ms_resnet18_sma_narrow_T6",
-        &dir.path().join("r18.safetensors"),
+        case,
+        &out,
     );
+    if !out.exists() {
+        return;
+    }
+    let meta = case_meta("parity_msresnet", case);
+    let fx = load(
+        &shared()
+            .join("fixtures/parity_msresnet")
+            .join(meta["file"].as_str().unwrap()),
+    );
+    let w = load(&out);
+    let cfg = resnet_config(&w, &meta, fx["input"].dims());
+    // Eval-mode output from the converted weights plus the case's post-forward statistics.
+    let net = MsResNet::new(&cfg, &Device::Cpu).unwrap();
+    snnkit_train::load_weights(net.store(), &out).unwrap();
+    let after: HashMap<String, Tensor> = net
+        .store()
+        .state_dict()
+        .into_iter()
+        .map(|(k, v)| {
+            let t = fx.get(&format!("after.{k}")).cloned();
+            (k, t.unwrap_or_else(|| v.copy().unwrap()))
+        })
+        .collect();
+    net.store()
+        .load_state_dict(&after, true, Path::new(case))
+        .unwrap();
+    let want = &fx["output_eval"];
+    let scale = want
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    let y = net.forward_t(&fx["input"], false).unwrap();
+    let d = max_abs(&y, want);
+    assert!(d <= 1e-5 * scale.max(1.0), "eval output differs by {d}");
 }
 
 /// The narrow VGG8's configuration, read off the weights' shapes and the case's constructor.
@@ -179,7 +261,7 @@ fn vgg8_checkpoint_reproduces_the_parity_case() {
     let cfg = vgg_config(&w, &meta);
     // Train-mode forward with the case's dropout masks: the stored output.
     let net = SmaVgg8::new(&cfg, &Device::Cpu).unwrap();
-    snnkit_train::load_weights(&net, &out).unwrap();
+    snnkit_train::load_weights(net.store(), &out).unwrap();
     let masks: HashMap<String, Tensor> = fx
         .iter()
         .filter(|(k, _)| k.starts_with("dropout."))
@@ -210,7 +292,7 @@ fn vgg8_checkpoint_reproduces_the_parity_case() {
     }
     // Eval-mode forward from freshly loaded weights plus `after.*` buffers: `output_eval`.
     let net = SmaVgg8::new(&cfg, &Device::Cpu).unwrap();
-    snnkit_train::load_weights(&net, &out).unwrap();
+    snnkit_train::load_weights(net.store(), &out).unwrap();
     let after: HashMap<String, Tensor> = net
         .store()
         .state_dict()
@@ -232,7 +314,7 @@ fn vgg8_checkpoint_reproduces_the_parity_case() {
     other.sma = false;
     other.head[1] += 1;
     let net = SmaVgg8::new(&other, &Device::Cpu).unwrap();
-    let e = snnkit_train::load_weights(&net, &out)
+    let e = snnkit_train::load_weights(net.store(), &out)
         .unwrap_err()
         .to_string();
     assert!(!e.contains('\n'), "{e}");

@@ -1,13 +1,21 @@
-//! `snnkit bench step`: median seconds of one SMA-VGG8 training step (train-mode forward with
-//! AZO, MSE on the mean over T, backward, AdamW update) after warm-up.
+//! `snnkit bench step`: median seconds of one training step after warm-up. SMA-VGG8 (default):
+//! train-mode forward with AZO, MSE on the mean over T, backward, AdamW update. `--arch
+//! ms-resnet18|ms-resnet34|ms-resnet104`: the SMA-MS-ResNet on an image batch repeated T times,
+//! cross-entropy, backward, SGD update.
 
 use anyhow::{bail, Result};
-use snnkit_model::Vgg8Config;
+use snnkit_model::{MsResNetArch, MsResNetConfig, NetworkConfig, Vgg8Config};
 use snnkit_train::bench::{step_times, StepBench};
 
 /// Arguments.
 #[derive(clap::Args)]
 pub struct Args {
+    /// Network: sma-vgg8, ms-resnet18, ms-resnet34 or ms-resnet104.
+    #[arg(long, default_value = "sma-vgg8")]
+    arch: String,
+    /// ResNet width multiplier k (stage widths int(64k)..int(512k)); 1 = the published widths.
+    #[arg(long, default_value_t = 1.0)]
+    width_mult: f64,
     /// Conv widths of the five blocks, comma-separated (default: the reference 64,128,256,512,512).
     #[arg(long, value_delimiter = ',')]
     widths: Option<Vec<usize>>,
@@ -15,9 +23,9 @@ pub struct Args {
     /// widths[4]·9 (3×3 pooling).
     #[arg(long, value_delimiter = ',')]
     head: Option<Vec<usize>>,
-    /// Time steps T.
-    #[arg(long, default_value_t = 16)]
-    frames: usize,
+    /// Time steps T (default 16 for SMA-VGG8, the published 6 / 6 / 5 for MS-ResNet-18/34/104).
+    #[arg(long)]
+    frames: Option<usize>,
     /// Batch size.
     #[arg(long, default_value_t = 2)]
     batch: usize,
@@ -27,9 +35,9 @@ pub struct Args {
     /// Classes.
     #[arg(long, default_value_t = 11)]
     classes: usize,
-    /// AZO channel ratio RCR.
-    #[arg(long, default_value_t = 10)]
-    rcr: usize,
+    /// AZO channel ratio RCR (default 10 for SMA-VGG8, 4 for the ResNets).
+    #[arg(long)]
+    rcr: Option<usize>,
     /// Build without SMA.
     #[arg(long)]
     no_sma: bool,
@@ -52,8 +60,11 @@ pub struct Args {
 
 /// Runs the benchmark.
 pub fn run(args: Args) -> Result<()> {
+    if args.arch != "sma-vgg8" && args.arch != "vgg8" {
+        return run_resnet(args);
+    }
     let mut m = Vgg8Config {
-        time_steps: args.frames,
+        time_steps: args.frames.unwrap_or(16),
         num_classes: args.classes,
         height: args.size,
         width: args.size,
@@ -76,7 +87,7 @@ pub fn run(args: Args) -> Result<()> {
         None
     } else {
         Some(snnkit_model::AzoConfig {
-            rcr: args.rcr,
+            rcr: args.rcr.unwrap_or(10),
             rtr: 4,
         })
     };
@@ -85,7 +96,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let device = snnkit_train::parse_device(&args.device)?;
     let b = StepBench {
-        model: m.clone(),
+        model: NetworkConfig::Vgg8(m.clone()),
         batch: args.batch,
         warmup: args.warmup,
         iters: args.iters,
@@ -113,6 +124,90 @@ pub fn run(args: Args) -> Result<()> {
             "SMA-VGG8 widths {:?} head {:?}, T={} B={} {}x{}, SMA {} AZO {}, {} parameters, {}",
             m.widths,
             m.head,
+            m.time_steps,
+            args.batch,
+            args.size,
+            args.size,
+            m.sma,
+            m.azo.is_some(),
+            t.parameters,
+            snnkit_train::device_name(&device)
+        );
+        println!(
+            "median step {:.4} s (forward+loss {:.4} s, backward {:.4} s, update {:.4} s), {:.1} samples/s over {} steps",
+            t.median_step_s, t.median_forward_s, t.median_backward_s, t.median_update_s, t.samples_per_s, args.iters
+        );
+        let total: f64 = t.breakdown_s.values().sum();
+        println!("breakdown (mean seconds per step, separate profiled pass):");
+        for (k, v) in &t.breakdown_s {
+            println!(
+                "  {k:<18} {v:>8.4} s  {:>5.1}%",
+                100.0 * v / total.max(1e-12)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `--arch ms-resnet*`: the same step for SMA-MS-ResNet (AZO, RCR 4 / RTR 2, in ResNet-104
+/// only, as published; `--no-azo` removes it).
+fn run_resnet(args: Args) -> Result<()> {
+    let arch = MsResNetArch::parse(&args.arch)?;
+    if args.widths.is_some() || args.head.is_some() {
+        bail!("--widths and --head are SMA-VGG8 options; use --width-mult for the ResNets");
+    }
+    if args.iters == 0 {
+        bail!("--iters must be at least 1");
+    }
+    let preset = MsResNetConfig::preset(arch);
+    let m = MsResNetConfig {
+        time_steps: args.frames.unwrap_or(preset.time_steps),
+        num_classes: args.classes,
+        height: args.size,
+        width: args.size,
+        width_mult: args.width_mult,
+        sma: !args.no_sma,
+        // The published setting: AZO only in ResNet-104 (its fine-tuning stage).
+        azo: if args.no_azo || args.no_sma {
+            None
+        } else {
+            preset.azo.map(|a| snnkit_model::AzoConfig {
+                rcr: args.rcr.unwrap_or(a.rcr),
+                ..a
+            })
+        },
+        ..preset.clone()
+    };
+    let device = snnkit_train::parse_device(&args.device)?;
+    let b = StepBench {
+        model: NetworkConfig::MsResNet(m.clone()),
+        batch: args.batch,
+        warmup: args.warmup,
+        iters: args.iters,
+    };
+    let t = step_times(&b, &device)?;
+    if args.json {
+        let mut v = serde_json::to_value(&t)?;
+        let setting = serde_json::json!({
+            "arch": arch.name(),
+            "width_mult": m.width_mult,
+            "widths": m.stage_widths(),
+            "frames": m.time_steps,
+            "batch": args.batch,
+            "size": args.size,
+            "sma": m.sma,
+            "azo": m.azo.is_some(),
+            "device": snnkit_train::device_name(&device),
+        });
+        if let (Some(o), serde_json::Value::Object(extra)) = (v.as_object_mut(), setting) {
+            o.extend(extra);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "SMA-{} widths {:?}, T={} B={} {}x{}, SMA {} AZO {}, {} parameters, {}",
+            arch.name(),
+            m.stage_widths(),
             m.time_steps,
             args.batch,
             args.size,
