@@ -153,7 +153,7 @@ pub struct ModelConfig {
     /// Architecture: `sma-vgg8` (default) or `ms-resnet18` / `ms-resnet34` / `ms-resnet104`.
     /// The ResNets use `sma`, `azo`, `rcr`, `rtr`, `sma_kernels`, `c_reduction`, `width_mult`
     /// and `resnet_t_reduction`; `widths`, `head`, `pool_size`, `dropout`, `t_reduction`,
-    /// `sma_activation` and `head_gain` are SMA-VGG8's (a ResNet's dropout is its
+    /// `sma_activation`, `sma_blocks`, `sma_position` and `head_gain` are SMA-VGG8's (a ResNet's dropout is its
     /// architecture's: 0.2 for 104).
     pub arch: String,
     /// ResNet width multiplier k (stage widths `int(64k)` … `int(512k)`).
