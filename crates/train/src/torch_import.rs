@@ -223,7 +223,8 @@ fn read_entry<R: Read + Seek>(
             format!("zip entry {name} declares {size} bytes, more than the {limit} allowed"),
         ));
     }
-    let mut buf = Vec::with_capacity(size as usize);
+    // The declared size comes from the file: reserve at most 64 MiB up front, grow on reading.
+    let mut buf = Vec::with_capacity(size.min(64 << 20) as usize);
     f.read_to_end(&mut buf).map_err(|e| {
         err(
             path,
@@ -363,18 +364,45 @@ fn read_tensor<R: Read + Seek>(
     let stride = info.layout.stride().to_vec();
     // candle stores the storage offset in bytes.
     let offset = info.layout.start_offset() / esize;
-    let n: usize = dims.iter().product();
+    // Sizes come from the file: checked arithmetic, so a crafted shape is an error, not an
+    // overflow or a huge allocation.
+    let overflow = || {
+        err(
+            path,
+            None,
+            format!("tensor {name}: shape {dims:?} / strides {stride:?} overflow"),
+        )
+    };
+    let n = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(overflow)?;
     let span = if n == 0 {
         0
     } else {
-        1 + dims
-            .iter()
+        dims.iter()
             .zip(&stride)
-            .map(|(d, s)| (d - 1) * s)
-            .sum::<usize>()
+            .try_fold(1usize, |a, (d, s)| a.checked_add((d - 1).checked_mul(*s)?))
+            .ok_or_else(overflow)?
     };
-    let needed = (offset + span) * esize;
-    let (data, start) = read_entry(path, zip, &info.path, (info.storage_size * esize) as u64)?;
+    let needed = offset
+        .checked_add(span)
+        .and_then(|v| v.checked_mul(esize))
+        .ok_or_else(overflow)?;
+    // A view may repeat elements (stride 0), but never beyond what a state_dict could hold.
+    if n.saturating_mul(esize) > (1usize << 34) {
+        return Err(err(
+            path,
+            None,
+            format!("tensor {name}: shape {dims:?} holds {n} elements, more than a checkpoint tensor can"),
+        ));
+    }
+    let (data, start) = read_entry(
+        path,
+        zip,
+        &info.path,
+        info.storage_size.saturating_mul(esize) as u64,
+    )?;
     if data.len() < needed {
         return Err(err(
             path,
