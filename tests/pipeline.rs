@@ -57,6 +57,7 @@ fn synth_convert_train_eval() {
         device: Device::Cpu,
         resume: false,
         stop_after: None,
+        init_from: None,
     };
     let res = train(&cfg, &opts, &mut NoProgress).unwrap();
     let m = &res.metrics;

@@ -28,6 +28,7 @@ fn ms_resnet18_synthetic_learns_resumes_and_evaluates() {
         device: Device::Cpu,
         resume: true,
         stop_after,
+        init_from: None,
     };
     let full = train(&cfg, &opts("full", None), &mut NoProgress).unwrap();
     let m = &full.metrics;

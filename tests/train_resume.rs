@@ -23,6 +23,7 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
         device: Device::Cpu,
         resume: true,
         stop_after,
+        init_from: None,
     };
     let full = train(&cfg, &opts("full", None), &mut NoProgress).unwrap();
     assert_eq!(full.metrics.len(), 3);
@@ -76,6 +77,7 @@ fn non_finite_loss_stops_the_run_with_its_epoch_and_batch() {
         device: Device::Cpu,
         resume: false,
         stop_after: None,
+        init_from: None,
     };
     let err = train(&cfg, &opts, &mut NoProgress).unwrap_err();
     match &err {

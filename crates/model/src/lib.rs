@@ -26,6 +26,9 @@
 //!   - `set_dropout_masks(&HashMap<String, Tensor>) -> Result<()>` (keys `others.4`/`others.7`,
 //!     `[B,F]`, used by the next training forward only), `last_dropout_masks()`,
 //!     `dropout_rng_state() -> ([u8; 32], u128)`, `set_dropout_rng_state(seed, word_pos)`
+//!   - `forward_recorded(&self, x) -> candle_core::Result<Vgg8Recording>`: eval forward keeping
+//!     every LIF layer's spikes and every SMA's scale weights; `synaptic_layers()` (MACs per
+//!     step and input kind per weighted layer, for energy estimates); `lif_layers()`
 //!   - `forward_from(&self, x: &Tensor /*input of block k, [T,B,C,H,W]*/, k: usize, train) -> Vgg8Trace`
 //!     (teacher forcing: run from conv block `k`, 0-based; 5 = head only)
 //!
@@ -41,6 +44,12 @@
 //! [`azo::azo_select`] / [`azo::azo_replace`], [`layers::BatchNorm`], [`layers::SeqDropout`],
 //! [`layers::max_pool2x2`], [`layers::adaptive_avg_pool2d`], [`conv::conv2d`] (the single
 //! convolution entry point), [`ParamStore`], [`FiringRates`], [`Error`] / [`Result`].
+//!
+//! SMA placement (paper Fig. 2 and Table 1): `Vgg8Config::sma_blocks` (1-based subset of blocks
+//! 1..=5, default `[2, 3]`), `sma_position` ([`SmaPosition`] `L1` after the conv (default), `L2`
+//! after BN, `L3` after the LIF) and `sma_kernels` (the scales). Names follow a PyTorch
+//! `Sequential` with the SMA inserted at that index: `block4.2` is the SMA of block 4 at L2, whose
+//! BN is then `block4.1.0` and LIF `block4.3`.
 //!
 //! Parameter names are the reference's PyTorch `state_dict` names (`block2.1.S_Convs.2.bn.running_var`,
 //! `others.2.weight`, ...). Without SMA, blocks 2 and 3 are named like blocks 1, 4, 5
@@ -69,11 +78,12 @@ pub mod vgg;
 pub use azo::{AzoConfig, AzoSelection};
 pub use error::{Error, Result};
 pub use lif::{
-    lif_multistep, lif_multistep_composed, lif_multistep_t, FiringRates, Lif, LifConfig, LifOp,
+    lif_multistep, lif_multistep_composed, lif_multistep_t, FiringRates, Kept, Lif, LifConfig,
+    LifOp,
 };
 pub use mem_update::{MemUpdate, MemUpdateConfig};
 pub use network::{Network, NetworkConfig};
 pub use resnet::{MsResNet, MsResNetArch, MsResNetConfig, MsResNetTrace};
 pub use sma::{Activation, Sma, SmaConfig, SmaLayout, SmaTrace};
 pub use store::ParamStore;
-pub use vgg::{SmaVgg8, Vgg8Config, Vgg8Trace, PRESETS};
+pub use vgg::{SmaPosition, SmaVgg8, SynapticLayer, Vgg8Config, Vgg8Recording, Vgg8Trace, PRESETS};

@@ -68,10 +68,22 @@ impl LifConfig {
     }
 }
 
-/// Shared firing-rate recorder: layer name -> spike rate of the last forward.
+/// Shared firing-rate recorder: layer name -> spike rate of the last forward. When asked
+/// ([`FiringRates::keep_tensors`]) it also keeps the spike maps and SMA scale weights of the next
+/// forwards, for analysis (`SmaVgg8::forward_recorded`).
 #[derive(Debug, Clone, Default)]
 pub struct FiringRates {
     inner: Arc<Mutex<BTreeMap<String, f64>>>,
+    kept: Arc<Mutex<Option<Kept>>>,
+}
+
+/// Tensors kept while [`FiringRates::keep_tensors`] is on.
+#[derive(Debug, Clone, Default)]
+pub struct Kept {
+    /// Spikes per LIF layer as the layer saw them (`[T·B, ...]` folded, detached).
+    pub spikes: BTreeMap<String, Tensor>,
+    /// SMA module name -> (`W_α [N,T,B]`, `W_β [N,T,B,C]`), detached.
+    pub scale_weights: BTreeMap<String, (Tensor, Tensor)>,
 }
 
 impl FiringRates {
@@ -93,6 +105,37 @@ impl FiringRates {
     pub fn clear(&self) {
         if let Ok(mut m) = self.inner.lock() {
             m.clear();
+        }
+    }
+    /// Starts (`true`, with nothing kept yet) or stops keeping spike maps and scale weights.
+    pub fn keep_tensors(&self, on: bool) {
+        if let Ok(mut k) = self.kept.lock() {
+            *k = on.then(Kept::default);
+        }
+    }
+    /// What was kept since [`FiringRates::keep_tensors`]`(true)` (left empty for the next forward).
+    pub fn take_kept(&self) -> Kept {
+        self.kept
+            .lock()
+            .ok()
+            .and_then(|mut k| k.as_mut().map(std::mem::take))
+            .unwrap_or_default()
+    }
+    /// Keeps `spikes` of layer `name` when keeping is on.
+    pub fn keep_spikes(&self, name: &str, spikes: &Tensor) {
+        if let Ok(mut k) = self.kept.lock() {
+            if let Some(k) = k.as_mut() {
+                k.spikes.insert(name.to_string(), spikes.detach());
+            }
+        }
+    }
+    /// Keeps the scale weights of SMA module `name` when keeping is on.
+    pub fn keep_scale_weights(&self, name: &str, w_alpha: &Tensor, w_beta: &Tensor) {
+        if let Ok(mut k) = self.kept.lock() {
+            if let Some(k) = k.as_mut() {
+                k.scale_weights
+                    .insert(name.to_string(), (w_alpha.detach(), w_beta.detach()));
+            }
         }
     }
 }
@@ -443,6 +486,7 @@ impl Lif {
         let (s, n) = lif_multistep_t(x, t, &self.cfg)?;
         let total = x.elem_count().max(1);
         self.rates.record(&self.name, n as f64 / total as f64);
+        self.rates.keep_spikes(&self.name, &s);
         Ok(s)
     }
 }

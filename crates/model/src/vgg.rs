@@ -40,8 +40,15 @@ pub struct Vgg8Config {
     pub pool_size: usize,
     /// Dropout probability of the head (reference 0.5).
     pub dropout: f64,
-    /// Insert SMA after the conv of blocks 2 and 3 (false = the plain VGG ablation).
+    /// Insert SMA modules at all (false = the plain VGG ablation, whatever `sma_blocks` says).
     pub sma: bool,
+    /// Blocks (1-based, 1..=5) that carry an SMA (the paper's Fig. 2: T1 = none, T2 = [1],
+    /// T3 = [2, 3, 4, 5], T4 = all, S1 = [3, 5], S2 = [2, 4], S3 = [2, 3] the released default,
+    /// S4 = [4, 5]).
+    pub sma_blocks: Vec<usize>,
+    /// Where inside its block the SMA sits (L1 after the conv, the default; L2 after BN; L3
+    /// after the LIF).
+    pub sma_position: SmaPosition,
     /// SMA kernel sizes.
     pub sma_kernels: Vec<usize>,
     /// SMA channel reduction CR.
@@ -73,6 +80,8 @@ impl Default for Vgg8Config {
             pool_size: 3,
             dropout: 0.5,
             sma: true,
+            sma_blocks: vec![2, 3],
+            sma_position: SmaPosition::L1,
             sma_kernels: vec![1, 3, 5, 7],
             c_reduction: 4,
             t_reduction: 4,
@@ -81,6 +90,29 @@ impl Default for Vgg8Config {
             lif: LifConfig::default(),
             init_seed: 0,
             dropout_seed: 0,
+        }
+    }
+}
+
+/// Where SMA sits inside a conv block (paper Fig. 2, "SMA position").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SmaPosition {
+    /// After the conv, before BatchNorm (the released code): `conv, SMA, BN, LIF, pool`.
+    #[default]
+    L1,
+    /// After BatchNorm: `conv, BN, SMA, LIF, pool`.
+    L2,
+    /// After the LIF neuron: `conv, BN, LIF, SMA, pool`.
+    L3,
+}
+
+impl SmaPosition {
+    /// Index of the SMA in the block's PyTorch `Sequential` (conv is 0).
+    pub fn index(self) -> usize {
+        match self {
+            SmaPosition::L1 => 1,
+            SmaPosition::L2 => 2,
+            SmaPosition::L3 => 3,
         }
     }
 }
@@ -123,6 +155,11 @@ impl Vgg8Config {
         self
     }
 
+    /// Whether block `i` (1-based) carries an SMA.
+    pub fn has_sma(&self, i: usize) -> bool {
+        self.sma && self.sma_blocks.contains(&i)
+    }
+
     /// Flattened head input: `widths[4] · pool²`.
     pub fn head_input(&self) -> usize {
         self.widths[4] * self.pool_size * self.pool_size
@@ -159,6 +196,11 @@ impl Vgg8Config {
                 "time_steps, in_channels and pool_size must be positive".into(),
             ));
         }
+        if let Some(b) = self.sma_blocks.iter().find(|&&b| !(1..=5).contains(&b)) {
+            return Err(Error::Config(format!(
+                "sma_blocks holds block {b}; blocks are numbered 1 to 5"
+            )));
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::Config(format!(
                 "dropout must be in [0, 1), got {}",
@@ -173,6 +215,7 @@ impl Vgg8Config {
 struct Block {
     conv: Conv2d,
     sma: Option<Sma>,
+    sma_name: String,
     bn: BatchNorm,
     lif: Lif,
 }
@@ -184,6 +227,37 @@ pub struct Vgg8Trace {
     pub output: Tensor,
     /// Output of each conv block after max-pooling, `[T, B, C, H, W]` (5 entries).
     pub blocks: Vec<Tensor>,
+}
+
+/// What [`SmaVgg8::forward_recorded`] returns.
+#[derive(Debug, Clone)]
+pub struct Vgg8Recording {
+    /// Network output `[T, B, K]`.
+    pub output: Tensor,
+    /// Output of each conv block after max-pooling, `[T, B, C, H, W]` (the next block's input
+    /// spikes), keyed in order `block1`..`block5`.
+    pub blocks: Vec<Tensor>,
+    /// Spikes of every LIF layer, `[T, B, C, H, W]` (conv) or `[T, B, F]` (head), by layer name.
+    pub spikes: BTreeMap<String, Tensor>,
+    /// Scale weights of every SMA module (`block2.1`, ...): `W_α [N, T, B]`, `W_β [N, T, B, C]`.
+    pub scale_weights: BTreeMap<String, (Tensor, Tensor)>,
+    /// Firing rate per LIF layer of this forward.
+    pub firing_rates: BTreeMap<String, f64>,
+}
+
+/// A layer with weights, described for operation counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SynapticLayer {
+    /// Reference module path (`block1.0.0`, `block2.1.S_Convs.0.conv`, `others.2`, ...).
+    pub name: String,
+    /// Multiply-accumulates per sample and time step (what the same layer costs in an ANN).
+    pub macs_per_step: u64,
+    /// Input values per sample and time step.
+    pub input_neurons: u64,
+    /// Where its input comes from when that input is binary spikes: a LIF layer name, or
+    /// `blockK` for the max-pooled output of conv block K. `None` = real-valued input (the
+    /// event frames, a conv output, an average pool), which costs multiply-accumulates.
+    pub spike_input: Option<String>,
 }
 
 /// The SMA-VGG8 network.
@@ -217,17 +291,30 @@ impl SmaVgg8 {
         let mut cin = cfg.in_channels;
         for (i, &cout) in cfg.widths.iter().enumerate() {
             let name = format!("block{}", i + 1);
-            let with_sma = cfg.sma && (i == 1 || i == 2);
+            // Sequential indices: conv 0, then BN and LIF, with the SMA inserted at its position.
+            let pos = cfg.sma_position.index();
+            let with_sma = cfg.has_sma(i + 1);
             let conv = Conv2d::new(&store, &format!("{name}.0.0"), cin, cout, 3, 1)?;
-            let (sma, bn_idx, lif_idx) = if with_sma {
-                let sma = Sma::new(&store, &format!("{name}.1"), &cfg.sma_config(cout), &rates)?;
-                (Some(sma), 2, 3)
+            let shift = |k: usize| if with_sma && k >= pos { k + 1 } else { k };
+            let sma = if with_sma {
+                Some(Sma::new(
+                    &store,
+                    &format!("{name}.{pos}"),
+                    &cfg.sma_config(cout),
+                    &rates,
+                )?)
             } else {
-                (None, 1, 2)
+                None
             };
-            let bn = BatchNorm::new(&store, &format!("{name}.{bn_idx}.0"), cout)?;
-            let lif = Lif::new(cfg.lif, &format!("{name}.{lif_idx}"), rates.clone());
-            blocks.push(Block { conv, sma, bn, lif });
+            let bn = BatchNorm::new(&store, &format!("{name}.{}.0", shift(1)), cout)?;
+            let lif = Lif::new(cfg.lif, &format!("{name}.{}", shift(2)), rates.clone());
+            blocks.push(Block {
+                conv,
+                sma,
+                sma_name: format!("{name}.{pos}"),
+                bn,
+                lif,
+            });
             cin = cout;
         }
         let fc = [
@@ -342,6 +429,113 @@ impl SmaVgg8 {
         }
     }
 
+    /// Eval-mode forward that also returns every LIF layer's spikes and every SMA module's scale
+    /// weights (for analysis: heatmaps, spike counts, scale importance, energy).
+    pub fn forward_recorded(&self, x: &Tensor) -> Result<Vgg8Recording> {
+        self.rates.keep_tensors(true);
+        let res = self.forward_trace(x, false);
+        let kept = self.rates.take_kept();
+        self.rates.keep_tensors(false);
+        let trace = res?;
+        let t = x.dim(0)?;
+        let spikes = kept
+            .spikes
+            .into_iter()
+            .map(|(k, v)| {
+                let mut dims = vec![t, v.dim(0)? / t];
+                dims.extend_from_slice(&v.dims()[1..]);
+                Ok((k, v.reshape(dims)?))
+            })
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        Ok(Vgg8Recording {
+            output: trace.output,
+            blocks: trace.blocks,
+            spikes,
+            scale_weights: kept.scale_weights,
+            firing_rates: self.rates.snapshot(),
+        })
+    }
+
+    /// Every layer with weights, in forward order, with its multiply-accumulates per sample and
+    /// time step and where its input comes from (for the energy estimate).
+    pub fn synaptic_layers(&self) -> Vec<SynapticLayer> {
+        let c = &self.cfg;
+        let mut out = Vec::new();
+        let (mut h, mut w) = (c.height as u64, c.width as u64);
+        let mut cin = c.in_channels as u64;
+        for (i, blk) in self.blocks.iter().enumerate() {
+            let cout = c.widths[i] as u64;
+            let hw = h * w;
+            // A block's pooled output is binary unless an SMA after its LIF (L3) reweighted it.
+            let l3 = c.sma_position == SmaPosition::L3;
+            let binary_in = i > 0 && !(l3 && self.blocks[i - 1].sma.is_some());
+            out.push(SynapticLayer {
+                name: format!("block{}.0.0", i + 1),
+                macs_per_step: cout * cin * 9 * hw,
+                input_neurons: cin * hw,
+                spike_input: binary_in.then(|| format!("block{}", i)),
+            });
+            if let Some(sma) = &blk.sma {
+                let sc = sma.config();
+                let (ch, th) = (sc.c_hidden() as u64, sc.t_hidden() as u64);
+                let (n, tt) = (sc.kernels.len() as u64, sc.time_steps as u64);
+                for (j, &k) in sc.kernels.iter().enumerate() {
+                    out.push(SynapticLayer {
+                        name: format!("{}.S_Convs.{j}.conv", blk.sma_name),
+                        macs_per_step: cout * cout * (k * k) as u64 * hw,
+                        input_neurons: cout * hw,
+                        // At L3 the encoders read the block's spikes; else real values.
+                        spike_input: l3.then(|| blk.lif.name().to_string()),
+                    });
+                }
+                // The attention maps: per (t, b) for C-MSE; T-MSE runs once per sample, spread
+                // over the T steps.
+                out.push(SynapticLayer {
+                    name: format!("{}.attention", blk.sma_name),
+                    macs_per_step: cout * ch + n * ch * cout + (tt * th + n * th * tt).div_ceil(tt),
+                    input_neurons: cout,
+                    spike_input: None,
+                });
+            }
+            cin = cout;
+            h /= 2;
+            w /= 2;
+        }
+        let f = [c.head_input() as u64, c.head[0] as u64, c.head[1] as u64];
+        let o = [c.head[0] as u64, c.head[1] as u64, c.num_classes as u64];
+        for (i, name) in ["others.2", "others.5", "others.8"].iter().enumerate() {
+            out.push(SynapticLayer {
+                name: name.to_string(),
+                macs_per_step: f[i] * o[i],
+                input_neurons: f[i],
+                // The first head layer sees average-pooled (not binary) values.
+                spike_input: match i {
+                    1 => Some("others.3".into()),
+                    2 => Some("others.6".into()),
+                    _ => None,
+                },
+            });
+        }
+        out
+    }
+
+    /// Names of the LIF layers in forward order (reference module paths).
+    pub fn lif_layers(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for blk in &self.blocks {
+            if let Some(sma) = &blk.sma {
+                if sma.config().activation == crate::sma::Activation::Lif {
+                    for j in 0..sma.config().kernels.len() {
+                        v.push(format!("{}.S_Convs.{j}.lif", blk.sma_name));
+                    }
+                }
+            }
+            v.push(blk.lif.name().to_string());
+        }
+        v.extend(self.head_lif.iter().map(|l| l.name().to_string()));
+        v
+    }
+
     /// `x` `[T, B, C_in, H, W]` -> `[T, B, K]`. `train`: BatchNorm batch statistics (and running
     /// statistics update), AZO, dropout. Every LIF starts from rest (the reference resets per batch).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
@@ -351,7 +545,8 @@ impl SmaVgg8 {
     /// Forward that also returns every block's output.
     pub fn forward_trace(&self, x: &Tensor, train: bool) -> Result<Vgg8Trace> {
         let (t, _, c, _, _) = x.dims5()?;
-        if c != self.cfg.in_channels || (self.cfg.sma && t != self.cfg.time_steps) {
+        let any_sma = self.blocks.iter().any(|b| b.sma.is_some());
+        if c != self.cfg.in_channels || (any_sma && t != self.cfg.time_steps) {
             candle_core::bail!(
                 "SMA-VGG8 built for T={} C={}, got input {:?}",
                 self.cfg.time_steps,
@@ -374,11 +569,29 @@ impl SmaVgg8 {
                 let _p = crate::profile::scope("conv");
                 blk.conv.forward(&cur)?
             };
-            if let Some(sma) = &blk.sma {
-                y = sma.forward_folded(&y, t, train)?.output;
+            let pos = self.cfg.sma_position;
+            let sma = |y: Tensor| -> Result<Tensor> {
+                match &blk.sma {
+                    Some(sma) => {
+                        let tr = sma.forward_folded(&y, t, train)?;
+                        self.rates
+                            .keep_scale_weights(&blk.sma_name, &tr.w_alpha, &tr.w_beta);
+                        Ok(tr.output)
+                    }
+                    None => Ok(y),
+                }
+            };
+            if pos == SmaPosition::L1 {
+                y = sma(y)?;
             }
-            let y = blk.bn.forward_t(&y, train)?;
-            let s = blk.lif.forward_steps(&y, t)?;
+            let mut y = blk.bn.forward_t(&y, train)?;
+            if pos == SmaPosition::L2 {
+                y = sma(y)?;
+            }
+            let mut s = blk.lif.forward_steps(&y, t)?;
+            if pos == SmaPosition::L3 {
+                s = sma(s)?;
+            }
             cur = max_pool2x2(&s)?;
             outs.push(unfold_tb(&cur, t)?);
         }

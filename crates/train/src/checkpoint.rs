@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+use snnkit_model::ParamStore;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -100,7 +101,7 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
         .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
     let md = header.metadata().as_ref().ok_or_else(|| {
-        bad("no snnkit metadata (a bare weights file? use it with --weights)".into())
+        bad("no snnkit metadata (a bare weights file? give it with --init-from)".into())
     })?;
     match md.get("format") {
         Some(f) if f == CHECKPOINT_FORMAT => {}
@@ -119,6 +120,120 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
         meta,
         tensors,
     })
+}
+
+/// Names of a weights file that do not fit a network, by kind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WeightsMismatch {
+    /// Tensors the network needs that the file lacks.
+    pub missing: Vec<String>,
+    /// Tensors in the file the network does not have.
+    pub unexpected: Vec<String>,
+    /// `(name, in file, in network)` shapes (and dtypes) that differ.
+    pub wrong_shape: Vec<(String, String, String)>,
+}
+
+impl WeightsMismatch {
+    /// Compares `file` (name → tensor) with the network's `state_dict`.
+    pub fn between(
+        file: &HashMap<String, Tensor>,
+        model: &BTreeMap<String, Tensor>,
+    ) -> WeightsMismatch {
+        let mut m = WeightsMismatch::default();
+        for (name, want) in model {
+            match file.get(name) {
+                None => m.missing.push(name.clone()),
+                Some(got) if got.dims() != want.dims() || got.dtype() != want.dtype() => {
+                    m.wrong_shape.push((
+                        name.clone(),
+                        format!("{:?} {:?}", got.dims(), got.dtype()),
+                        format!("{:?} {:?}", want.dims(), want.dtype()),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        m.unexpected = file
+            .keys()
+            .filter(|k| !model.contains_key(*k))
+            .cloned()
+            .collect();
+        m.unexpected.sort();
+        m
+    }
+
+    /// No differences.
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty() && self.wrong_shape.is_empty()
+    }
+}
+
+impl std::fmt::Display for WeightsMismatch {
+    /// One line: each kind with its count and up to four names.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn list(names: &[String]) -> String {
+            let mut s = names.iter().take(4).cloned().collect::<Vec<_>>().join(", ");
+            if names.len() > 4 {
+                s.push_str(&format!(", ... ({} more)", names.len() - 4));
+            }
+            s
+        }
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!(
+                "{} missing ({})",
+                self.missing.len(),
+                list(&self.missing)
+            ));
+        }
+        if !self.unexpected.is_empty() {
+            parts.push(format!(
+                "{} unexpected ({})",
+                self.unexpected.len(),
+                list(&self.unexpected)
+            ));
+        }
+        if !self.wrong_shape.is_empty() {
+            let shapes: Vec<String> = self
+                .wrong_shape
+                .iter()
+                .map(|(n, got, want)| format!("{n}: file {got}, network {want}"))
+                .collect();
+            parts.push(format!(
+                "{} of the wrong shape ({})",
+                shapes.len(),
+                list(&shapes)
+            ));
+        }
+        write!(f, "{}", parts.join("; "))
+    }
+}
+
+/// Loads a weights file (a safetensors `state_dict` such as `snnkit convert-weights` writes, or
+/// the model part of a snnkit checkpoint) into a network's `store` as its starting point. Every name must
+/// match the network's with the same shape; otherwise one error lists the missing, unexpected and
+/// mis-shaped names, and the model is left untouched.
+pub fn load_weights(store: &ParamStore, path: &Path) -> Result<()> {
+    let device = store.device().clone();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let tensors =
+        candle_core::safetensors::load_buffer(&bytes, &device).map_err(|e| Error::Checkpoint {
+            path: path.into(),
+            message: format!("not a safetensors weights file: {e}"),
+        })?;
+    let file: HashMap<String, Tensor> = tensors
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("optimizer."))
+        .collect();
+    let diff = WeightsMismatch::between(&file, &store.state_dict());
+    if !diff.is_empty() {
+        return Err(Error::WeightsMismatch {
+            path: path.into(),
+            message: diff.to_string(),
+        });
+    }
+    store.load_state_dict(&file, true, path)?;
+    Ok(())
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, flushed to disk, then

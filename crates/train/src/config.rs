@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use snnkit_cache::Pool;
 use snnkit_images::{ImageLoaderConfig, TrainCrop, IMAGENET_MEAN, IMAGENET_STD};
 use snnkit_model::{
-    Activation, AzoConfig, MsResNetArch, MsResNetConfig, Network, NetworkConfig, Vgg8Config,
+    Activation, AzoConfig, MsResNetArch, MsResNetConfig, Network, NetworkConfig, SmaPosition,
+    Vgg8Config,
 };
 use std::path::Path;
 
@@ -244,7 +245,7 @@ pub struct ModelConfig {
     /// Architecture: `sma-vgg8` (default) or `ms-resnet18` / `ms-resnet34` / `ms-resnet104`.
     /// The ResNets use `sma`, `azo`, `rcr`, `rtr`, `sma_kernels`, `c_reduction`, `width_mult`
     /// and `resnet_t_reduction`; `widths`, `head`, `pool_size`, `dropout`, `t_reduction`,
-    /// `sma_activation` and `head_gain` are SMA-VGG8's (a ResNet's dropout is its
+    /// `sma_activation`, `sma_blocks`, `sma_position` and `head_gain` are SMA-VGG8's (a ResNet's dropout is its
     /// architecture's: 0.2 for 104).
     pub arch: String,
     /// ResNet width multiplier k (stage widths `int(64k)` … `int(512k)`).
@@ -263,8 +264,14 @@ pub struct ModelConfig {
     pub pool_size: usize,
     /// Head dropout probability.
     pub dropout: f64,
-    /// SMA after the conv of blocks 2 and 3.
+    /// SMA modules at all (`false` = VGG8 without SMA).
     pub sma: bool,
+    /// Blocks (1..=5) carrying an SMA: `[2, 3]` as released (the paper's S3); see docs/training.md
+    /// for the Fig. 2 settings T1–T4, S1–S4.
+    pub sma_blocks: Vec<usize>,
+    /// SMA position inside the block: `L1` after the conv (released), `L2` after BN, `L3` after
+    /// the LIF.
+    pub sma_position: SmaPosition,
     /// AZO in training (needs `sma`).
     pub azo: bool,
     /// AZO channel ratio RCR.
@@ -302,6 +309,8 @@ impl Default for ModelConfig {
             pool_size: v.pool_size,
             dropout: v.dropout,
             sma: v.sma,
+            sma_blocks: v.sma_blocks,
+            sma_position: v.sma_position,
             azo: v.azo.is_some(),
             rcr: v.azo.map(|a| a.rcr).unwrap_or(10),
             rtr: v.azo.map(|a| a.rtr).unwrap_or(4),
@@ -423,6 +432,8 @@ impl ModelConfig {
             pool_size: self.pool_size,
             dropout: self.dropout,
             sma: self.sma,
+            sma_blocks: self.sma_blocks.clone(),
+            sma_position: self.sma_position,
             sma_kernels: self.sma_kernels.clone(),
             c_reduction: self.c_reduction,
             t_reduction: self.t_reduction,
@@ -436,6 +447,84 @@ impl ModelConfig {
             dropout_seed: seed.wrapping_add(0x9e37_79b9),
             ..Vgg8Config::default()
         })
+    }
+}
+
+/// The paper's SMA ablations (Fig. 2: placement T1–T4, S1–S4 and position L1–L3; Table 1:
+/// 2–6 scales), as name and description. Apply one with [`TrainConfig::apply_ablation`] or
+/// `snnkit train --ablation NAME`.
+pub const ABLATIONS: [(&str, &str); 16] = [
+    ("T1", "no SMA (VGG8)"),
+    ("T2", "SMA in block 1 (the encoder)"),
+    ("T3", "SMA in blocks 2-5"),
+    ("T4", "SMA in every block"),
+    ("S1", "SMA in the odd blocks after the encoder (3, 5)"),
+    ("S2", "SMA in the even blocks (2, 4)"),
+    ("S3", "SMA in blocks 2-3 (the released setting)"),
+    ("S4", "SMA in blocks 4-5"),
+    (
+        "L1",
+        "SMA after the conv (the released position), blocks 2-3",
+    ),
+    ("L2", "SMA after BatchNorm, blocks 2-3"),
+    ("L3", "SMA after the LIF, blocks 2-3"),
+    ("N2", "2 scales: kernels 1, 3"),
+    ("N3", "3 scales: kernels 1, 3, 5"),
+    ("N4", "4 scales: kernels 1, 3, 5, 7 (released)"),
+    ("N5", "5 scales: kernels 1, 3, ..., 9"),
+    ("N6", "6 scales: kernels 1, 3, ..., 11"),
+];
+
+impl ModelConfig {
+    /// Sets the SMA placement, position or scale count of ablation `name` (see [`ABLATIONS`]);
+    /// the other settings keep their values.
+    pub fn apply_ablation(&mut self, name: &str) -> Result<()> {
+        let blocks = |v: &[usize]| v.to_vec();
+        match name {
+            "T1" => {
+                self.sma = false;
+                self.azo = false;
+                self.sma_blocks = Vec::new();
+            }
+            "T2" | "T3" | "T4" | "S1" | "S2" | "S3" | "S4" => {
+                self.sma = true;
+                self.sma_position = SmaPosition::L1;
+                self.sma_blocks = match name {
+                    "T2" => blocks(&[1]),
+                    "T3" => blocks(&[2, 3, 4, 5]),
+                    "T4" => blocks(&[1, 2, 3, 4, 5]),
+                    "S1" => blocks(&[3, 5]),
+                    "S2" => blocks(&[2, 4]),
+                    "S3" => blocks(&[2, 3]),
+                    _ => blocks(&[4, 5]),
+                };
+            }
+            "L1" | "L2" | "L3" => {
+                self.sma = true;
+                self.sma_blocks = blocks(&[2, 3]);
+                self.sma_position = match name {
+                    "L1" => SmaPosition::L1,
+                    "L2" => SmaPosition::L2,
+                    _ => SmaPosition::L3,
+                };
+            }
+            _ => {
+                let n = name
+                    .strip_prefix('N')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| (2..=6).contains(n))
+                    .ok_or_else(|| Error::Config {
+                        origin: "--ablation".into(),
+                        message: format!(
+                            "unknown ablation {name:?} (known: {})",
+                            ABLATIONS.map(|a| a.0).join(", ")
+                        ),
+                    })?;
+                self.sma = true;
+                self.sma_kernels = (0..n).map(|i| 2 * i + 1).collect();
+            }
+        }
+        Ok(())
     }
 }
 

@@ -51,6 +51,24 @@ pub enum Error {
         /// Batch index within the epoch (0-based).
         batch: usize,
     },
+    /// A PyTorch checkpoint could not be imported.
+    #[error("{path}{}: {message}", offset.map(|o| format!(": byte {o}")).unwrap_or_default())]
+    TorchImport {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Byte offset in the file where the problem is, when known.
+        offset: Option<u64>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Weights given as a starting point do not fit the network.
+    #[error("{path}: does not fit the network: {message}")]
+    WeightsMismatch {
+        /// The weights file.
+        path: PathBuf,
+        /// Missing, unexpected and mis-shaped names.
+        message: String,
+    },
     /// The frame cache or its loader failed.
     #[error(transparent)]
     Cache(#[from] snnkit_cache::Error),

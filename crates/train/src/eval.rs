@@ -5,7 +5,7 @@ use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::metrics::{write_json, Progress};
-use crate::net::DataShape;
+use crate::net::{network_config, DataShape};
 use crate::source::DataSource;
 use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
@@ -195,7 +195,56 @@ pub fn evaluate_checkpoint(
     progress: &mut dyn Progress,
 ) -> Result<EvalReport> {
     let ck = checkpoint::load(ckpt, device)?;
-    let (mut cfg, model) = model_from_checkpoint(&ck, device)?;
+    let (cfg, model) = model_from_checkpoint(&ck, device)?;
+    let epoch = ck.meta.epoch;
+    drop(ck);
+    evaluate_model(
+        &model, cfg, ckpt, epoch, cache, split, batch, device, progress,
+    )
+}
+
+/// Evaluates bare weights (a safetensors `state_dict`, e.g. from `snnkit convert-weights`) in
+/// the network `cfg` describes, sized from the cache. Names that are missing, unexpected or of
+/// the wrong shape give one [`Error::WeightsMismatch`].
+pub fn evaluate_weights(
+    weights: &Path,
+    cfg: &TrainConfig,
+    cache: &Path,
+    split: Option<&str>,
+    batch: Option<usize>,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<EvalReport> {
+    let split_name = split.unwrap_or(&cfg.data.test_split).to_string();
+    let shape = DataSource::open(cache, cfg, &split_name, false, device)?.shape();
+    let model = Network::new(&network_config(cfg, &shape)?, device)?;
+    checkpoint::load_weights(model.store(), weights)?;
+    evaluate_model(
+        &model,
+        cfg.clone(),
+        weights,
+        0,
+        cache,
+        split,
+        batch,
+        device,
+        progress,
+    )
+}
+
+/// The shared part of [`evaluate_checkpoint`] and [`evaluate_weights`].
+#[allow(clippy::too_many_arguments)]
+fn evaluate_model(
+    model: &Network,
+    mut cfg: TrainConfig,
+    source: &Path,
+    epoch: usize,
+    cache: &Path,
+    split: Option<&str>,
+    batch: Option<usize>,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<EvalReport> {
     if let Some(b) = batch {
         cfg.data.eval_batch_size = b;
         cfg.validate("--batch-size")?;
@@ -204,25 +253,8 @@ pub fn evaluate_checkpoint(
         .map(str::to_string)
         .unwrap_or_else(|| cfg.data.test_split.clone());
     let loader = DataSource::open(cache, &cfg, &split, false, device)?;
-    let shape = loader.shape();
-    let expects = DataShape::of_network(&model.config());
-    if !expects.accepts(&shape) {
-        return Err(Error::CacheLayout {
-            path: loader.path(),
-            message: format!(
-                "samples are {:?} with {} classes after the loader; the checkpoint's network expects {:?} with {} classes",
-                shape.sample, shape.num_classes, expects.sample, expects.num_classes
-            ),
-        });
-    }
-    let stats = evaluate(
-        &model,
-        &loader,
-        &cfg,
-        progress,
-        ck.meta.epoch,
-        ck.meta.epoch,
-    )?;
+    check_fits(model, &loader.shape(), &loader.path())?;
+    let stats = evaluate(model, &loader, &cfg, progress, epoch, epoch)?;
     let names = loader.class_names();
     let per_class = stats
         .confusion
@@ -245,9 +277,9 @@ pub fn evaluate_checkpoint(
         })
         .collect();
     Ok(EvalReport {
-        checkpoint: ckpt.to_path_buf(),
+        checkpoint: source.to_path_buf(),
         cache_file: loader.path(),
-        epoch: ck.meta.epoch,
+        epoch,
         samples: stats.samples,
         accuracy: stats.accuracy,
         top5: stats.top5,
@@ -257,6 +289,21 @@ pub fn evaluate_checkpoint(
         class_names: names,
         firing_rates: stats.firing_rates,
     })
+}
+
+/// Refuses data of `shape` (read from `path`) that the network cannot take.
+pub(crate) fn check_fits(model: &Network, shape: &DataShape, path: &Path) -> Result<()> {
+    let expects = DataShape::of_network(&model.config());
+    if !expects.accepts(shape) {
+        return Err(Error::CacheLayout {
+            path: path.to_path_buf(),
+            message: format!(
+                "samples are {:?} with {} classes after the loader; the network expects {:?} with {} classes",
+                shape.sample, shape.num_classes, expects.sample, expects.num_classes
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// File names [`write_report`] uses.
@@ -274,7 +321,8 @@ pub fn write_report(report: &EvalReport, dir: &Path) -> Result<(PathBuf, PathBuf
     crate::plot::confusion(
         &png,
         &report.confusion,
-        &format!("CONFUSION  ACC {:.1}%", 100.0 * report.accuracy),
+        &report.class_names,
+        &format!("Confusion matrix, accuracy {:.1}%", 100.0 * report.accuracy),
     )?;
     Ok((json, png))
 }

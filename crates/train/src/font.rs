@@ -1,179 +1,47 @@
-//! A 5×7 pixel font for plot labels. plotters' bitmap backend needs a system font (fontconfig)
-//! or a registered TTF to draw text; a few dozen hand-drawn glyphs keep the plots self-contained.
+//! The plots' typeface: DejaVu Sans, bundled (`assets/DejaVuSans.ttf`, Bitstream Vera licence in
+//! `assets/LICENSE-DejaVu.txt`) and rasterised by plotters' `ab_glyph` backend, so plots need no
+//! system font library and look the same everywhere.
 
-/// Glyph rows (7 strings of 5 cells, `#` = ink) for one character; `None` for unknown ones.
-fn glyph(c: char) -> Option<[&'static str; 7]> {
-    Some(match c.to_ascii_uppercase() {
-        '0' => [
-            " ### ", "#   #", "#  ##", "# # #", "##  #", "#   #", " ### ",
-        ],
-        '1' => [
-            "  #  ", " ##  ", "  #  ", "  #  ", "  #  ", "  #  ", " ### ",
-        ],
-        '2' => [
-            " ### ", "#   #", "    #", "   # ", "  #  ", " #   ", "#####",
-        ],
-        '3' => [
-            "#####", "   # ", "  #  ", "   # ", "    #", "#   #", " ### ",
-        ],
-        '4' => [
-            "   # ", "  ## ", " # # ", "#  # ", "#####", "   # ", "   # ",
-        ],
-        '5' => [
-            "#####", "#    ", "#### ", "    #", "    #", "#   #", " ### ",
-        ],
-        '6' => [
-            "  ## ", " #   ", "#    ", "#### ", "#   #", "#   #", " ### ",
-        ],
-        '7' => [
-            "#####", "    #", "   # ", "  #  ", " #   ", " #   ", " #   ",
-        ],
-        '8' => [
-            " ### ", "#   #", "#   #", " ### ", "#   #", "#   #", " ### ",
-        ],
-        '9' => [
-            " ### ", "#   #", "#   #", " ####", "    #", "   # ", " ##  ",
-        ],
-        'A' => [
-            " ### ", "#   #", "#   #", "#####", "#   #", "#   #", "#   #",
-        ],
-        'B' => [
-            "#### ", "#   #", "#   #", "#### ", "#   #", "#   #", "#### ",
-        ],
-        'C' => [
-            " ### ", "#   #", "#    ", "#    ", "#    ", "#   #", " ### ",
-        ],
-        'D' => [
-            "#### ", "#   #", "#   #", "#   #", "#   #", "#   #", "#### ",
-        ],
-        'E' => [
-            "#####", "#    ", "#    ", "#### ", "#    ", "#    ", "#####",
-        ],
-        'F' => [
-            "#####", "#    ", "#    ", "#### ", "#    ", "#    ", "#    ",
-        ],
-        'G' => [
-            " ### ", "#   #", "#    ", "# ###", "#   #", "#   #", " ####",
-        ],
-        'H' => [
-            "#   #", "#   #", "#   #", "#####", "#   #", "#   #", "#   #",
-        ],
-        'I' => [
-            " ### ", "  #  ", "  #  ", "  #  ", "  #  ", "  #  ", " ### ",
-        ],
-        'J' => [
-            "  ###", "   # ", "   # ", "   # ", "   # ", "#  # ", " ##  ",
-        ],
-        'K' => [
-            "#   #", "#  # ", "# #  ", "##   ", "# #  ", "#  # ", "#   #",
-        ],
-        'L' => [
-            "#    ", "#    ", "#    ", "#    ", "#    ", "#    ", "#####",
-        ],
-        'M' => [
-            "#   #", "## ##", "# # #", "# # #", "#   #", "#   #", "#   #",
-        ],
-        'N' => [
-            "#   #", "#   #", "##  #", "# # #", "#  ##", "#   #", "#   #",
-        ],
-        'O' => [
-            " ### ", "#   #", "#   #", "#   #", "#   #", "#   #", " ### ",
-        ],
-        'P' => [
-            "#### ", "#   #", "#   #", "#### ", "#    ", "#    ", "#    ",
-        ],
-        'Q' => [
-            " ### ", "#   #", "#   #", "#   #", "# # #", "#  # ", " ## #",
-        ],
-        'R' => [
-            "#### ", "#   #", "#   #", "#### ", "# #  ", "#  # ", "#   #",
-        ],
-        'S' => [
-            " ####", "#    ", "#    ", " ### ", "    #", "    #", "#### ",
-        ],
-        'T' => [
-            "#####", "  #  ", "  #  ", "  #  ", "  #  ", "  #  ", "  #  ",
-        ],
-        'U' => [
-            "#   #", "#   #", "#   #", "#   #", "#   #", "#   #", " ### ",
-        ],
-        'V' => [
-            "#   #", "#   #", "#   #", "#   #", "#   #", " # # ", "  #  ",
-        ],
-        'W' => [
-            "#   #", "#   #", "#   #", "# # #", "# # #", "# # #", " # # ",
-        ],
-        'X' => [
-            "#   #", "#   #", " # # ", "  #  ", " # # ", "#   #", "#   #",
-        ],
-        'Y' => [
-            "#   #", "#   #", " # # ", "  #  ", "  #  ", "  #  ", "  #  ",
-        ],
-        'Z' => [
-            "#####", "    #", "   # ", "  #  ", " #   ", "#    ", "#####",
-        ],
-        '.' => [
-            "     ", "     ", "     ", "     ", "     ", " ##  ", " ##  ",
-        ],
-        ',' => [
-            "     ", "     ", "     ", "     ", " ##  ", "  #  ", " #   ",
-        ],
-        ':' => [
-            "     ", " ##  ", " ##  ", "     ", " ##  ", " ##  ", "     ",
-        ],
-        '-' => [
-            "     ", "     ", "     ", "#####", "     ", "     ", "     ",
-        ],
-        '+' => [
-            "     ", "  #  ", "  #  ", "#####", "  #  ", "  #  ", "     ",
-        ],
-        '%' => [
-            "##   ", "##  #", "   # ", "  #  ", " #   ", "#  ##", "   ##",
-        ],
-        '/' => [
-            "     ", "    #", "   # ", "  #  ", " #   ", "#    ", "     ",
-        ],
-        '(' => [
-            "   # ", "  #  ", " #   ", " #   ", " #   ", "  #  ", "   # ",
-        ],
-        ')' => [
-            " #   ", "  #  ", "   # ", "   # ", "   # ", "  #  ", " #   ",
-        ],
-        '=' => [
-            "     ", "     ", "#####", "     ", "#####", "     ", "     ",
-        ],
-        '_' => [
-            "     ", "     ", "     ", "     ", "     ", "     ", "#####",
-        ],
-        ' ' => ["     "; 7],
-        _ => return None,
-    })
-}
+use plotters::style::{FontDesc, FontFamily, FontStyle, RGBColor, TextStyle};
+use std::sync::Once;
 
-/// Width in pixels of `text` drawn at `scale` (6 columns per character, the last without gap).
-pub fn text_width(text: &str, scale: u32) -> i32 {
-    (text.chars().count() as i32 * 6 - 1).max(0) * scale as i32
-}
+static TTF: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
-/// Calls `put(x, y)` for every ink pixel of `text` with its top-left corner at `(x, y)`.
-/// Unknown characters draw as a box outline.
-pub fn render(text: &str, x: i32, y: i32, scale: u32, mut put: impl FnMut(i32, i32)) {
-    let s = scale as i32;
-    for (i, c) in text.chars().enumerate() {
-        let g = glyph(c).unwrap_or([
-            "#####", "#   #", "#   #", "#   #", "#   #", "#   #", "#####",
-        ]);
-        let x0 = x + i as i32 * 6 * s;
-        for (r, row) in g.iter().enumerate() {
-            for (col, cell) in row.bytes().enumerate() {
-                if cell == b'#' {
-                    for dy in 0..s {
-                        for dx in 0..s {
-                            put(x0 + col as i32 * s + dx, y + r as i32 * s + dy);
-                        }
-                    }
-                }
-            }
+/// The family name the font is registered under.
+pub const FAMILY: &str = "DejaVu Sans";
+
+/// Registers the bundled font with plotters (once per process).
+pub fn ensure() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bytes are a valid TTF compiled into the binary; a failure would show as missing
+        // text, never as a crash.
+        if plotters::style::register_font(FAMILY, FontStyle::Normal, TTF).is_err() {
+            tracing::warn!("the bundled plot font could not be registered");
         }
+    });
+}
+
+/// Pixel height of text at `scale` (1 = labels, 2 = titles).
+pub fn size(scale: u32) -> f64 {
+    match scale {
+        0 | 1 => 12.0,
+        2 => 17.0,
+        s => 8.0 * s as f64,
     }
+}
+
+/// The text style at `scale` in `color`.
+pub fn style(scale: u32, color: &RGBColor) -> TextStyle<'static> {
+    ensure();
+    FontDesc::new(FontFamily::Name(FAMILY), size(scale), FontStyle::Normal).color(color)
+}
+
+/// Width in pixels of `text` at `scale`.
+pub fn text_width(text: &str, scale: u32) -> i32 {
+    ensure();
+    FontDesc::new(FontFamily::Name(FAMILY), size(scale), FontStyle::Normal)
+        .box_size(text)
+        .map(|(w, _)| w as i32)
+        .unwrap_or((text.chars().count() as f64 * size(scale) * 0.6) as i32)
 }

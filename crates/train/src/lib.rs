@@ -16,24 +16,32 @@
 //! - [`evaluate_checkpoint`] → [`EvalReport`]: accuracy, per-class accuracy, confusion matrix,
 //!   firing rates; [`write_report`] saves it as `confusion.json` and `confusion.png`
 //!   ([`plot::confusion`] draws the matrix).
+//! - [`explain()`] with [`ExplainOptions`] → [`ExplainReport`] (`report.json`): firing-rate
+//!   heatmaps, spike counts per layer, scale importance per SMA module and class, energy.
 //! - [`bench::step_times`]: median seconds per training step.
+//! - [`read_torch_checkpoint`] / [`convert_torch_checkpoint`]: PyTorch `torch.save` checkpoints
+//!   (zip format, bare `state_dict` or under `state_dict`/`model`/`net`, DDP `module.` stripped)
+//!   to named tensors or a safetensors file.
 #![deny(missing_docs)]
 
-pub use checkpoint::{Checkpoint, CheckpointMeta};
+pub use checkpoint::{load_weights, Checkpoint, CheckpointMeta, WeightsMismatch};
 pub use config::{
     preset_names, DataConfig, ImagesConfig, ModelConfig, ScheduleConfig, ScheduleKind, TrainConfig,
+    ABLATIONS,
 };
 pub use data::{device_name, locate_split, open_loader, parse_device};
 pub use error::{Error, Result};
 pub use eval::{
-    evaluate, evaluate_checkpoint, model_from_checkpoint, topk_count, write_report, ClassAccuracy,
-    EvalReport, EvalStats, CONFUSION_JSON, CONFUSION_PNG,
+    evaluate, evaluate_checkpoint, evaluate_weights, model_from_checkpoint, topk_count,
+    write_report, ClassAccuracy, EvalReport, EvalStats, CONFUSION_JSON, CONFUSION_PNG,
 };
+pub use explain::{explain, ExplainOptions, ExplainReport};
 pub use loss::{one_hot, Loss};
 pub use metrics::{read_jsonl, EpochMetrics, NoProgress, Progress, Summary};
 pub use net::{build_network, network_config, DataShape};
 pub use optim::{clip_grad_norm, CosineAnnealingLr, Optimizer, OptimizerConfig, OptimizerKind};
 pub use source::{DataSource, SourceBatch};
+pub use torch_import::{convert_torch_checkpoint, read_torch_checkpoint, TorchStateDict};
 pub use trainer::{files, final_weights, train, RunResult, TrainOptions};
 
 pub mod bench;
@@ -42,6 +50,7 @@ pub mod config;
 mod data;
 mod error;
 mod eval;
+pub mod explain;
 mod font;
 mod loss;
 mod metrics;
@@ -49,4 +58,5 @@ mod net;
 mod optim;
 pub mod plot;
 mod source;
+pub mod torch_import;
 mod trainer;

@@ -53,6 +53,9 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Stop after this epoch (as a run killed there would); `None` = run to `epochs`.
     pub stop_after: Option<usize>,
+    /// Start from these weights (a safetensors `state_dict`, e.g. from `snnkit convert-weights`)
+    /// instead of the seeded initialisation; ignored when resuming a run.
+    pub init_from: Option<PathBuf>,
 }
 
 /// What [`train`] returns.
@@ -103,6 +106,12 @@ pub fn train(
     }
     let class_names = train_loader.class_names();
     let model = build_network(cfg, &shape, dev)?;
+    if let Some(w) = &opts.init_from {
+        if !(opts.resume && last_path.exists()) {
+            checkpoint::load_weights(model.store(), w)?;
+            progress.message(&format!("starting from the weights in {}", w.display()));
+        }
+    }
     let mut opt = Optimizer::new(cfg.optimizer.clone(), model.named_parameters());
     let mut sched = CosineAnnealingLr::new(cfg.optimizer.lr, cfg.t_max(), cfg.schedule.eta_min);
     let (mut start_epoch, mut best_acc, mut best_epoch) = (0usize, 0f64, 0usize);

@@ -27,10 +27,14 @@ enum Command {
     Convert(cmd::convert::Args),
     /// Inspect frame caches.
     Cache(cmd::cache::Args),
+    /// Convert a PyTorch checkpoint (torch.save zip, e.g. the authors' weights) to safetensors.
+    ConvertWeights(cmd::convert_weights::Args),
     /// Train an SMA-AZO network on a frame cache.
     Train(cmd::train::Args),
     /// Evaluate a checkpoint on a frame cache.
     Eval(cmd::eval::Args),
+    /// Look inside a trained network: firing-rate heatmaps, spike counts, scale importance, energy.
+    Explain(cmd::explain::Args),
     /// Run the whole pipeline on the synthetic dataset: synth, convert, train, eval.
     Demo(cmd::demo::Args),
     /// Benchmarks: decoding, binning, conversion, loading, convolution, training steps.
@@ -54,8 +58,10 @@ fn main() -> std::process::ExitCode {
         Command::Synth(a) => cmd::synth::run(a),
         Command::Convert(a) => cmd::convert::run(a),
         Command::Cache(a) => cmd::cache::run(a),
+        Command::ConvertWeights(a) => cmd::convert_weights::run(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Explain(a) => cmd::explain::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Bench(a) => cmd::bench::run(a),
     };

@@ -131,6 +131,7 @@ pub fn run(args: Args) -> Result<()> {
         device: device.clone(),
         resume: false,
         stop_after: None,
+        init_from: None,
     };
     let mut bars = super::train::Bars::new(args.quiet);
     let res = snnkit_train::train(&cfg, &opts, &mut bars)?;

@@ -2,15 +2,29 @@
 //! a checkpoint on a frame cache or, for image-trained checkpoints, on an image dataset's
 //! held-out split (top-1 and top-5).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::path::PathBuf;
 
 /// Arguments.
 #[derive(clap::Args)]
 pub struct Args {
     /// A checkpoint written by `snnkit train` (last.safetensors or best.safetensors).
-    #[arg(long)]
-    pub checkpoint: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "init_from",
+        conflicts_with = "init_from"
+    )]
+    pub checkpoint: Option<PathBuf>,
+    /// Bare weights instead of a checkpoint (a safetensors state_dict, e.g. from
+    /// `snnkit convert-weights`), in the network of --preset or --config.
+    #[arg(long, value_name = "WEIGHTS")]
+    pub init_from: Option<PathBuf>,
+    /// With --init-from: the preset describing the network and loader.
+    #[arg(long, requires = "init_from")]
+    pub preset: Option<String>,
+    /// With --init-from: a TOML configuration (as for `snnkit train`) describing the network.
+    #[arg(long, requires = "init_from")]
+    pub config: Option<PathBuf>,
     /// Cache folder (as for `snnkit train`).
     #[arg(long, required_unless_present = "data", conflicts_with = "data")]
     pub cache: Option<PathBuf>,
@@ -41,25 +55,47 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let device = snnkit_train::parse_device(&args.device)?;
     let mut bars = super::train::Bars::new(args.quiet || args.json);
-    // Either flag names the data; the checkpoint's configuration says how to read it.
+    // Either flag names the data; the checkpoint's (or --preset/--config's) configuration says
+    // how to read it.
     let data = args
         .cache
         .as_ref()
         .or(args.data.as_ref())
         .cloned()
         .unwrap_or_default();
-    let report = snnkit_train::evaluate_checkpoint(
-        &args.checkpoint,
-        &data,
-        args.split.as_deref(),
-        args.batch_size,
-        &device,
-        &mut bars,
-    )?;
+    let report = match (&args.checkpoint, &args.init_from) {
+        (Some(c), _) => snnkit_train::evaluate_checkpoint(
+            c,
+            &data,
+            args.split.as_deref(),
+            args.batch_size,
+            &device,
+            &mut bars,
+        )?,
+        (None, Some(w)) => {
+            if args.preset.is_none() && args.config.is_none() {
+                bail!(
+                    "--init-from needs --preset NAME or --config FILE.toml to describe the network"
+                );
+            }
+            let cfg =
+                snnkit_train::TrainConfig::resolve(args.preset.as_deref(), args.config.as_deref())?;
+            snnkit_train::evaluate_weights(
+                w,
+                &cfg,
+                &data,
+                args.split.as_deref(),
+                args.batch_size,
+                &device,
+                &mut bars,
+            )?
+        }
+        (None, None) => bail!("give --checkpoint FILE or --init-from WEIGHTS"),
+    };
+    let source = report.checkpoint.clone();
     let out = match &args.out {
         Some(o) => o.clone(),
-        None => args
-            .checkpoint
+        None => source
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map(PathBuf::from)
@@ -72,7 +108,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     println!(
         "{}: epoch {}, {} samples of {}: accuracy {:.2}%, top-5 {:.2}% (loss {:.4})",
-        args.checkpoint.display(),
+        source.display(),
         report.epoch,
         report.samples,
         report.cache_file.display(),

@@ -29,6 +29,10 @@ pub struct Args {
     /// Run folder (config.toml, metrics.jsonl, checkpoints, curves.png, summary.json).
     #[arg(long)]
     pub out: PathBuf,
+    /// Apply one of the paper's SMA ablations to the network: T1-T4, S1-S4 (which blocks carry an
+    /// SMA), L1-L3 (where in the block), N2-N6 (number of scales). See docs/training.md.
+    #[arg(long)]
+    pub ablation: Option<String>,
     /// Override the epoch count.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -51,6 +55,10 @@ pub struct Args {
     /// when neither --preset nor --config is given).
     #[arg(long)]
     pub resume: bool,
+    /// Start from these weights (a safetensors state_dict, e.g. from `snnkit convert-weights`)
+    /// instead of the seeded initialisation. Every name and shape must match the network.
+    #[arg(long, value_name = "WEIGHTS")]
+    pub init_from: Option<PathBuf>,
     /// No progress bars or per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
@@ -74,6 +82,13 @@ pub fn resolve_config(args: &Args) -> Result<TrainConfig> {
         ),
         (p, c) => TrainConfig::resolve(p.as_deref(), c.as_deref())?,
     };
+    if let Some(a) = &args.ablation {
+        cfg.model.apply_ablation(a)?;
+        // Idempotent, so `--resume --ablation X` finds the same configuration.
+        if !cfg.name.ends_with(&format!("-{a}")) {
+            cfg.name = format!("{}-{a}", cfg.name);
+        }
+    }
     if let Some(e) = args.epochs {
         cfg.epochs = e;
     }
@@ -103,6 +118,7 @@ pub fn run(args: Args) -> Result<()> {
         device,
         resume: args.resume,
         stop_after: None,
+        init_from: args.init_from.clone(),
     };
     let mut progress = Bars::new(args.quiet);
     let res = snnkit_train::train(&cfg, &opts, &mut progress)?;
