@@ -62,7 +62,7 @@ pub enum Error {
     },
     /// The format could not be told from the header or the file name.
     #[error(
-        "{}: unknown event-file format (no AEDAT or HDF5 magic, no .bin name); expected one of aedat2, aedat3, aedat4, atis-bin, hdf5",
+        "{}: unknown event-file format (no AEDAT, HDF5 or Prophesee `% evt` header, no .bin or .dat name); pass --format: aedat2, aedat3, aedat4, atis-bin, hdf5, evt2, evt3, dat",
         .path.display()
     )]
     UnknownFormat {
