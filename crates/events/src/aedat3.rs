@@ -381,6 +381,16 @@ fn write_to<W: Write>(
     opts: &Aedat3WriteOptions,
     ctx: Ctx,
 ) -> Result<(), Error> {
+    write_header(w, opts, ctx)?;
+    write_packets(w, ev, opts, ctx, 0)
+}
+
+/// Writes the text header.
+pub(crate) fn write_header<W: Write>(
+    w: &mut W,
+    opts: &Aedat3WriteOptions,
+    ctx: Ctx,
+) -> Result<(), Error> {
     let unwritable = |index: usize, message: String| Error::Unwritable {
         path: ctx.path.to_path_buf(),
         index,
@@ -403,7 +413,22 @@ fn write_to<W: Write>(
         head.push_str(&format!("#Start-Time: {st}\r\n"));
     }
     head.push_str("#!END-HEADER\r\n");
-    w.write_all(head.as_bytes()).map_err(|e| ctx.io(e))?;
+    w.write_all(head.as_bytes()).map_err(|e| ctx.io(e))
+}
+
+/// Writes `ev` as polarity packets (no header); error indices count from `first`.
+pub(crate) fn write_packets<W: Write>(
+    w: &mut W,
+    ev: &Events,
+    opts: &Aedat3WriteOptions,
+    ctx: Ctx,
+    first: usize,
+) -> Result<(), Error> {
+    let unwritable = |index: usize, message: String| Error::Unwritable {
+        path: ctx.path.to_path_buf(),
+        index: first + index,
+        message,
+    };
     let cap = opts.packet_events.clamp(1, i32::MAX as usize);
     let n = ev.len();
     // No bigger than the events need: `packet_events` may be up to i32::MAX.

@@ -42,6 +42,7 @@ pub mod aedat2;
 pub mod aedat3;
 pub mod aedat4;
 pub mod atis;
+pub mod convert;
 pub mod dat;
 pub mod evt2;
 pub mod evt3;
