@@ -57,9 +57,8 @@ impl Target {
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
-        let bad = |why: String| Error::Unwritable {
+        let bad = |why: String| Error::UnsupportedOutput {
             path: path.to_path_buf(),
-            index: 0,
             message: why,
         };
         match ext.as_deref() {
@@ -76,7 +75,7 @@ impl Target {
                 )),
             },
             other => Err(bad(format!(
-                "no writable format has the extension {:?}; use .npy, .aedat4, .aedat (AEDAT 3.1), .raw (EVT 2.0/3.0), .dat or .h5",
+                "no writable event format has the extension {:?}; use .npy, .aedat4, .aedat (AEDAT 3.1), .raw (EVT 2.0/3.0), .dat or .h5",
                 other.unwrap_or("")
             ))),
         }

@@ -89,6 +89,14 @@ pub enum Error {
         /// Why it does not fit.
         message: String,
     },
+    /// The output cannot be written in any format: unknown extension or missing encoding.
+    #[error("{}: {message}", .path.display())]
+    UnsupportedOutput {
+        /// The output file.
+        path: PathBuf,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
 }
 
 impl Error {
@@ -101,7 +109,8 @@ impl Error {
             | Error::OutOfSensor { path, .. }
             | Error::UnknownFormat { path }
             | Error::Hdf5 { path, .. }
-            | Error::Unwritable { path, .. } => path,
+            | Error::Unwritable { path, .. }
+            | Error::UnsupportedOutput { path, .. } => path,
         }
     }
 
