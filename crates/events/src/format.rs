@@ -133,24 +133,28 @@ pub enum Profile {
     NMnist,
     /// N-Caltech101 (ATIS .bin), 240 wide × 180 high, coordinates as stored.
     NCaltech101,
+    /// N-CARS (Prophesee DAT), 120 wide × 100 high, coordinates as stored.
+    NCars,
 }
 
 impl Profile {
     /// Every profile, in CLI-name order.
-    pub const ALL: [Profile; 4] = [
+    pub const ALL: [Profile; 5] = [
         Profile::Dvs128Gesture,
         Profile::Cifar10Dvs,
         Profile::NMnist,
         Profile::NCaltech101,
+        Profile::NCars,
     ];
 
-    /// The CLI name (`dvs128-gesture`, `cifar10-dvs`, `n-mnist`, `n-caltech101`).
+    /// The CLI name (`dvs128-gesture`, `cifar10-dvs`, `n-mnist`, `n-caltech101`, `n-cars`).
     pub fn name(self) -> &'static str {
         match self {
             Profile::Dvs128Gesture => "dvs128-gesture",
             Profile::Cifar10Dvs => "cifar10-dvs",
             Profile::NMnist => "n-mnist",
             Profile::NCaltech101 => "n-caltech101",
+            Profile::NCars => "n-cars",
         }
     }
 
@@ -160,6 +164,7 @@ impl Profile {
             Profile::Dvs128Gesture | Profile::Cifar10Dvs => (128, 128),
             Profile::NMnist => (34, 34),
             Profile::NCaltech101 => (240, 180),
+            Profile::NCars => (120, 100),
         }
     }
 }
@@ -179,7 +184,7 @@ impl FromStr for Profile {
             .ok_or_else(|| ParseNameError {
                 kind: "profile",
                 name: s.to_string(),
-                expected: "dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101",
+                expected: "dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101, n-cars",
             })
     }
 }

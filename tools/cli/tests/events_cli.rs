@@ -131,3 +131,64 @@ fn prophesee_fixtures_through_the_cli() {
         "{err}"
     );
 }
+
+/// `snnkit convert --dataset n-cars` on a tree written with the DAT writer.
+#[test]
+fn convert_ncars_tree() {
+    use snnkit_events::{dat, Event, Events};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ncars");
+    for split in ["train", "test"] {
+        for (c, class) in ["background", "cars"].into_iter().enumerate() {
+            let d = root.join(split).join(class);
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..2u16 {
+                let ev: Events = (0..64u16)
+                    .map(|k| Event {
+                        t: 10 * k as i64,
+                        x: (k * 5 + i) % 120,
+                        y: (k * 3 + c as u16) % 100,
+                        p: (k % 2) as u8,
+                    })
+                    .collect();
+                let opts = dat::DatWriteOptions {
+                    sensor_size: Some((120, 100)),
+                };
+                dat::write(&d.join(format!("obj_{i:06}_td.dat")), &ev, &opts).unwrap();
+            }
+        }
+    }
+    let cache = dir.path().join("cache");
+    let o = snnkit(&[
+        "convert",
+        "--dataset",
+        "n-cars",
+        "--root",
+        root.to_str().unwrap(),
+        "--frames",
+        "4",
+        "--split-by",
+        "number",
+        "--out",
+        cache.to_str().unwrap(),
+        "--quiet",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let text = v.to_string();
+    assert!(text.contains("n-cars"), "{text}");
+    for split in ["train", "test"] {
+        let h5 = cache.join(format!("n-cars/frames4_number/{split}.h5"));
+        assert!(h5.is_file(), "{} missing; {text}", h5.display());
+        let o = snnkit(&["cache", "info", h5.to_str().unwrap(), "--json"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let info = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            info.contains("background") && info.contains("cars"),
+            "{info}"
+        );
+        assert!(info.contains("100") && info.contains("120"), "{info}");
+    }
+}

@@ -14,7 +14,7 @@ pub struct DecodeArgs {
     /// header when absent).
     #[arg(long)]
     pub format: Option<Format>,
-    /// Dataset convention: dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101 (sensor size and,
+    /// Dataset convention: dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101, n-cars (sensor size and,
     /// for cifar10-dvs, SpikingJelly's coordinate mapping).
     #[arg(long)]
     pub profile: Option<Profile>,
