@@ -21,12 +21,13 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-# Python with numpy and h5py, in a venv inside target/, for the cache interoperability test.
+# Python with numpy, h5py and hdf5plugin, in a venv inside target/, for the cache interoperability
+# test and the Blosc/LZF-compressed event-file test.
 if [[ ${SNNKIT_SKIP_PYTHON:-0} != 1 ]] && command -v python3 >/dev/null; then
   venv=${SNNKIT_PY_VENV:-$(pwd)/target/pyenv}
-  if ! "$venv/bin/python" -c 'import h5py, numpy' 2>/dev/null; then
-    echo "setup: creating $venv with numpy and h5py" >&2
+  if ! "$venv/bin/python" -c 'import h5py, numpy, hdf5plugin' 2>/dev/null; then
+    echo "setup: creating $venv with numpy, h5py and hdf5plugin" >&2
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy h5py
+    "$venv/bin/pip" install -q numpy h5py hdf5plugin
   fi
 fi

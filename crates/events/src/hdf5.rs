@@ -11,7 +11,8 @@
 //! Any integer or float storage type is accepted (HDF5 converts on read); `p` may be integer or
 //! boolean, non-zero meaning ON. The sensor size comes from the profile, the root attributes
 //! `width`/`height` (written by [`write()`]) or `sensor_resolution`. Compressed datasets need the
-//! matching HDF5 filter (deflate is built in; DSEC's Blosc needs a plugin on `HDF5_PLUGIN_PATH`).
+//! matching HDF5 filter (deflate, and Blosc with lz4 or zstd and LZF are built into the hdf5 crate here, so DSEC files
+//! open without a plugin; other filters still need one on `HDF5_PLUGIN_PATH`).
 //! HDF5 errors carry the dataset name instead of a byte offset.
 
 use crate::error::Error;
