@@ -64,17 +64,17 @@ pub fn decode_bytes(bytes: &[u8], opts: &ReadOptions) -> Result<Recording, Error
 
 /// One polarity packet: where its events start, how many and how big they are.
 #[derive(Debug, Clone, Copy)]
-struct Packet {
-    data: usize,
-    n: usize,
-    size: usize,
-    overflow: u32,
+pub(crate) struct Packet {
+    pub data: usize,
+    pub n: usize,
+    pub size: usize,
+    pub overflow: u32,
 }
 
 /// Header facts the decoder needs.
-struct Header {
-    data_start: usize,
-    sensor: Option<(u16, u16)>,
+pub(crate) struct Header {
+    pub data_start: usize,
+    pub sensor: Option<(u16, u16)>,
 }
 
 /// Sensor size of a known cAER device name (`#Source <id>: <name>`).
@@ -94,7 +94,7 @@ fn sensor_of(name: &str) -> Option<(u16, u16)> {
         .map(|&(_, s)| s)
 }
 
-fn parse_header(b: &[u8], ctx: Ctx) -> Result<Header, Error> {
+pub(crate) fn parse_header(b: &[u8], ctx: Ctx) -> Result<Header, Error> {
     if !b.starts_with(MAGIC) {
         if MAGIC.starts_with(b) {
             return Err(ctx.truncated(0, "the version line #!AER-DAT3.1"));
@@ -133,7 +133,11 @@ fn parse_header(b: &[u8], ctx: Ctx) -> Result<Header, Error> {
 }
 
 /// Walks the packet headers, validating sizes; returns the polarity packets and their event total.
-fn scan_packets(b: &[u8], start: usize, ctx: Ctx) -> Result<(Vec<Packet>, usize), Error> {
+pub(crate) fn scan_packets(
+    b: &[u8],
+    start: usize,
+    ctx: Ctx,
+) -> Result<(Vec<Packet>, usize), Error> {
     let mut pos = start;
     let mut packets = Vec::new();
     let mut total = 0usize;
@@ -200,7 +204,7 @@ fn scan_packets(b: &[u8], start: usize, ctx: Ctx) -> Result<(Vec<Packet>, usize)
 }
 
 #[inline(always)]
-fn unpack(rec: &[u8], hi: i64) -> (i64, u16, u16, u8, bool) {
+pub(crate) fn unpack(rec: &[u8], hi: i64) -> (i64, u16, u16, u8, bool) {
     let d = le_u32(rec, 0);
     let ts = le_u32(rec, 4);
     (

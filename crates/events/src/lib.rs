@@ -47,6 +47,7 @@ pub mod dat;
 pub mod evt2;
 pub mod evt3;
 pub mod hdf5;
+pub mod ranged;
 
 mod error;
 mod format;
