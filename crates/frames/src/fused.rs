@@ -33,11 +33,9 @@ fn bin_range(
     let frame_len = 2 * hw;
     let first = rf.first_event(r);
     // Frame of event k: min(k / di, T - 1); tracked incrementally instead of a division per event.
-    let mut f = if di == 0 {
-        frames - 1
-    } else {
-        (first / di).min(frames - 1)
-    };
+    let mut f = first
+        .checked_div(di)
+        .map_or(frames - 1, |q| q.min(frames - 1));
     let mut next = if di == 0 || f == frames - 1 {
         usize::MAX
     } else {
