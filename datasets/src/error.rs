@@ -51,7 +51,7 @@ pub enum Error {
         reason: String,
     },
     /// `by_name` got a name it does not know.
-    #[error("unknown dataset '{name}'; known: dvs128-gesture, cifar10-dvs, n-caltech101, n-mnist, synthetic")]
+    #[error("unknown dataset '{name}'; known: dvs128-gesture, cifar10-dvs, n-caltech101, n-mnist, n-cars, synthetic")]
     UnknownDataset {
         /// The name given.
         name: String,

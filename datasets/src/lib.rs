@@ -12,6 +12,7 @@
 //! | `cifar10-dvs` | [`Cifar10Dvs`] | `<class>/*.aedat` (AEDAT 2.0) | 10 | 128×128 | per class 9:1 |
 //! | `n-caltech101` | [`NCaltech101`] | `<class>/*.bin` (ATIS) | 101 | 240×180 | per class 9:1 |
 //! | `n-mnist` | [`NMnist`] | `{Train,Test}/<digit>/*.bin` | 10 | 34×34 | official |
+//! | `n-cars` | [`NCars`] | `{train,test}/{background,cars}/*.dat` (DAT) | 2 | 120×100 | official |
 //! | `synthetic` | [`synthetic::Synthetic`] | as `dvs128-gesture` | 8 (default) | 128×128 | trial lists |
 //!
 //! Static images (decoded on the fly, not cached as frames) implement [`ImageSet`];
@@ -52,6 +53,7 @@ pub use crate::load::{
     group_by_source, load_sample, load_samples, mask, read_source, sorted_range, source_path, Cut,
     DecodedSource, SourceGroup,
 };
+pub use crate::ncars::{NCars, NCARS_CLASSES};
 pub use crate::nmnist::NMnist;
 pub use crate::split::{SplitOrder, DEFAULT_SPLIT_SEED};
 
@@ -66,17 +68,19 @@ mod gesture;
 mod image_folder;
 mod image_set;
 mod load;
+mod ncars;
 mod nmnist;
 mod split;
 
 use std::path::Path;
 
 /// Every dataset name [`by_name`] knows.
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 6] = [
     "dvs128-gesture",
     "cifar10-dvs",
     "n-caltech101",
     "n-mnist",
+    "n-cars",
     "synthetic",
 ];
 
@@ -89,6 +93,7 @@ pub fn by_name(name: &str, root: &Path) -> Result<Box<dyn Dataset>> {
         "cifar10-dvs" => Box::new(Cifar10Dvs::new(root)),
         "n-caltech101" => Box::new(NCaltech101::new(root)),
         "n-mnist" => Box::new(NMnist::new(root)),
+        "n-cars" => Box::new(NCars::new(root)),
         "synthetic" => Box::new(synthetic::Synthetic::open(root)?),
         _ => {
             return Err(Error::UnknownDataset {

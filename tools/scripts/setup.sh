@@ -22,13 +22,13 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-# Python with numpy and h5py (the cache interoperability test), pytest and maturin (the Python package), in a
-# venv inside target/.
+# Python with numpy, h5py and hdf5plugin (the cache interoperability test, the Blosc/LZF-compressed event-file
+# test), pytest and maturin (the Python package), in a venv inside target/.
 if [[ ${SNNKIT_SKIP_PYTHON:-0} != 1 ]] && command -v python3 >/dev/null; then
   venv=${SNNKIT_PY_VENV:-$(pwd)/target/pyenv}
-  if ! "$venv/bin/python" -c 'import h5py, numpy, pytest' 2>/dev/null || [[ ! -x $venv/bin/maturin ]]; then
-    echo "setup: creating $venv with numpy, h5py, pytest and maturin" >&2
+  if ! "$venv/bin/python" -c 'import h5py, numpy, hdf5plugin, pytest' 2>/dev/null || [[ ! -x $venv/bin/maturin ]]; then
+    echo "setup: creating $venv with numpy, h5py, hdf5plugin, pytest and maturin" >&2
     [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install -q numpy h5py pytest 'maturin>=1.9.4,<2'
+    "$venv/bin/python" -m pip install -q numpy h5py hdf5plugin pytest 'maturin>=1.9.4,<2'
   fi
 fi

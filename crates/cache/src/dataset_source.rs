@@ -85,6 +85,47 @@ impl<'a> DatasetSource<'a> {
     }
 }
 
+impl DatasetSource<'_> {
+    /// A whole-file sample split by number, decoded straight into frames (no event columns);
+    /// `None` when the sample, setting or file format needs the column path.
+    fn process_fused(
+        &self,
+        group: &SourceGroup,
+    ) -> std::result::Result<Option<BinnedSample>, String> {
+        let FrameSpec::SplitByNumber { frames } = self.spec else {
+            return Ok(None);
+        };
+        let [i] = group.samples[..] else {
+            return Ok(None);
+        };
+        let sample = &self.samples[i];
+        if sample.span.is_some() {
+            return Ok(None);
+        }
+        let path = snnkit_datasets::source_path(self.ds, &sample.source);
+        let fused = snnkit_frames::integrate_file_by_number(
+            &path,
+            &self.ds.read_options(),
+            self.sensor,
+            frames,
+        )
+        .map_err(|e| format!("{}: {e}", source_entry(sample)))?;
+        let Some(f) = fused else {
+            return Ok(None);
+        };
+        let label =
+            u16::try_from(sample.label).map_err(|_| format!("label {} too large", sample.label))?;
+        // Every event lands in exactly one count.
+        let events = f.counts.iter().map(|&c| u64::from(c)).sum();
+        Ok(Some(BinnedSample {
+            counts: f.counts,
+            label,
+            source: source_entry(sample),
+            events,
+        }))
+    }
+}
+
 impl ConvertSource for DatasetSource<'_> {
     fn num_units(&self) -> usize {
         self.groups.len()
@@ -99,6 +140,9 @@ impl ConvertSource for DatasetSource<'_> {
 
     fn process(&self, unit: usize) -> std::result::Result<Vec<BinnedSample>, String> {
         let group = &self.groups[unit];
+        if let Some(binned) = self.process_fused(group)? {
+            return Ok(vec![binned]);
+        }
         let decoded = read_source(self.ds, &group.source).map_err(|e| e.to_string())?;
         let frame_len = self.sensor.frame_len();
         group

@@ -64,17 +64,17 @@ pub fn decode_bytes(bytes: &[u8], opts: &ReadOptions) -> Result<Recording, Error
 
 /// One polarity packet: where its events start, how many and how big they are.
 #[derive(Debug, Clone, Copy)]
-struct Packet {
-    data: usize,
-    n: usize,
-    size: usize,
-    overflow: u32,
+pub(crate) struct Packet {
+    pub data: usize,
+    pub n: usize,
+    pub size: usize,
+    pub overflow: u32,
 }
 
 /// Header facts the decoder needs.
-struct Header {
-    data_start: usize,
-    sensor: Option<(u16, u16)>,
+pub(crate) struct Header {
+    pub data_start: usize,
+    pub sensor: Option<(u16, u16)>,
 }
 
 /// Sensor size of a known cAER device name (`#Source <id>: <name>`).
@@ -94,7 +94,7 @@ fn sensor_of(name: &str) -> Option<(u16, u16)> {
         .map(|&(_, s)| s)
 }
 
-fn parse_header(b: &[u8], ctx: Ctx) -> Result<Header, Error> {
+pub(crate) fn parse_header(b: &[u8], ctx: Ctx) -> Result<Header, Error> {
     if !b.starts_with(MAGIC) {
         if MAGIC.starts_with(b) {
             return Err(ctx.truncated(0, "the version line #!AER-DAT3.1"));
@@ -133,7 +133,11 @@ fn parse_header(b: &[u8], ctx: Ctx) -> Result<Header, Error> {
 }
 
 /// Walks the packet headers, validating sizes; returns the polarity packets and their event total.
-fn scan_packets(b: &[u8], start: usize, ctx: Ctx) -> Result<(Vec<Packet>, usize), Error> {
+pub(crate) fn scan_packets(
+    b: &[u8],
+    start: usize,
+    ctx: Ctx,
+) -> Result<(Vec<Packet>, usize), Error> {
     let mut pos = start;
     let mut packets = Vec::new();
     let mut total = 0usize;
@@ -200,7 +204,7 @@ fn scan_packets(b: &[u8], start: usize, ctx: Ctx) -> Result<(Vec<Packet>, usize)
 }
 
 #[inline(always)]
-fn unpack(rec: &[u8], hi: i64) -> (i64, u16, u16, u8, bool) {
+pub(crate) fn unpack(rec: &[u8], hi: i64) -> (i64, u16, u16, u8, bool) {
     let d = le_u32(rec, 0);
     let ts = le_u32(rec, 4);
     (
@@ -381,6 +385,16 @@ fn write_to<W: Write>(
     opts: &Aedat3WriteOptions,
     ctx: Ctx,
 ) -> Result<(), Error> {
+    write_header(w, opts, ctx)?;
+    write_packets(w, ev, opts, ctx, 0)
+}
+
+/// Writes the text header.
+pub(crate) fn write_header<W: Write>(
+    w: &mut W,
+    opts: &Aedat3WriteOptions,
+    ctx: Ctx,
+) -> Result<(), Error> {
     let unwritable = |index: usize, message: String| Error::Unwritable {
         path: ctx.path.to_path_buf(),
         index,
@@ -403,7 +417,22 @@ fn write_to<W: Write>(
         head.push_str(&format!("#Start-Time: {st}\r\n"));
     }
     head.push_str("#!END-HEADER\r\n");
-    w.write_all(head.as_bytes()).map_err(|e| ctx.io(e))?;
+    w.write_all(head.as_bytes()).map_err(|e| ctx.io(e))
+}
+
+/// Writes `ev` as polarity packets (no header); error indices count from `first`.
+pub(crate) fn write_packets<W: Write>(
+    w: &mut W,
+    ev: &Events,
+    opts: &Aedat3WriteOptions,
+    ctx: Ctx,
+    first: usize,
+) -> Result<(), Error> {
+    let unwritable = |index: usize, message: String| Error::Unwritable {
+        path: ctx.path.to_path_buf(),
+        index: first + index,
+        message,
+    };
     let cap = opts.packet_events.clamp(1, i32::MAX as usize);
     let n = ev.len();
     // No bigger than the events need: `packet_events` may be up to i32::MAX.

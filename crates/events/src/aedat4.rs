@@ -569,11 +569,30 @@ fn write_to<W: Write>(
             ),
         });
     }
+    write_header(w, opts, ctx)?;
+    write_packets(w, ev, opts, ctx)
+}
+
+/// Writes the magic line and the IOHeader.
+pub(crate) fn write_header<W: Write>(
+    w: &mut W,
+    opts: &Aedat4WriteOptions,
+    ctx: Ctx,
+) -> Result<(), Error> {
     let head = io_header(opts.compression, opts.width, opts.height);
     w.write_all(MAGIC).map_err(|e| ctx.io(e))?;
     w.write_all(&(head.len() as u32).to_le_bytes())
         .map_err(|e| ctx.io(e))?;
-    w.write_all(&head).map_err(|e| ctx.io(e))?;
+    w.write_all(&head).map_err(|e| ctx.io(e))
+}
+
+/// Writes `ev` as event packets of stream 0 (no header; the caller checked the sensor size).
+pub(crate) fn write_packets<W: Write>(
+    w: &mut W,
+    ev: &Events,
+    opts: &Aedat4WriteOptions,
+    ctx: Ctx,
+) -> Result<(), Error> {
     // A packet must stay within what the reader accepts (and its u32 size prefix).
     let step = opts.packet_events.clamp(1, MAX_PACKET_EVENTS);
     let ranges: Vec<_> = (0..ev.len())

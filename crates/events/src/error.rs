@@ -62,7 +62,7 @@ pub enum Error {
     },
     /// The format could not be told from the header or the file name.
     #[error(
-        "{}: unknown event-file format (no AEDAT or HDF5 magic, no .bin name); expected one of aedat2, aedat3, aedat4, atis-bin, hdf5",
+        "{}: unknown event-file format (no AEDAT, HDF5 or Prophesee `% evt` header, no .bin or .dat name); pass --format: aedat2, aedat3, aedat4, atis-bin, hdf5, evt2, evt3, dat",
         .path.display()
     )]
     UnknownFormat {
@@ -89,6 +89,14 @@ pub enum Error {
         /// Why it does not fit.
         message: String,
     },
+    /// The output cannot be written in any format: unknown extension or missing encoding.
+    #[error("{}: {message}", .path.display())]
+    UnsupportedOutput {
+        /// The output file.
+        path: PathBuf,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
 }
 
 impl Error {
@@ -101,7 +109,8 @@ impl Error {
             | Error::OutOfSensor { path, .. }
             | Error::UnknownFormat { path }
             | Error::Hdf5 { path, .. }
-            | Error::Unwritable { path, .. } => path,
+            | Error::Unwritable { path, .. }
+            | Error::UnsupportedOutput { path, .. } => path,
         }
     }
 

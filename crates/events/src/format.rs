@@ -17,19 +17,28 @@ pub enum Format {
     AtisBin,
     /// HDF5 event file (DSEC or event_utils layout).
     Hdf5,
+    /// Prophesee EVT 2.0 `.raw`: `%` header, 32-bit words.
+    Evt2,
+    /// Prophesee EVT 3.0 `.raw`: `%` header, 16-bit stateful words.
+    Evt3,
+    /// Prophesee / ATIS DAT `.dat` (N-CARS): `%` header, 8-byte records.
+    Dat,
 }
 
 impl Format {
     /// Every format, in CLI-name order.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 8] = [
         Format::Aedat2,
         Format::Aedat3,
         Format::Aedat4,
         Format::AtisBin,
         Format::Hdf5,
+        Format::Evt2,
+        Format::Evt3,
+        Format::Dat,
     ];
 
-    /// The CLI name (`aedat2`, `aedat3`, `aedat4`, `atis-bin`, `hdf5`).
+    /// The CLI name (`aedat2`, `aedat3`, `aedat4`, `atis-bin`, `hdf5`, `evt2`, `evt3`, `dat`).
     pub fn name(self) -> &'static str {
         match self {
             Format::Aedat2 => "aedat2",
@@ -37,11 +46,18 @@ impl Format {
             Format::Aedat4 => "aedat4",
             Format::AtisBin => "atis-bin",
             Format::Hdf5 => "hdf5",
+            Format::Evt2 => "evt2",
+            Format::Evt3 => "evt3",
+            Format::Dat => "dat",
         }
     }
 
     /// Tells the format from the first bytes of a file, falling back to the file name
-    /// (`.bin` means ATIS, which has no header). `None` when neither says.
+    /// (`.bin` means ATIS, which has no header; `.dat` a DAT file). `None` when neither says.
+    ///
+    /// Prophesee `.raw` files are told by their `% evt X.Y` or `% format EVTx` header line, so
+    /// `head` should hold the whole header (a few hundred bytes; [`detect_file`](crate::detect_file)
+    /// reads 4 KiB).
     pub fn detect(head: &[u8], path: &Path) -> Option<Format> {
         const HDF5_MAGIC: &[u8] = b"\x89HDF\r\n\x1a\n";
         if head.starts_with(b"#!AER-DAT2.") {
@@ -56,6 +72,13 @@ impl Format {
         if head.starts_with(HDF5_MAGIC) {
             return Some(Format::Hdf5);
         }
+        match crate::prophesee::sniff(head) {
+            Some(crate::prophesee::Evt::V2) => return Some(Format::Evt2),
+            Some(crate::prophesee::Evt::V3) => return Some(Format::Evt3),
+            // EVT 2.1 is not decoded: leave it undetected so the error says so.
+            Some(crate::prophesee::Evt::V21) => return None,
+            None => {}
+        }
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -63,6 +86,7 @@ impl Format {
         match ext.as_deref() {
             Some("bin") => Some(Format::AtisBin),
             Some("h5") | Some("hdf5") => Some(Format::Hdf5),
+            Some("dat") => Some(Format::Dat),
             _ => None,
         }
     }
@@ -92,7 +116,7 @@ impl FromStr for Format {
             .ok_or_else(|| ParseNameError {
                 kind: "format",
                 name: s.to_string(),
-                expected: "aedat2, aedat3, aedat4, atis-bin, hdf5",
+                expected: "aedat2, aedat3, aedat4, atis-bin, hdf5, evt2, evt3, dat",
             })
     }
 }
@@ -109,24 +133,28 @@ pub enum Profile {
     NMnist,
     /// N-Caltech101 (ATIS .bin), 240 wide × 180 high, coordinates as stored.
     NCaltech101,
+    /// N-CARS (Prophesee DAT), 120 wide × 100 high, coordinates as stored.
+    NCars,
 }
 
 impl Profile {
     /// Every profile, in CLI-name order.
-    pub const ALL: [Profile; 4] = [
+    pub const ALL: [Profile; 5] = [
         Profile::Dvs128Gesture,
         Profile::Cifar10Dvs,
         Profile::NMnist,
         Profile::NCaltech101,
+        Profile::NCars,
     ];
 
-    /// The CLI name (`dvs128-gesture`, `cifar10-dvs`, `n-mnist`, `n-caltech101`).
+    /// The CLI name (`dvs128-gesture`, `cifar10-dvs`, `n-mnist`, `n-caltech101`, `n-cars`).
     pub fn name(self) -> &'static str {
         match self {
             Profile::Dvs128Gesture => "dvs128-gesture",
             Profile::Cifar10Dvs => "cifar10-dvs",
             Profile::NMnist => "n-mnist",
             Profile::NCaltech101 => "n-caltech101",
+            Profile::NCars => "n-cars",
         }
     }
 
@@ -136,6 +164,7 @@ impl Profile {
             Profile::Dvs128Gesture | Profile::Cifar10Dvs => (128, 128),
             Profile::NMnist => (34, 34),
             Profile::NCaltech101 => (240, 180),
+            Profile::NCars => (120, 100),
         }
     }
 }
@@ -155,7 +184,7 @@ impl FromStr for Profile {
             .ok_or_else(|| ParseNameError {
                 kind: "profile",
                 name: s.to_string(),
-                expected: "dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101",
+                expected: "dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101, n-cars",
             })
     }
 }
@@ -255,5 +284,20 @@ mod tests {
             Some(Format::AtisBin)
         );
         assert_eq!(Format::detect(b"\x01\x02", p), None);
+        let raw = Path::new("r.raw");
+        assert_eq!(
+            Format::detect(b"% evt 3.0\n% end\n", raw),
+            Some(Format::Evt3)
+        );
+        assert_eq!(
+            Format::detect(b"% date x\n% format EVT2;width=3\n", raw),
+            Some(Format::Evt2)
+        );
+        assert_eq!(Format::detect(b"% date x\n", raw), None);
+        assert_eq!(Format::detect(b"% evt 2.1\n", raw), None);
+        assert_eq!(
+            Format::detect(b"% Version 2\n", Path::new("a_td.dat")),
+            Some(Format::Dat)
+        );
     }
 }

@@ -11,7 +11,8 @@
 //! Any integer or float storage type is accepted (HDF5 converts on read); `p` may be integer or
 //! boolean, non-zero meaning ON. The sensor size comes from the profile, the root attributes
 //! `width`/`height` (written by [`write()`]) or `sensor_resolution`. Compressed datasets need the
-//! matching HDF5 filter (deflate is built in; DSEC's Blosc needs a plugin on `HDF5_PLUGIN_PATH`).
+//! matching HDF5 filter (deflate, and Blosc with lz4 or zstd and LZF are built into the hdf5 crate here, so DSEC files
+//! open without a plugin; other filters still need one on `HDF5_PLUGIN_PATH`).
 //! HDF5 errors carry the dataset name instead of a byte offset.
 
 use crate::error::Error;
@@ -260,23 +261,26 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Recording, Error> {
 /// Writes `events` in the DSEC layout (atomically: a temporary file in the same folder, renamed
 /// when complete).
 ///
-/// Requires `0 <= t - t_offset < 2^32`. `ms_to_idx` is written when the timestamps are sorted.
+/// Requires `t >= t_offset`; `events/t` is u32 as in DSEC unless the span exceeds 2^32 µs, then
+/// u64. `ms_to_idx` is written when the timestamps are sorted.
 pub fn write(path: &Path, events: &Events, opts: &Hdf5WriteOptions) -> Result<(), Error> {
     let t_offset = opts
         .t_offset
         .unwrap_or_else(|| events.t.iter().copied().min().unwrap_or(0));
     let mut rel = Vec::with_capacity(events.len());
     for (i, &t) in events.t.iter().enumerate() {
-        let r = t.checked_sub(t_offset).and_then(|r| u32::try_from(r).ok());
-        let Some(r) = r else {
+        let Some(r) = t.checked_sub(t_offset).and_then(|r| u64::try_from(r).ok()) else {
             return Err(Error::Unwritable {
                 path: path.to_path_buf(),
                 index: i,
-                message: format!("t - t_offset = {t} - {t_offset} does not fit u32"),
+                message: format!("t - t_offset = {t} - {t_offset} is negative"),
             });
         };
         rel.push(r);
     }
+    // DSEC stores u32 µs; a recording longer than 2^32 µs (71 minutes) keeps u64 so that it
+    // still round-trips (readers accept any integer type).
+    let wide = rel.iter().any(|&r| r > u32::MAX as u64);
     let p: Vec<u8> = events.p.iter().map(|&p| (p != 0) as u8).collect();
     let dir = path
         .parent()
@@ -312,7 +316,12 @@ pub fn write(path: &Path, events: &Events, opts: &Hdf5WriteOptions) -> Result<()
         }
         column!("x", events.x);
         column!("y", events.y);
-        column!("t", rel);
+        if wide {
+            column!("t", rel);
+        } else {
+            let narrow: Vec<u32> = rel.iter().map(|&r| r as u32).collect();
+            column!("t", narrow);
+        }
         column!("p", p);
         file.new_dataset::<i64>()
             .create("t_offset")
@@ -439,9 +448,16 @@ mod tests {
             .is_empty());
         let mut ev = sample(2);
         ev.t[1] += 1 << 33;
+        // A span past 2^32 µs is stored as u64 and still round-trips.
+        write(&path, &ev, &Hdf5WriteOptions::default()).unwrap();
+        assert_eq!(read(&path, &ReadOptions::default()).unwrap().events, ev);
+        let opts = Hdf5WriteOptions {
+            t_offset: Some(ev.t[1]),
+            ..Default::default()
+        };
         assert!(matches!(
-            write(&path, &ev, &Hdf5WriteOptions::default()),
-            Err(Error::Unwritable { index: 1, .. })
+            write(&path, &ev, &opts),
+            Err(Error::Unwritable { index: 0, .. })
         ));
     }
 

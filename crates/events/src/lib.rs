@@ -7,9 +7,12 @@
 //! |---|---|---|---|
 //! | AEDAT 2.0 (jAER; CIFAR10-DVS) | [`aedat2`] | DVS128 and DAVIS layouts | DVS128 layout |
 //! | AEDAT 3.1 (cAER; DVS128 Gesture) | [`aedat3`] | polarity packets | yes |
-//! | AEDAT 4.0 (DV) | [`aedat4`] | lowest-id event stream, LZ4/zstd | no |
+//! | AEDAT 4.0 (DV) | [`aedat4`] | lowest-id event stream, LZ4/zstd | yes |
 //! | ATIS `.bin` (N-MNIST, N-Caltech101) | [`atis`] | SpikingJelly or Tonic overflow handling | yes |
 //! | HDF5 (DSEC, event_utils layouts) | [`hdf5`] | both | DSEC layout |
+//! | Prophesee EVT 2.0 `.raw` | [`evt2`] | yes, 34-bit time with wraps | yes |
+//! | Prophesee EVT 3.0 `.raw` | [`evt3`] | yes, vectors, 24-bit time with wraps | yes |
+//! | Prophesee / ATIS DAT `.dat` (N-CARS) | [`dat`] | version 2 and older | version 2 |
 //!
 //! Decoding never panics on bad input: a damaged file gives an [`Error`] naming the file and the
 //! byte offset. Defaults match SpikingJelly; see `docs/formats.md` for every convention.
@@ -39,10 +42,16 @@ pub mod aedat2;
 pub mod aedat3;
 pub mod aedat4;
 pub mod atis;
+pub mod convert;
+pub mod dat;
+pub mod evt2;
+pub mod evt3;
 pub mod hdf5;
+pub mod ranged;
 
 mod error;
 mod format;
+mod prophesee;
 mod read;
 mod source;
 mod types;

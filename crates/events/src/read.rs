@@ -43,13 +43,17 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<Recording, Error> {
         Format::Aedat4 => crate::aedat4::read(path, opts),
         Format::AtisBin => crate::atis::read(path, opts),
         Format::Hdf5 => crate::hdf5::read(path, opts),
+        Format::Evt2 => crate::evt2::read(path, opts),
+        Format::Evt3 => crate::evt3::read(path, opts),
+        Format::Dat => crate::dat::read(path, opts),
     }
 }
 
 /// Detects the format of the file at `path` from its first bytes (and its name).
 pub fn detect_file(path: &Path) -> Result<Format, Error> {
     let ctx = Ctx { path };
-    let mut head = [0u8; 16];
+    // Enough for a Prophesee header, whose format is named on a `%` line, not in a magic.
+    let mut head = [0u8; 4096];
     let mut f = std::fs::File::open(path).map_err(|e| ctx.io(e))?;
     let mut n = 0;
     while n < head.len() {
@@ -75,6 +79,9 @@ pub fn decode_bytes(format: Format, bytes: &[u8], opts: &ReadOptions) -> Result<
         Format::Aedat3 => crate::aedat3::decode(bytes, ctx, opts),
         Format::Aedat4 => crate::aedat4::decode(bytes, ctx, opts),
         Format::AtisBin => crate::atis::decode(bytes, ctx, opts),
+        Format::Evt2 => crate::evt2::decode(bytes, ctx, opts),
+        Format::Evt3 => crate::evt3::decode(bytes, ctx, opts),
+        Format::Dat => crate::dat::decode(bytes, ctx, opts),
         Format::Hdf5 => Err(ctx.invalid(
             0,
             "a file path (HDF5 is decoded by libhdf5 from a file)",

@@ -65,6 +65,13 @@ pub(crate) fn write_atomic(
         fill(&mut w)?;
         w.flush().map_err(|e| ctx.io(e))?;
     }
+    // Temporary files are created private (0600); the result is an ordinary output file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| ctx.io(e))?;
+    }
     tmp.persist(path).map_err(|e| ctx.io(e.error))?;
     Ok(())
 }

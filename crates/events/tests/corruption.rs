@@ -198,3 +198,33 @@ fn wrong_magic_and_unknown_format() {
         Err(Error::UnknownFormat { .. })
     ));
 }
+
+/// Prophesee files: cuts give errors or prefixes (a cut on a word boundary is a shorter
+/// recording), flipped bytes never panic. The first 6 KB of each fixture (header and real data,
+/// ending on a record boundary) keep the every-byte cuts fast in the debug profile.
+#[test]
+fn prophesee_cuts_and_flips() {
+    let Some(s) = shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, format) in [
+        ("prophesee/real_evt2.raw", Format::Evt2),
+        ("prophesee/real_evt3_vect.raw", Format::Evt3),
+        ("prophesee/real_dat2.dat", Format::Dat),
+        ("prophesee/long_evt3.raw", Format::Evt3),
+    ] {
+        let bytes = std::fs::read(s.join("fixtures").join(name)).unwrap();
+        let opts = ReadOptions::default();
+        let end = (0..=6_000)
+            .rev()
+            .find(|&n| decode_bytes(format, &bytes[..n], &opts).is_ok())
+            .unwrap();
+        let path = dir.path().join(name.replace('/', "_"));
+        std::fs::write(&path, &bytes[..end]).unwrap();
+        let (errors, prefixes) = check_cuts(&path, format, &opts);
+        println!("{name}: {errors} errors, {prefixes} prefixes");
+        assert!(errors > 0 && prefixes > 0, "{name}");
+        let refused = check_flips(&path, format, &opts, 500);
+        println!("{name}: {refused} of 500 flipped copies refused");
+        assert!(refused > 0, "{name}: no flipped copy was refused");
+    }
+}

@@ -74,6 +74,13 @@ pub enum Error {
         /// The frame count the buffer expects.
         expected: usize,
     },
+    /// The event file could not be decoded (the events crate's one-line error, with file and
+    /// byte offset).
+    #[error("{message}")]
+    Decode {
+        /// The decoder's message.
+        message: String,
+    },
     /// An error in one sample of a batch.
     #[error("sample {sample}: {source}")]
     Sample {

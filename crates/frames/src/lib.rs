@@ -18,6 +18,8 @@
 //!
 //! Many samples: [`par_integrate`] (one result per sample) and [`par_integrate_into`] (one
 //! `[N, T, 2, H, W]` buffer) run on rayon. [`integrate_into`] fills a caller-provided buffer.
+//! [`integrate_file_by_number`] decodes a file straight into split-by-number frames (no event
+//! columns), in parallel over ranges of the file.
 //! Binning allocates nothing per event.
 //!
 //! # Example
@@ -40,11 +42,13 @@
 pub use crate::bin::{accumulate, integrate, integrate_into};
 pub use crate::error::{Error, Result};
 pub use crate::frames::{Frames, SensorSize};
+pub use crate::fused::integrate_file_by_number;
 pub use crate::par::{par_integrate, par_integrate_into};
 pub use crate::spec::{is_sorted, FrameSpec, MAX_FRAMES};
 
 mod bin;
 mod error;
 mod frames;
+mod fused;
 mod par;
 mod spec;

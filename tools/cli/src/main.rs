@@ -17,7 +17,8 @@ struct Cli {
 enum Command {
     /// Print a summary of an event file (format, sensor size, event count, time span).
     Inspect(cmd::inspect::Args),
-    /// Decode an event file into an int64 [N, 4] .npy array (columns t, x, y, p).
+    /// Decode an event file into an int64 [N, 4] .npy array (t, x, y, p), or convert it to the
+    /// event format the output extension names (.aedat4, .aedat, .raw, .dat, .h5).
     Events(cmd::events::Args),
     /// Integrate an event file into float32 [T, 2, H, W] frames (SpikingJelly semantics), as .npy.
     Frames(cmd::frames::Args),

@@ -37,7 +37,7 @@ pub enum SplitByArg {
 /// Arguments.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Dataset name: dvs128-gesture, cifar10-dvs, n-caltech101, n-mnist, synthetic.
+    /// Dataset name: dvs128-gesture, cifar10-dvs, n-caltech101, n-mnist, n-cars, synthetic.
     #[arg(long)]
     dataset: String,
     /// Dataset root folder.

@@ -10,10 +10,11 @@ use std::path::PathBuf;
 pub struct DecodeArgs {
     /// The event file.
     pub file: PathBuf,
-    /// File format: aedat2, aedat3, aedat4, atis-bin, hdf5 (detected from the header when absent).
+    /// File format: aedat2, aedat3, aedat4, atis-bin, hdf5, evt2, evt3, dat (detected from the
+    /// header when absent).
     #[arg(long)]
     pub format: Option<Format>,
-    /// Dataset convention: dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101 (sensor size and,
+    /// Dataset convention: dvs128-gesture, cifar10-dvs, n-mnist, n-caltech101, n-cars (sensor size and,
     /// for cifar10-dvs, SpikingJelly's coordinate mapping).
     #[arg(long)]
     pub profile: Option<Profile>,

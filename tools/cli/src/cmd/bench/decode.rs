@@ -3,7 +3,8 @@
 
 use anyhow::{Context, Result};
 use snnkit_events::{
-    aedat2, aedat3, aedat4, atis, hdf5, read_file, Event, Events, Format, ReadOptions,
+    aedat2, aedat3, aedat4, atis, dat, evt2, evt3, hdf5, read_file, Event, Events, Format,
+    ReadOptions,
 };
 use std::io::Write;
 use std::path::Path;
@@ -55,6 +56,9 @@ fn write(format: Format, path: &Path, n: usize) -> Result<()> {
             aedat4::write(path, &stream(n, n as i64), &opts)?
         }
         Format::Hdf5 => hdf5::write(path, &stream(n, n as i64), &Default::default())?,
+        Format::Evt2 => evt2::write(path, &stream(n, n as i64), &Default::default())?,
+        Format::Evt3 => evt3::write(path, &stream(n, n as i64), &Default::default())?,
+        Format::Dat => dat::write(path, &stream(n, n as i64), &Default::default())?,
     }
     Ok(())
 }
@@ -115,6 +119,9 @@ pub fn run(args: Args) -> Result<()> {
             Format::Aedat2,
             Format::Aedat4,
             Format::Hdf5,
+            Format::Evt2,
+            Format::Evt3,
+            Format::Dat,
         ]
     });
     let all = rayon::current_num_threads();

@@ -1,9 +1,12 @@
 //! `snnkit bench frames`: binning throughput (events/s), single-threaded and with the parallel
-//! driver over many samples, and AEDAT 3.1 decode + bin end to end.
+//! driver over many samples, AEDAT 3.1 decode + bin end to end, and one recording decoded into
+//! columns then binned versus decoded straight into frames (AEDAT 3.1, EVT 2.0, EVT 3.0).
 
 use anyhow::{Context, Result};
-use snnkit_events::{aedat3, read_file, Event, Events, EventsRef, ReadOptions};
-use snnkit_frames::{integrate, par_integrate_into, FrameSpec, SensorSize};
+use snnkit_events::{aedat3, evt2, evt3, read_file, Event, Events, EventsRef, ReadOptions};
+use snnkit_frames::{
+    integrate, integrate_file_by_number, par_integrate_into, FrameSpec, SensorSize,
+};
 use std::time::Instant;
 
 /// Arguments.
@@ -19,6 +22,9 @@ pub struct Args {
     /// Frames per sample.
     #[arg(long, default_value_t = 16)]
     frames: usize,
+    /// Events in the one-recording decode + bin rows (a DVS128 Gesture recording is about 8 M).
+    #[arg(long, default_value_t = 8_000_000)]
+    fused_events: usize,
     /// Timed repetitions (the best is reported).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
@@ -142,9 +148,55 @@ pub fn run(a: Args) -> Result<()> {
     })?;
     rows.push(("aedat3_decode_bin_eps", n / s));
 
+    // One whole recording, split by number into T frames: decode into columns then bin, versus
+    // decode straight into frames (the fused path the cache conversion uses).
+    let one = stream(a.fused_events);
+    let m = one.len() as f64;
+    let one_spec = FrameSpec::SplitByNumber { frames: a.frames };
+    for (label, file) in [
+        ("aedat3", "one.aedat"),
+        ("evt2", "one2.raw"),
+        ("evt3", "one3.raw"),
+    ] {
+        let p = dir.path().join(file);
+        match label {
+            "aedat3" => aedat3::write(&p, &one, &Default::default())?,
+            "evt2" => evt2::write(&p, &one, &Default::default())?,
+            _ => evt3::write(&p, &one, &Default::default())?,
+        }
+        let columns = best(a.repeats, || {
+            let rec = read_file(&p, &opts)?;
+            std::hint::black_box(integrate(rec.events.as_ref(), sensor, &one_spec)?);
+            Ok(())
+        })?;
+        let mut fused_frames = None;
+        let fused = best(a.repeats, || {
+            fused_frames = integrate_file_by_number(&p, &opts, sensor, a.frames)?;
+            Ok(())
+        })?;
+        let rec = read_file(&p, &opts)?;
+        anyhow::ensure!(
+            fused_frames.map(|f| f.counts)
+                == Some(integrate(rec.events.as_ref(), sensor, &one_spec)?.counts),
+            "{label}: fused frames differ from the column path"
+        );
+        std::fs::remove_file(&p)?;
+        rows.push(match label {
+            "aedat3" => ("aedat3_one_columns_then_bin_eps", m / columns),
+            "evt2" => ("evt2_one_columns_then_bin_eps", m / columns),
+            _ => ("evt3_one_columns_then_bin_eps", m / columns),
+        });
+        rows.push(match label {
+            "aedat3" => ("aedat3_one_fused_decode_bin_eps", m / fused),
+            "evt2" => ("evt2_one_fused_decode_bin_eps", m / fused),
+            _ => ("evt3_one_fused_decode_bin_eps", m / fused),
+        });
+    }
+
     if a.json {
         let mut m = serde_json::Map::new();
         m.insert("events".into(), a.events.into());
+        m.insert("fused_events".into(), a.fused_events.into());
         m.insert("samples".into(), cuts.len().into());
         m.insert("frames".into(), a.frames.into());
         m.insert("threads".into(), threads.into());
@@ -154,10 +206,11 @@ pub fn run(a: Args) -> Result<()> {
         println!("{}", serde_json::Value::Object(m));
     } else {
         println!(
-            "{} events, 128x128, T={}, {} samples for the parallel rows, {} threads (best of {})",
+            "{} events, 128x128, T={}, {} samples for the parallel rows, {} events in the one-recording rows, {} threads (best of {})",
             a.events,
             a.frames,
             cuts.len(),
+            a.fused_events,
             threads,
             a.repeats
         );
