@@ -284,7 +284,13 @@ fn check_after_and_grads(
             None => var.as_tensor().zeros_like().map_err(e)?,
         };
         if zero.contains(&name) {
-            rep.abs("zero-grads", &name, &got, 1e-4)?;
+            // Rounding noise on both sides; its size grows with the gradient reaching the BN
+            // (the reference's own is up to 1.7e-4 in the ResNet-104 stem), so allow 1e-4 or
+            // twice the reference's noise, whichever is larger.
+            let noise = vec_f64(case.get(&name)?)?
+                .iter()
+                .fold(0f64, |m, v| m.max(v.abs()));
+            rep.abs("zero-grads", &name, &got, 1e-4f64.max(2.0 * noise))?;
         } else {
             rep.real("grads", &name, &got, case.get(&name)?, 1e-4, 0.0)?;
         }
