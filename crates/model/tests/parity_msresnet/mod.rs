@@ -95,15 +95,12 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<Vec<f64>>) -> Res<Vec<Vec<f64>>> {
         }
         a.swap(col, piv);
         b.swap(col, piv);
+        let (prow, pb) = (a[col].clone(), b[col].clone());
         for r in 0..n {
             if r != col {
-                let f = a[r][col] / a[col][col];
-                for k in 0..n {
-                    a[r][k] -= f * a[col][k];
-                }
-                for k in 0..b[r].len() {
-                    b[r][k] -= f * b[col][k];
-                }
+                let f = a[r][col] / prow[col];
+                a[r].iter_mut().zip(&prow).for_each(|(x, p)| *x -= f * p);
+                b[r].iter_mut().zip(&pb).for_each(|(x, p)| *x -= f * p);
             }
         }
     }
