@@ -1,4 +1,5 @@
-//! Fast CPU 2-D convolution for candle: stride 1, "same" padding (k // 2), NCHW f32.
+//! Fast CPU 2-D convolution for candle, NCHW f32: stride 1 with "same" padding (k // 2)
+//! ([`conv2d_same`]), and any kernel, stride and padding ([`conv2d_strided`], im2col + GEMM).
 //!
 //! [`conv2d_same`] is the entry point the model crate calls. On the CPU with f32 tensors it
 //! runs this crate's kernels as a candle custom op with its own backward (input gradient = same
@@ -14,6 +15,7 @@
 mod direct;
 mod kernel;
 mod op;
+mod strided;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 
@@ -70,4 +72,25 @@ pub fn conv2d_same_backward(x: &Tensor, w: &Tensor, grad: &Tensor) -> Result<(Te
     let gx = grads.get(xv.as_tensor()).ok_or_else(missing)?.clone();
     let gw = grads.get(wv.as_tensor()).ok_or_else(missing)?.clone();
     Ok((gx, gw))
+}
+
+/// Convolution of `x` `[N, Cin, H, W]` with `w` `[Cout, Cin, kh, kw]`, zero padding `padding`
+/// and stride `stride` (any kernel size): `[N, Cout, H', W']`, differentiable with respect to
+/// both arguments. On the CPU with f32 tensors: im2col + GEMM with its own backward (the
+/// MS-ResNet's stride-2 convolutions); elsewhere candle's `conv2d`.
+pub fn conv2d_strided(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    if stride == 0 {
+        candle_core::bail!("conv2d_strided: stride must be positive");
+    }
+    if fast_path(x, w) {
+        x.contiguous()?.apply_op2(
+            &w.contiguous()?,
+            strided::Conv2dStrided {
+                stride,
+                pad: padding,
+            },
+        )
+    } else {
+        x.conv2d(w, padding, stride, 1, 1)
+    }
 }

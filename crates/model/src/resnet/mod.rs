@@ -243,6 +243,22 @@ impl MsResNetConfig {
                 self.height, self.width
             )));
         }
+        if self.arch == MsResNetArch::ResNet104 {
+            // AvgPool(2) floors where the stride-2 conv rounds up: the residual sum only lines
+            // up when every stage input is even (the authors' code fails the same way).
+            for (len, what) in [(self.height, "height"), (self.width, "width")] {
+                let mut s = len.div_ceil(2);
+                for stage in 2..=5 {
+                    if s % 2 == 1 {
+                        return Err(Error::Config(format!(
+                            "MS-ResNet-104 input {what} {len}: conv{stage}_x gets an odd size {s}, \
+                             which its AvgPool shortcut cannot match (use a multiple of 32)"
+                        )));
+                    }
+                    s /= 2;
+                }
+            }
+        }
         if self.sma {
             if !(self.t_reduction > 0.0 && self.t_reduction.is_finite()) {
                 return Err(Error::Config(format!(

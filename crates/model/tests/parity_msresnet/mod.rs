@@ -95,15 +95,12 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<Vec<f64>>) -> Res<Vec<Vec<f64>>> {
         }
         a.swap(col, piv);
         b.swap(col, piv);
+        let (prow, pb) = (a[col].clone(), b[col].clone());
         for r in 0..n {
             if r != col {
-                let f = a[r][col] / a[col][col];
-                for k in 0..n {
-                    a[r][k] -= f * a[col][k];
-                }
-                for k in 0..b[r].len() {
-                    b[r][k] -= f * b[col][k];
-                }
+                let f = a[r][col] / prow[col];
+                a[r].iter_mut().zip(&prow).for_each(|(x, p)| *x -= f * p);
+                b[r].iter_mut().zip(&pb).for_each(|(x, p)| *x -= f * p);
             }
         }
     }
@@ -284,7 +281,13 @@ fn check_after_and_grads(
             None => var.as_tensor().zeros_like().map_err(e)?,
         };
         if zero.contains(&name) {
-            rep.abs("zero-grads", &name, &got, 1e-4)?;
+            // Rounding noise on both sides; its size grows with the gradient reaching the BN
+            // (the reference's own is up to 1.7e-4 in the ResNet-104 stem), so allow 1e-4 or
+            // twice the reference's noise, whichever is larger.
+            let noise = vec_f64(case.get(&name)?)?
+                .iter()
+                .fold(0f64, |m, v| m.max(v.abs()));
+            rep.abs("zero-grads", &name, &got, 1e-4f64.max(2.0 * noise))?;
         } else {
             rep.real("grads", &name, &got, case.get(&name)?, 1e-4, 0.0)?;
         }
