@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Result};
 use snnkit_model::{MsResNetArch, MsResNetConfig, NetworkConfig, Vgg8Config};
-use snnkit_train::bench::{step_times, StepBench};
+use snnkit_train::bench::{step_times, StepBench, StepTimes};
 
 /// Arguments.
 #[derive(clap::Args)]
@@ -102,51 +102,30 @@ pub fn run(args: Args) -> Result<()> {
         iters: args.iters,
     };
     let t = step_times(&b, &device)?;
-    if args.json {
-        // Every StepTimes field, plus the setting measured.
-        let mut v = serde_json::to_value(&t)?;
-        let setting = serde_json::json!({
-            "widths": m.widths,
-            "head": m.head,
-            "frames": m.time_steps,
-            "batch": args.batch,
-            "size": args.size,
-            "sma": m.sma,
-            "azo": m.azo.is_some(),
-            "device": snnkit_train::device_name(&device),
-        });
-        if let (Some(o), serde_json::Value::Object(extra)) = (v.as_object_mut(), setting) {
-            o.extend(extra);
-        }
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        println!(
-            "SMA-VGG8 widths {:?} head {:?}, T={} B={} {}x{}, SMA {} AZO {}, {} parameters, {}",
-            m.widths,
-            m.head,
-            m.time_steps,
-            args.batch,
-            args.size,
-            args.size,
-            m.sma,
-            m.azo.is_some(),
-            t.parameters,
-            snnkit_train::device_name(&device)
-        );
-        println!(
-            "median step {:.4} s (forward+loss {:.4} s, backward {:.4} s, update {:.4} s), {:.1} samples/s over {} steps",
-            t.median_step_s, t.median_forward_s, t.median_backward_s, t.median_update_s, t.samples_per_s, args.iters
-        );
-        let total: f64 = t.breakdown_s.values().sum();
-        println!("breakdown (mean seconds per step, separate profiled pass):");
-        for (k, v) in &t.breakdown_s {
-            println!(
-                "  {k:<18} {v:>8.4} s  {:>5.1}%",
-                100.0 * v / total.max(1e-12)
-            );
-        }
-    }
-    Ok(())
+    let setting = serde_json::json!({
+        "widths": m.widths,
+        "head": m.head,
+        "frames": m.time_steps,
+        "batch": args.batch,
+        "size": args.size,
+        "sma": m.sma,
+        "azo": m.azo.is_some(),
+        "device": snnkit_train::device_name(&device),
+    });
+    let headline = format!(
+        "SMA-VGG8 widths {:?} head {:?}, T={} B={} {}x{}, SMA {} AZO {}, {} parameters, {}",
+        m.widths,
+        m.head,
+        m.time_steps,
+        args.batch,
+        args.size,
+        args.size,
+        m.sma,
+        m.azo.is_some(),
+        t.parameters,
+        snnkit_train::device_name(&device)
+    );
+    report(&t, setting, &headline, args.iters, args.json)
 }
 
 /// `--arch ms-resnet*`: the same step for SMA-MS-ResNet (AZO, RCR 4 / RTR 2, in ResNet-104
@@ -186,49 +165,62 @@ fn run_resnet(args: Args) -> Result<()> {
         iters: args.iters,
     };
     let t = step_times(&b, &device)?;
-    if args.json {
-        let mut v = serde_json::to_value(&t)?;
-        let setting = serde_json::json!({
-            "arch": arch.name(),
-            "width_mult": m.width_mult,
-            "widths": m.stage_widths(),
-            "frames": m.time_steps,
-            "batch": args.batch,
-            "size": args.size,
-            "sma": m.sma,
-            "azo": m.azo.is_some(),
-            "device": snnkit_train::device_name(&device),
-        });
+    let setting = serde_json::json!({
+        "arch": arch.name(),
+        "width_mult": m.width_mult,
+        "widths": m.stage_widths(),
+        "frames": m.time_steps,
+        "batch": args.batch,
+        "size": args.size,
+        "sma": m.sma,
+        "azo": m.azo.is_some(),
+        "device": snnkit_train::device_name(&device),
+    });
+    let headline = format!(
+        "SMA-{} widths {:?}, T={} B={} {}x{}, SMA {} AZO {}, {} parameters, {}",
+        arch.name(),
+        m.stage_widths(),
+        m.time_steps,
+        args.batch,
+        args.size,
+        args.size,
+        m.sma,
+        m.azo.is_some(),
+        t.parameters,
+        snnkit_train::device_name(&device)
+    );
+    report(&t, setting, &headline, args.iters, args.json)
+}
+
+/// Prints the timings: with `json`, every [`StepTimes`] field plus the `setting` measured;
+/// otherwise `headline`, the medians and the breakdown.
+fn report(
+    t: &StepTimes,
+    setting: serde_json::Value,
+    headline: &str,
+    iters: usize,
+    json: bool,
+) -> Result<()> {
+    if json {
+        let mut v = serde_json::to_value(t)?;
         if let (Some(o), serde_json::Value::Object(extra)) = (v.as_object_mut(), setting) {
             o.extend(extra);
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
+        return Ok(());
+    }
+    println!("{headline}");
+    println!(
+        "median step {:.4} s (forward+loss {:.4} s, backward {:.4} s, update {:.4} s), {:.1} samples/s over {} steps",
+        t.median_step_s, t.median_forward_s, t.median_backward_s, t.median_update_s, t.samples_per_s, iters
+    );
+    let total: f64 = t.breakdown_s.values().sum();
+    println!("breakdown (mean seconds per step, separate profiled pass):");
+    for (k, v) in &t.breakdown_s {
         println!(
-            "SMA-{} widths {:?}, T={} B={} {}x{}, SMA {} AZO {}, {} parameters, {}",
-            arch.name(),
-            m.stage_widths(),
-            m.time_steps,
-            args.batch,
-            args.size,
-            args.size,
-            m.sma,
-            m.azo.is_some(),
-            t.parameters,
-            snnkit_train::device_name(&device)
+            "  {k:<18} {v:>8.4} s  {:>5.1}%",
+            100.0 * v / total.max(1e-12)
         );
-        println!(
-            "median step {:.4} s (forward+loss {:.4} s, backward {:.4} s, update {:.4} s), {:.1} samples/s over {} steps",
-            t.median_step_s, t.median_forward_s, t.median_backward_s, t.median_update_s, t.samples_per_s, args.iters
-        );
-        let total: f64 = t.breakdown_s.values().sum();
-        println!("breakdown (mean seconds per step, separate profiled pass):");
-        for (k, v) in &t.breakdown_s {
-            println!(
-                "  {k:<18} {v:>8.4} s  {:>5.1}%",
-                100.0 * v / total.max(1e-12)
-            );
-        }
     }
     Ok(())
 }
