@@ -114,7 +114,7 @@ fn chip_info(chip: &str) -> (Option<Aedat2Layout>, Option<(u16, u16)>) {
 }
 
 #[inline(always)]
-fn be_pair(w: &[u8]) -> (u32, u32) {
+pub(crate) fn be_pair(w: &[u8]) -> (u32, u32) {
     let mut a = [0u8; 4];
     let mut t = [0u8; 4];
     a.copy_from_slice(&w[0..4]);
@@ -124,7 +124,7 @@ fn be_pair(w: &[u8]) -> (u32, u32) {
 
 /// How each address word becomes an event (or is skipped).
 #[derive(Clone, Copy)]
-struct Mapping {
+pub(crate) struct Mapping {
     layout: Aedat2Layout,
     cifar: bool,
     strict: bool,
@@ -133,7 +133,7 @@ struct Mapping {
 impl Mapping {
     /// `(x, y, p)` of a word, or `None` for skipped words.
     #[inline(always)]
-    fn map(self, a: u32) -> Option<(u16, u16, u8)> {
+    pub(crate) fn map(self, a: u32) -> Option<(u16, u16, u8)> {
         match self.layout {
             Aedat2Layout::Dvs128 => {
                 if self.strict && a & 0xFFFF_8000 != 0 {
@@ -162,12 +162,26 @@ impl Mapping {
     }
 
     /// True when every word becomes exactly one event.
-    fn total(self) -> bool {
+    pub(crate) fn total(self) -> bool {
         self.layout == Aedat2Layout::Dvs128 && !self.strict
     }
 }
 
-pub(crate) fn decode(b: &[u8], ctx: Ctx, opts: &ReadOptions) -> Result<Recording, Error> {
+/// The word stream of an AEDAT 2.0 file and how its words become events; shared by [`decode`]
+/// and the ranged decoder.
+pub(crate) struct Body<'a> {
+    /// Offset of the first address/timestamp pair.
+    pub data_start: usize,
+    /// The 8-byte address/timestamp pairs.
+    pub words: &'a [u8],
+    /// How each address word becomes an event (or is skipped).
+    pub mapping: Mapping,
+    /// Sensor size from the profile or the chip named in the header (DVS128: 128 × 128).
+    pub size: Option<(u16, u16)>,
+}
+
+/// Parses the header and works out the layout and sensor size (see [`Body`]).
+pub(crate) fn body<'a>(b: &'a [u8], ctx: Ctx, opts: &ReadOptions) -> Result<Body<'a>, Error> {
     let header = parse_header(b, ctx)?;
     let body = &b[header.data_start..];
     if !body.len().is_multiple_of(8) {
@@ -191,11 +205,29 @@ pub(crate) fn decode(b: &[u8], ctx: Ctx, opts: &ReadOptions) -> Result<Recording
                 Aedat2Layout::Dvs128
             }
         });
-    let m = Mapping {
-        layout,
-        cifar,
-        strict: opts.strict,
-    };
+    let size = opts.profile.map(|p| p.sensor_size()).or(chip_size).or(
+        // Seven address bits cannot exceed the DVS128 array.
+        (layout == Aedat2Layout::Dvs128).then_some((128, 128)),
+    );
+    Ok(Body {
+        data_start: header.data_start,
+        words: body,
+        mapping: Mapping {
+            layout,
+            cifar,
+            strict: opts.strict,
+        },
+        size,
+    })
+}
+
+pub(crate) fn decode(b: &[u8], ctx: Ctx, opts: &ReadOptions) -> Result<Recording, Error> {
+    let Body {
+        data_start,
+        words: body,
+        mapping: m,
+        size,
+    } = self::body(b, ctx, opts)?;
     let n = body.len() / 8;
     let events = if m.total() {
         decode_fixed(body, 8, |d, c| {
@@ -226,10 +258,6 @@ pub(crate) fn decode(b: &[u8], ctx: Ctx, opts: &ReadOptions) -> Result<Recording
         }
         ev
     };
-    let size = opts.profile.map(|p| p.sensor_size()).or(chip_size).or(
-        // Seven address bits cannot exceed the DVS128 array.
-        (layout == Aedat2Layout::Dvs128).then_some((128, 128)),
-    );
     if let Some(size) = size {
         if let Some(i) = crate::source::first_outside(&events.x, &events.y, size) {
             // The i-th kept word; skipped words are not counted.
@@ -240,7 +268,7 @@ pub(crate) fn decode(b: &[u8], ctx: Ctx, opts: &ReadOptions) -> Result<Recording
                 .nth(i)
                 .map_or(0, |(k, _)| k);
             return Err(ctx.out_of_sensor(
-                header.data_start + 8 * k,
+                data_start + 8 * k,
                 events.x[i].into(),
                 events.y[i].into(),
                 size,

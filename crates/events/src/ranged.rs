@@ -7,15 +7,16 @@
 //! ranges are in file order and their events are numbered consecutively, so a consumer that
 //! needs the event count first (SpikingJelly's split by number) has it before decoding starts.
 //!
-//! Supported: AEDAT 3.1 (SpikingJelly mode), ATIS `.bin` (SpikingJelly mode), EVT 2.0, EVT 3.0
-//! and DAT, without a profile that remaps coordinates. Other formats and options return `None`:
+//! Supported: AEDAT 3.1 (SpikingJelly mode), AEDAT 2.0, ATIS `.bin` (SpikingJelly mode), EVT 2.0,
+//! EVT 3.0 and DAT, without a profile that remaps coordinates. Other formats and options return `None`:
 //! use [`read_file`](crate::read_file). Sensor bounds are the consumer's to check; on a
 //! violation, decode with [`read_file`](crate::read_file) for the error with file and offset.
 
 use crate::error::{Ctx, Error};
 use crate::format::{AtisOverflow, Format, ReadOptions};
 use crate::source::FileBytes;
-use crate::{aedat3, dat, evt2, evt3};
+use crate::{aedat2, aedat3, dat, evt2, evt3};
+use rayon::prelude::*;
 use std::ops::Range;
 use std::path::Path;
 
@@ -30,6 +31,8 @@ enum Job {
     Evt3(Range<usize>, evt3::State),
     /// Indices into the AEDAT 3.1 polarity packets.
     Aedat3(Range<usize>),
+    /// Byte range of AEDAT 2.0 address/timestamp pairs.
+    Aedat2(Range<usize>),
     /// Byte range of ATIS 5-byte records.
     Atis(Range<usize>),
     /// Byte range of DAT records.
@@ -45,6 +48,7 @@ pub struct Ranged {
     size: Option<(u16, u16)>,
     packets: Vec<aedat3::Packet>,
     dat: Option<(usize, dat::Layout)>,
+    aedat2: Option<aedat2::Mapping>,
 }
 
 impl Ranged {
@@ -60,6 +64,7 @@ impl Ranged {
             .is_some_and(|p| p == crate::Profile::Cifar10Dvs);
         let supported = match format {
             Format::Aedat3 => !opts.strict,
+            Format::Aedat2 => true,
             Format::AtisBin => opts.atis_overflow == AtisOverflow::SpikingJelly,
             Format::Evt2 | Format::Evt3 | Format::Dat => true,
             _ => false,
@@ -73,6 +78,7 @@ impl Ranged {
         let base = b.as_ptr() as usize;
         let mut packets = Vec::new();
         let mut dat_layout = None;
+        let mut aedat2_mapping = None;
         let (jobs, total, size) = match format {
             Format::Evt2 => {
                 let body = evt2::body(b, ctx)?;
@@ -116,6 +122,45 @@ impl Ranged {
                 packets = pk;
                 (jobs, n, h.sensor)
             }
+            Format::Aedat2 => {
+                let body = aedat2::body(b, ctx, opts)?;
+                let m = body.mapping;
+                let words = body.words.len() / 8;
+                // Skipped words (DAVIS APS/IMU/external, strict mode) make a range's event count
+                // differ from its word count: count them in parallel first.
+                let counts: Vec<usize> = (0..words)
+                    .into_par_iter()
+                    .step_by(RANGE_EVENTS)
+                    .map(|s| {
+                        let e = (s + RANGE_EVENTS).min(words);
+                        if m.total() {
+                            e - s
+                        } else {
+                            body.words[s * 8..e * 8]
+                                .chunks_exact(8)
+                                .filter(|w| m.map(aedat2::be_pair(w).0).is_some())
+                                .count()
+                        }
+                    })
+                    .collect();
+                let mut at = 0;
+                let jobs = counts
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &c)| {
+                        let s = k * RANGE_EVENTS;
+                        let e = (s + RANGE_EVENTS).min(words);
+                        let job = (
+                            Job::Aedat2(body.data_start + s * 8..body.data_start + e * 8),
+                            at,
+                        );
+                        at += c;
+                        job
+                    })
+                    .collect();
+                aedat2_mapping = Some(m);
+                (jobs, at, body.size)
+            }
             Format::AtisBin => {
                 const R: usize = crate::atis::EVENT_BYTES;
                 if !b.len().is_multiple_of(R) {
@@ -155,6 +200,7 @@ impl Ranged {
             size,
             packets,
             dat: dat_layout,
+            aedat2: aedat2_mapping,
         }))
     }
 
@@ -218,6 +264,17 @@ impl Ranged {
                     }
                 }
             }
+            Job::Aedat2(range) => {
+                let m = self
+                    .aedat2
+                    .expect("the AEDAT 2.0 mapping is set for AEDAT 2.0 jobs");
+                for w in b[range.clone()].chunks_exact(8) {
+                    let (a, t) = aedat2::be_pair(w);
+                    if let Some((x, y, p)) = m.map(a) {
+                        f(t as i64, x, y, p);
+                    }
+                }
+            }
             Job::Atis(range) => {
                 for r in b[range.clone()].chunks_exact(crate::atis::EVENT_BYTES) {
                     let t = ((r[2] as i64 & 0x7F) << 16) | ((r[3] as i64) << 8) | r[4] as i64;
@@ -258,18 +315,29 @@ mod tests {
                 ..e
             })
             .collect();
+        let dvs128: Events = ev
+            .iter()
+            .map(|e| Event {
+                t: e.t % (1 << 32),
+                x: e.x % 128,
+                y: e.y % 128,
+                ..e
+            })
+            .collect();
         let files = [
             ("a.aedat", Format::Aedat3),
             ("a.raw", Format::Evt2),
             ("b.raw", Format::Evt3),
             ("a.dat", Format::Dat),
             ("a.bin", Format::AtisBin),
+            ("b.aedat", Format::Aedat2),
         ];
         for (name, format) in files {
             let p = dir.path().join(name);
             let e = match format {
                 Format::AtisBin => &small,
                 Format::Dat => &small,
+                Format::Aedat2 => &dvs128,
                 _ => &ev,
             };
             match format {
@@ -277,6 +345,7 @@ mod tests {
                 Format::Evt2 => evt2::write(&p, e, &Default::default()).unwrap(),
                 Format::Evt3 => evt3::write(&p, e, &Default::default()).unwrap(),
                 Format::Dat => dat::write(&p, e, &Default::default()).unwrap(),
+                Format::Aedat2 => aedat2::write(&p, e, &Default::default()).unwrap(),
                 _ => crate::atis::write(&p, e).unwrap(),
             }
             let r = Ranged::open(&p, &ReadOptions::default()).unwrap().unwrap();

@@ -2,7 +2,9 @@
 //! binning (`read_file` + `integrate`), on generated files spanning several parallel ranges and
 //! on the shared fixtures.
 
-use snnkit_events::{aedat3, atis, dat, evt2, evt3, read_file, Event, Events, Format, ReadOptions};
+use snnkit_events::{
+    aedat2, aedat3, atis, dat, evt2, evt3, read_file, Event, Events, Format, ReadOptions,
+};
 use snnkit_frames::{integrate, integrate_file_by_number, Error, FrameSpec, SensorSize};
 use std::path::{Path, PathBuf};
 
@@ -50,8 +52,9 @@ fn generated_files_every_format() {
         width: 128,
         height: 128,
     };
-    let files: [(&str, Format); 5] = [
+    let files: [(&str, Format); 6] = [
         ("g.aedat", Format::Aedat3),
+        ("g2.aedat", Format::Aedat2),
         ("g.bin", Format::AtisBin),
         ("g2.raw", Format::Evt2),
         ("g3.raw", Format::Evt3),
@@ -61,6 +64,7 @@ fn generated_files_every_format() {
         let p = dir.path().join(name);
         match format {
             Format::Aedat3 => aedat3::write(&p, &ev, &Default::default()).unwrap(),
+            Format::Aedat2 => aedat2::write(&p, &ev, &Default::default()).unwrap(),
             Format::AtisBin => atis::write(&p, &ev).unwrap(),
             Format::Evt2 => evt2::write(&p, &ev, &Default::default()).unwrap(),
             Format::Evt3 => evt3::write(&p, &ev, &Default::default()).unwrap(),
@@ -124,8 +128,11 @@ fn shared() -> Option<PathBuf> {
 fn shared_fixtures() {
     let Some(s) = shared() else { return };
     let f = s.join("fixtures");
-    let cases: [(&str, (usize, usize)); 6] = [
+    let cases: [(&str, (usize, usize)); 8] = [
         ("synthetic/synthetic_user00_test.aedat", (128, 128)),
+        // DAVIS-layout AEDAT 2.0 (APS/IMU words skipped) on a DAVIS240 array.
+        ("aedat2/pyaedattools_TranslatingBarX.aedat", (240, 180)),
+        ("aedat2/pyaedattools_TranslatingSquare.aedat", (240, 180)),
         ("atis_bin/tonic_sample_nmnist.bin", (34, 34)),
         ("prophesee/real_evt2.raw", (320, 240)),
         ("prophesee/real_evt3_vect.raw", (320, 240)),
