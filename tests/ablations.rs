@@ -6,11 +6,8 @@
 mod common;
 
 use candle_core::Device;
-use snnkit_cache::{convert_dataset, DatasetConvert, FrameSetting, SplitBy};
-use snnkit_datasets::synthetic::{generate, SynthClass, SynthConfig};
 use snnkit_model::{SmaVgg8, Vgg8Config};
 use snnkit_train::{train, NoProgress, TrainOptions, ABLATIONS};
-use std::ops::ControlFlow;
 
 /// Expected (blocks with SMA, Sequential index of the SMA, number of scales) per ablation.
 fn expected(name: &str) -> (Vec<usize>, usize, usize) {
@@ -32,28 +29,7 @@ fn expected(name: &str) -> (Vec<usize>, usize, usize) {
 #[test]
 fn every_ablation_builds_trains_and_names_its_parameters() {
     let dir = tempfile::tempdir().unwrap();
-    let raw = dir.path().join("raw");
-    let synth = SynthConfig {
-        users: 2,
-        test_users: 1,
-        classes: vec![SynthClass::RotateCw, SynthClass::MoveLeft],
-        repeats: 2,
-        gesture_us: 200_000,
-        gap_us: 20_000,
-        events_per_gesture: 1_000,
-        ..SynthConfig::default()
-    };
-    generate(&raw, &synth).unwrap();
-    let cache = dir.path().join("cache");
-    let setting = FrameSetting::Frames {
-        frames: 4,
-        split_by: SplitBy::Number,
-    };
-    convert_dataset(
-        &DatasetConvert::new("synthetic", &raw, setting, &cache),
-        &mut |_| ControlFlow::Continue(()),
-    )
-    .unwrap();
+    let cache = common::synthetic_cache(dir.path(), 2, 2, 1_000);
 
     for (name, what) in ABLATIONS {
         let mut cfg = common::tiny_config(1);

@@ -6,12 +6,9 @@
 mod common;
 
 use candle_core::Device;
-use snnkit_cache::{convert_dataset, DatasetConvert, FrameSetting, SplitBy};
-use snnkit_datasets::synthetic::{generate, SynthClass, SynthConfig};
 use snnkit_train::{
     evaluate_checkpoint, evaluate_weights, explain, train, ExplainOptions, NoProgress, TrainOptions,
 };
-use std::ops::ControlFlow;
 use std::path::Path;
 
 fn is_png(p: &Path) -> bool {
@@ -23,28 +20,7 @@ fn is_png(p: &Path) -> bool {
 #[test]
 fn explain_synthetic_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
-    let raw = dir.path().join("raw");
-    let synth = SynthConfig {
-        users: 3,
-        test_users: 1,
-        classes: vec![SynthClass::RotateCw, SynthClass::MoveLeft],
-        repeats: 3,
-        gesture_us: 200_000,
-        gap_us: 20_000,
-        events_per_gesture: 2_000,
-        ..SynthConfig::default()
-    };
-    generate(&raw, &synth).unwrap();
-    let cache = dir.path().join("cache");
-    let setting = FrameSetting::Frames {
-        frames: 4,
-        split_by: SplitBy::Number,
-    };
-    convert_dataset(
-        &DatasetConvert::new("synthetic", &raw, setting, &cache),
-        &mut |_| ControlFlow::Continue(()),
-    )
-    .unwrap();
+    let cache = common::synthetic_cache(dir.path(), 3, 3, 2_000);
 
     let run = |name: &str, sma: bool| {
         let mut cfg = common::tiny_config(1);

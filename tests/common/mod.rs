@@ -3,8 +3,10 @@
 
 use rand::{Rng, SeedableRng};
 use snnkit_cache::{CacheMeta, CacheWriter, Compression, FrameSetting, SplitBy};
+use snnkit_datasets::synthetic::{generate, SynthClass, SynthConfig};
 use snnkit_train::TrainConfig;
-use std::path::Path;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 
 /// Writes a small learnable frame cache `dir/{train,test}.h5`: class `c` puts its events in a
 /// bright square whose position depends on `c`, plus background noise.
@@ -69,4 +71,37 @@ pub fn tiny_config(epochs: usize) -> TrainConfig {
     cfg.model.bn_bias_init = 0.5;
     cfg.model.head_gain = 4.0;
     cfg
+}
+
+/// Synthesises a two-class synthetic dataset (rotate clockwise, move left; one test user) into
+/// `dir/raw` and converts it into `dir/cache` at T = 4, split by number. Returns the cache root.
+pub fn synthetic_cache(
+    dir: &Path,
+    users: usize,
+    repeats: usize,
+    events_per_gesture: usize,
+) -> PathBuf {
+    let raw = dir.join("raw");
+    let synth = SynthConfig {
+        users,
+        test_users: 1,
+        classes: vec![SynthClass::RotateCw, SynthClass::MoveLeft],
+        repeats,
+        gesture_us: 200_000,
+        gap_us: 20_000,
+        events_per_gesture,
+        ..SynthConfig::default()
+    };
+    generate(&raw, &synth).unwrap();
+    let cache = dir.join("cache");
+    let setting = FrameSetting::Frames {
+        frames: 4,
+        split_by: SplitBy::Number,
+    };
+    snnkit_cache::convert_dataset(
+        &snnkit_cache::DatasetConvert::new("synthetic", &raw, setting, &cache),
+        &mut |_| ControlFlow::Continue(()),
+    )
+    .unwrap();
+    cache
 }
