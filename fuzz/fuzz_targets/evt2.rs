@@ -11,7 +11,8 @@ fuzz_target!(|data: &[u8]| {
         };
         // Writers refuse what their format cannot hold (decreasing EVT times); never panic.
         if let Ok(bytes) = evt2::encode(&rec.events, &opts) {
-            let again = decode_bytes(Format::Evt2, &bytes, &ReadOptions::default()).expect("re-decodes");
+            let again =
+                decode_bytes(Format::Evt2, &bytes, &ReadOptions::default()).expect("re-decodes");
             assert_eq!(again.events, rec.events);
         }
     }

@@ -19,16 +19,19 @@ use snnkit_events::ReadOptions;
 use std::path::Path;
 
 /// Counts the events of range `r` into `buf` (`[T, 2, H, W]`); false when an event lies outside
-/// the sensor (the caller then reports the error the column path gives).
+/// `limit` (the sensor, narrowed by the file's own size) — the caller then reports the error the
+/// column path gives.
 fn bin_range(
     rf: &Ranged,
     r: usize,
     sensor: SensorSize,
     frames: usize,
     di: usize,
+    limit: (usize, usize),
     buf: &mut [u32],
 ) -> bool {
     let (w, h) = (sensor.width, sensor.height);
+    let (lw, lh) = limit;
     let hw = w * h;
     let frame_len = 2 * hw;
     let first = rf.first_event(r);
@@ -56,7 +59,7 @@ fn bin_range(
         }
         k += 1;
         let (x, y) = (x as usize, y as usize);
-        if x < w && y < h {
+        if x < lw && y < lh {
             buf[base + (p != 0) as usize * hw + y * w + x] += 1;
         } else {
             ok = false;
@@ -89,12 +92,21 @@ pub fn integrate_file_by_number(
         return Ok(None);
     };
     let di = rf.len() / frames;
+    // The column path refuses events outside the size the file declares; so must this one.
+    let limit = rf
+        .sensor_size()
+        .map_or((sensor.width, sensor.height), |(fw, fh)| {
+            (
+                sensor.width.min(fw as usize),
+                sensor.height.min(fh as usize),
+            )
+        });
     let (counts, ok) = (0..rf.ranges())
         .into_par_iter()
         .fold(
             || (vec![0u32; len], true),
             |(mut buf, ok), r| {
-                let good = bin_range(&rf, r, sensor, frames, di, &mut buf);
+                let good = bin_range(&rf, r, sensor, frames, di, limit, &mut buf);
                 (buf, ok && good)
             },
         )

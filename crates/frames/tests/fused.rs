@@ -92,6 +92,32 @@ fn generated_files_every_format() {
     .unwrap_err();
     assert_eq!(fused, want);
     assert!(matches!(fused, Error::OutOfRange { .. }));
+    // Events beyond the size the file's own header declares: refused like the column path
+    // refuses them, even though they fit the caller's sensor (found by fuzz/fused).
+    let sized = dir.path().join("sized.raw");
+    let opts = evt3::RawWriteOptions {
+        sensor_size: Some((128, 128)),
+    };
+    evt3::write(&sized, &ev, &opts).unwrap();
+    let mut patched = std::fs::read(&sized).unwrap();
+    for (from, to) in [
+        (&b"width=128;height=128"[..], &b"width=064;height=064"[..]),
+        (b"128x128", b"064x064"),
+    ] {
+        let at = patched
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("header field");
+        patched[at..at + from.len()].copy_from_slice(to);
+    }
+    let p = dir.path().join("small_header.raw");
+    std::fs::write(&p, &patched).unwrap();
+    let column = read_file(&p, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(column.contains("64x64 sensor"), "{column}");
+    let fused = integrate_file_by_number(&p, &ReadOptions::default(), sensor, 4).unwrap_err();
+    assert!(fused.to_string().contains("64x64 sensor"), "{fused}");
     // A damaged file: the decoder's error with file and offset.
     let bytes = std::fs::read(dir.path().join("g2.raw")).unwrap();
     let cut = dir.path().join("cut.raw");
