@@ -367,6 +367,8 @@ fn up_to_date(path: &Path, meta: &CacheMeta, total: usize) -> Option<SplitSummar
     if key != meta.settings_key() {
         return None;
     }
+    // The key names the versions too; the attributes are what the reader checks, so they must agree.
+    reader.check_versions().ok()?;
     let info = reader.info();
     let file_bytes = reader.file_size();
     Some(SplitSummary {

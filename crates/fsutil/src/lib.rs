@@ -22,6 +22,7 @@
 //!   cache conversion), which gets the same fsync-rename-fsync ending.
 //!
 //! ```
+//! use std::io::Write;
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("numbers.txt");
 //! snnkit_fsutil::write_atomic(&path, b"1 2 3\n")?;
