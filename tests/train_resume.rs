@@ -1,5 +1,6 @@
 //! A run stopped after epoch k and resumed with `--resume` ends with the same weights, optimizer
-//! state and metrics (wall times aside) as a run that never stopped (CPU).
+//! state and metrics (wall times aside) as a run that never stopped, and writes byte-identical
+//! checkpoint files (CPU).
 
 mod common;
 
@@ -39,8 +40,20 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     assert_ne!(stale, text, "metrics.jsonl starts with the epoch field");
     std::fs::write(&mpath, text.clone() + &stale).unwrap();
     assert_eq!(read_jsonl(&mpath).unwrap().len(), 2);
+    // A kill between writing `last` and `best` (written in that order) leaves `best` behind `last`;
+    // here it is missing altogether, and the resume restores it.
+    std::fs::remove_file(part.out.join("best.safetensors")).unwrap();
     let resumed = train(&cfg, &opts("split", None), &mut NoProgress).unwrap();
     assert_eq!(resumed.metrics.len(), 3);
+    // The checkpoints are the same bytes, header (metadata key order) included.
+    for name in ["last.safetensors", "best.safetensors"] {
+        let a = std::fs::read(full.out.join(name)).unwrap();
+        let b = std::fs::read(resumed.out.join(name)).unwrap();
+        assert!(
+            a == b,
+            "{name} differs between the resumed and the uninterrupted run"
+        );
+    }
 
     let wa = final_weights(&full.out).unwrap();
     let wb = final_weights(&resumed.out).unwrap();

@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 /// What can go wrong finding, enumerating, loading or generating a dataset.
+///
+/// A variant shows its cause in its message or returns it from `source()`, never both
+/// (`docs/design.md`, "Errors").
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -57,7 +60,7 @@ pub enum Error {
         name: String,
     },
     /// A file system operation failed.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}", .path.display())]
     Io {
         /// The path involved.
         path: PathBuf,

@@ -268,26 +268,9 @@ pub fn generate(out_dir: &Path, cfg: &SynthConfig) -> Result<SynthSummary> {
     })
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder (renamed when complete).
+/// Writes `bytes` to `path` atomically and durably ([`snnkit_fsutil::write_atomic`]).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(path))?;
-    // Temporary files are created private (0600); a dataset is meant to be shared.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(io(path))?;
-    }
-    tmp.as_file().sync_all().map_err(io(path))?;
-    tmp.persist(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
+    snnkit_fsutil::write_atomic(path, bytes).map_err(io(path))
 }
 
 /// One recording: gestures in a shuffled order, plus noise over the whole duration.

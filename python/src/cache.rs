@@ -142,8 +142,9 @@ fn open(path: &Path) -> PyResult<CacheReader> {
             path.display()
         )));
     }
-    // The fingerprint check walks the raw files; `warn_if_stale` does it once, as a Python warning.
-    CacheReader::open_unchecked(path).map_err(error::cache)
+    // Opening does not walk the raw files (`warn_if_stale` does, once, as a Python warning); it refuses a
+    // cache of another decoder or binning version, as the Rust loader does.
+    CacheReader::open(path).map_err(error::cache)
 }
 
 /// Warns (Python ``UserWarning``) when the raw files changed since the cache was written.

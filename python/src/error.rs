@@ -45,7 +45,10 @@ pub fn events(e: snnkit_events::Error) -> PyErr {
     let msg = one_line(&e);
     match &e {
         snnkit_events::Error::Io { source, .. } => io_exception(source.kind(), msg),
-        snnkit_events::Error::Hdf5 { path, .. } if !path.exists() => {
+        snnkit_events::Error::Hdf5 { path, .. }
+        | snnkit_events::Error::Hdf5Library { path, .. }
+            if !path.exists() =>
+        {
             PyFileNotFoundError::new_err(msg)
         }
         _ => PyValueError::new_err(msg),

@@ -7,7 +7,7 @@
 //! HDF5's deflate filter calls) and the writer stores the bytes with `H5Dwrite_chunk`. The file is the same as if
 //! HDF5 had compressed it; readers see ordinary shuffle+deflate chunks.
 
-use std::os::raw::{c_int, c_ulong, c_void};
+use std::os::raw::{c_int, c_ulong};
 
 use crate::error::{Error, Result};
 use crate::format::{Compression, CountType};
@@ -30,28 +30,10 @@ extern "C" {
     ) -> c_int;
 }
 
-// HDF5 1.10.2+ C API (libhdf5 is linked by the hdf5 bindings). hid_t is int64_t since 1.10.
-extern "C" {
-    fn H5Dwrite_chunk(
-        dset_id: i64,
-        dxpl_id: i64,
-        filters: u32,
-        offset: *const u64,
-        data_size: usize,
-        buf: *const c_void,
-    ) -> c_int;
-    fn H5Dread_chunk(
-        dset_id: i64,
-        dxpl_id: i64,
-        offset: *const u64,
-        filters: *mut u32,
-        buf: *mut c_void,
-    ) -> c_int;
-    fn H5Dget_chunk_storage_size(dset_id: i64, offset: *const u64, chunk_bytes: *mut u64) -> c_int;
-}
-
-/// H5P_DEFAULT.
-const H5P_DEFAULT: i64 = 0;
+// Chunk-level reads and writes of the HDF5 C API (1.10.5+), declared by `hdf5-sys` (the `hdf5-metno-sys` crate
+// the bindings link with).
+use hdf5_sys::h5d::{H5Dget_chunk_info_by_coord, H5Dread_chunk, H5Dwrite_chunk};
+use hdf5_sys::h5p::H5P_DEFAULT;
 
 /// One sample's `/frames` chunk, encoded for a given count type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,9 +192,14 @@ pub(crate) fn read_chunk(
         reason: format!("chunk {row}: {what}"),
     };
     hdf5::sync::sync(|| {
-        let mut size = 0u64;
-        // SAFETY: live dataset id, 5-element offset for a 5-D dataset, `size` is a valid out pointer.
-        if unsafe { H5Dget_chunk_storage_size(id, offset.as_ptr(), &mut size) } < 0 || size == 0 {
+        let (mut size, mut filter_mask, mut addr) = (0u64, 0u32, 0u64);
+        // SAFETY: live dataset id, 5-element offset for a 5-D dataset, valid out pointers. An unallocated
+        // chunk reports size 0.
+        if unsafe {
+            H5Dget_chunk_info_by_coord(id, offset.as_ptr(), &mut filter_mask, &mut addr, &mut size)
+        } < 0
+            || size == 0
+        {
             return Err(bad("no stored chunk"));
         }
         // zlib's compressBound is raw + raw/4096 + raw/16384 + raw/2^25 + 13; be generous.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::chunk::{encode, EncodedChunk};
-use crate::error::{Error, Result};
+use crate::error::{one_line, Error, Result, UnitError};
 use crate::format::{CacheMeta, CountType, FrameSetting};
 use crate::reader::CacheReader;
 use crate::writer::CacheWriter;
@@ -41,9 +41,10 @@ pub trait ConvertSource: Sync {
     fn num_units(&self) -> usize;
     /// The raw file of unit `i`, relative to the dataset root (for messages and `--skip-bad` lists).
     fn unit_name(&self, unit: usize) -> String;
-    /// Decodes and bins unit `i`. An `Err` holds a one-line message (with the byte offset where the decoder
-    /// gives one); the conversion fails with it, or skips the unit with `skip_bad`.
-    fn process(&self, unit: usize) -> std::result::Result<Vec<BinnedSample>, String>;
+    /// Decodes and bins unit `i`. An `Err` says why (with the file and byte offset where the decoder gives
+    /// them); the conversion fails with it as the source of [`Error::Source`], or skips the unit with
+    /// `skip_bad`.
+    fn process(&self, unit: usize) -> std::result::Result<Vec<BinnedSample>, UnitError>;
 }
 
 /// Conversion settings.
@@ -98,7 +99,8 @@ pub struct Progress {
 pub struct SkippedFile {
     /// Relative path.
     pub file: String,
-    /// Why (empty when it was skipped in an earlier, interrupted run).
+    /// Why, on one line (the error and its causes joined by `": "`); empty when it was skipped in an earlier,
+    /// interrupted run.
     pub error: String,
 }
 
@@ -170,11 +172,9 @@ pub fn write_split(
         .num_threads(opts.jobs)
         .thread_name(|i| format!("snnkit-convert-{i}"))
         .build()
-        .map_err(|e| {
-            Error::Usage(format!(
-                "cannot start {} conversion threads: {e}",
-                opts.jobs
-            ))
+        .map_err(|source| Error::ThreadPool {
+            threads: opts.jobs,
+            source,
         })?;
     let window = if opts.window > 0 {
         opts.window
@@ -189,13 +189,13 @@ pub fn write_split(
     let mut next_write = first;
 
     pool.in_place_scope(|scope| {
-        let (tx, rx) = channel::<(usize, std::result::Result<Vec<Prepared>, String>)>();
+        let (tx, rx) = channel::<(usize, std::result::Result<Vec<Prepared>, UnitError>)>();
         let spawn = |unit: usize| {
             let tx = tx.clone();
             let cancel = &cancel;
             scope.spawn(move |_| {
                 let result = if cancel.load(Ordering::Relaxed) {
-                    Err("cancelled".to_string())
+                    Err(UnitError::Other("cancelled".to_string()))
                 } else {
                     source
                         .process(unit)
@@ -235,16 +235,16 @@ pub fn write_split(
                             events += s.events;
                         }
                     }
-                    Err(message) if opts.skip_bad => {
+                    Err(e) if opts.skip_bad => {
                         skipped.push(SkippedFile {
                             file: source.unit_name(next_write),
-                            error: message,
+                            error: one_line(&e),
                         });
                     }
-                    Err(message) => {
+                    Err(e) => {
                         outcome = Err(Error::Source {
                             file: source.unit_name(next_write),
-                            message,
+                            source: e,
                         });
                         break 'units;
                     }
@@ -333,7 +333,7 @@ struct Prepared {
 fn prepare(
     samples: Vec<BinnedSample>,
     meta: &CacheMeta,
-) -> std::result::Result<Vec<Prepared>, String> {
+) -> std::result::Result<Vec<Prepared>, UnitError> {
     let full = match meta.setting {
         FrameSetting::Frames { frames, .. } => frames * 2 * meta.height * meta.width,
         FrameSetting::Duration { .. } => 0,
@@ -343,7 +343,10 @@ fn prepare(
         .map(|sample| {
             let chunk = if full > 0 && sample.counts.len() == full {
                 let dtype = CountType::for_max(sample.counts.iter().copied().max().unwrap_or(0));
-                Some(encode(&sample.counts, dtype, meta.compression).map_err(|e| e.to_string())?)
+                Some(
+                    encode(&sample.counts, dtype, meta.compression)
+                        .map_err(|e| UnitError::Encode(Box::new(e)))?,
+                )
             } else {
                 None
             };
@@ -364,6 +367,8 @@ fn up_to_date(path: &Path, meta: &CacheMeta, total: usize) -> Option<SplitSummar
     if key != meta.settings_key() {
         return None;
     }
+    // The key names the versions too; the attributes are what the reader checks, so they must agree.
+    reader.check_versions().ok()?;
     let info = reader.info();
     let file_bytes = reader.file_size();
     Some(SplitSummary {

@@ -11,9 +11,10 @@ use snnkit_frames::{FrameSpec, SensorSize};
 use crate::convert::{
     write_split, BinnedSample, ConvertOptions, ConvertSource, Progress, SplitSummary,
 };
-use crate::error::{Error, Result};
-use crate::fingerprint::fingerprint;
+use crate::error::{Result, UnitError};
+use crate::fingerprint::{fingerprint, FingerprintStatus};
 use crate::format::{CacheMeta, Compression, FrameSetting, SplitBy};
+use crate::reader::CacheReader;
 
 /// The SpikingJelly integration a cache setting stands for.
 pub fn frame_spec(setting: FrameSetting) -> FrameSpec {
@@ -61,9 +62,7 @@ pub struct DatasetSource<'a> {
 impl<'a> DatasetSource<'a> {
     /// Lists `split` of `ds` and groups its samples by raw file.
     pub fn new(ds: &'a dyn Dataset, split: Split, setting: FrameSetting) -> Result<Self> {
-        let samples = ds
-            .samples(split)
-            .map_err(|e| Error::Dataset(e.to_string()))?;
+        let samples = ds.samples(split)?;
         let groups = group_by_source(&samples);
         let (w, h) = ds.sensor_size();
         let sensor = SensorSize {
@@ -91,7 +90,7 @@ impl DatasetSource<'_> {
     fn process_fused(
         &self,
         group: &SourceGroup,
-    ) -> std::result::Result<Option<BinnedSample>, String> {
+    ) -> std::result::Result<Option<BinnedSample>, UnitError> {
         let FrameSpec::SplitByNumber { frames } = self.spec else {
             return Ok(None);
         };
@@ -109,12 +108,11 @@ impl DatasetSource<'_> {
             self.sensor,
             frames,
         )
-        .map_err(|e| format!("{}: {e}", source_entry(sample)))?;
+        .map_err(|e| frames_error(sample, e))?;
         let Some(f) = fused else {
             return Ok(None);
         };
-        let label =
-            u16::try_from(sample.label).map_err(|_| format!("label {} too large", sample.label))?;
+        let label = label_of(sample)?;
         // Every event lands in exactly one count.
         let events = f.counts.iter().map(|&c| u64::from(c)).sum();
         Ok(Some(BinnedSample {
@@ -138,12 +136,12 @@ impl ConvertSource for DatasetSource<'_> {
             .replace('\\', "/")
     }
 
-    fn process(&self, unit: usize) -> std::result::Result<Vec<BinnedSample>, String> {
+    fn process(&self, unit: usize) -> std::result::Result<Vec<BinnedSample>, UnitError> {
         let group = &self.groups[unit];
         if let Some(binned) = self.process_fused(group)? {
             return Ok(vec![binned]);
         }
-        let decoded = read_source(self.ds, &group.source).map_err(|e| e.to_string())?;
+        let decoded = read_source(self.ds, &group.source)?;
         let frame_len = self.sensor.frame_len();
         group
             .samples
@@ -153,15 +151,14 @@ impl ConvertSource for DatasetSource<'_> {
                 let cut = decoded.cut(sample.span);
                 let events = cut.as_ref();
                 let frames = snnkit_frames::integrate(events, self.sensor, &self.spec)
-                    .map_err(|e| format!("{}: {e}", source_entry(sample)))?;
+                    .map_err(|e| frames_error(sample, e))?;
                 let mut counts = frames.counts;
                 // Fixed duration gives zero frames for a sample without events; store one empty frame so every
                 // sample has a shape (its /lengths entry says 1).
                 if counts.is_empty() {
                     counts = vec![0; frame_len];
                 }
-                let label = u16::try_from(sample.label)
-                    .map_err(|_| format!("label {} too large", sample.label))?;
+                let label = label_of(sample)?;
                 Ok(BinnedSample {
                     counts,
                     label,
@@ -171,6 +168,25 @@ impl ConvertSource for DatasetSource<'_> {
             })
             .collect()
     }
+}
+
+/// A binning error of `sample`; a decode error reached through the fused path stays an events error (it
+/// names the file and byte offset already).
+fn frames_error(sample: &Sample, e: snnkit_frames::Error) -> UnitError {
+    match e {
+        snnkit_frames::Error::Decode(e) => UnitError::Events(e),
+        source => UnitError::Frames {
+            sample: source_entry(sample),
+            source,
+        },
+    }
+}
+
+/// The sample's label as the cache stores it.
+fn label_of(sample: &Sample) -> std::result::Result<u16, UnitError> {
+    u16::try_from(sample.label).map_err(|_| UnitError::Label {
+        label: sample.label,
+    })
 }
 
 /// A whole-dataset conversion request (what `snnkit convert` parses its arguments into).
@@ -239,8 +255,7 @@ pub fn convert_dataset(
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<ConvertSummary> {
     let start = Instant::now();
-    let ds = snnkit_datasets::by_name(&req.dataset, &req.root)
-        .map_err(|e| Error::Dataset(e.to_string()))?;
+    let ds = snnkit_datasets::by_name(&req.dataset, &req.root)?;
     let root = ds.root().to_path_buf();
     let abs_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
     let source_fingerprint = fingerprint_of(ds.as_ref())?;
@@ -284,17 +299,62 @@ pub fn convert_dataset(
 
 /// The current fingerprint of dataset `name` at `root` (every raw file, sizes and mtimes).
 pub fn dataset_fingerprint(name: &str, root: &Path) -> Result<String> {
-    let ds = snnkit_datasets::by_name(name, root).map_err(|e| Error::Dataset(e.to_string()))?;
+    let ds = snnkit_datasets::by_name(name, root)?;
     fingerprint_of(ds.as_ref())
 }
 
 /// The fingerprint of every raw file of `ds` under its root.
 fn fingerprint_of(ds: &dyn Dataset) -> Result<String> {
+    RAW_WALKS.with(|w| w.set(w.get() + 1));
     let files: Vec<String> = ds
-        .files()
-        .map_err(|e| Error::Dataset(e.to_string()))?
+        .files()?
         .iter()
         .map(|f| f.to_string_lossy().replace('\\', "/"))
         .collect();
     Ok(fingerprint(ds.root(), &files))
+}
+
+thread_local! {
+    /// Raw-tree walks (dataset file listings for a fingerprint) made on this thread.
+    static RAW_WALKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many times this thread has listed a dataset's raw files to fingerprint them. Lets tests check that
+/// opening a cache (or a loader) never walks the raw tree.
+#[doc(hidden)]
+pub fn raw_walks_on_this_thread() -> u64 {
+    RAW_WALKS.with(|w| w.get())
+}
+
+/// Freshness against the raw files: lives here, beside the dataset knowledge it needs, so the reader itself
+/// never lists a dataset (and `convert -> reader -> dataset_source` is not a cycle).
+impl CacheReader {
+    /// Compares the stored source fingerprint with the dataset's raw files now under the recorded root (the
+    /// dataset is reopened with `snnkit_datasets::by_name`, so caches of unknown dataset names are
+    /// `Unavailable`). Walks the raw tree: call it when the answer is wanted (`snnkit cache info`), not on
+    /// every open.
+    pub fn fingerprint_status(&self) -> FingerprintStatus {
+        let info = self.info();
+        let Some(root) = info.source_root.as_deref() else {
+            return FingerprintStatus::Unavailable {
+                reason: "no source_root recorded".into(),
+            };
+        };
+        let root = Path::new(root);
+        if !root.is_dir() {
+            return FingerprintStatus::Unavailable {
+                reason: format!("{} is not there", root.display()),
+            };
+        }
+        match dataset_fingerprint(&info.dataset, root) {
+            Ok(current) if current == info.source_fingerprint => FingerprintStatus::Match,
+            Ok(current) => FingerprintStatus::Mismatch {
+                stored: info.source_fingerprint.clone(),
+                current,
+            },
+            Err(e) => FingerprintStatus::Unavailable {
+                reason: crate::error::one_line(&e),
+            },
+        }
+    }
 }

@@ -1,4 +1,9 @@
 //! The cache crate's error type.
+//!
+//! Policy (see `docs/design.md`, "Errors"): a variant either shows its cause in its message or
+//! returns it from `source()`, never both. Wrapped errors stay typed (a caller can still ask an
+//! [`snnkit_events::Error`] for its path and byte offset); a command-line tool prints the chain
+//! joined by `": "`.
 
 use std::path::PathBuf;
 
@@ -6,9 +11,10 @@ use std::path::PathBuf;
 ///
 /// Every variant that concerns a file names it, so a CLI can print one line that tells the user where to look.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An HDF5 call failed on this file.
-    #[error("{path}: HDF5 error: {source}")]
+    #[error("{}: HDF5 error", .path.display())]
     Hdf5 {
         /// The cache file.
         path: PathBuf,
@@ -17,7 +23,7 @@ pub enum Error {
         source: hdf5::Error,
     },
     /// Plain file-system error (create, rename, stat, remove).
-    #[error("{path}: {source}")]
+    #[error("{}", .path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
@@ -26,7 +32,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The file is an HDF5 file but not a cache this version understands, or is missing a required part.
-    #[error("{path}: not a valid snnkit cache: {reason}")]
+    #[error("{}: not a valid snnkit cache: {reason}", .path.display())]
     Invalid {
         /// The cache file.
         path: PathBuf,
@@ -35,7 +41,8 @@ pub enum Error {
     },
     /// The cache was written with a format version this reader does not know.
     #[error(
-        "{path}: unsupported cache format_version {found} (this snnkit reads version {supported})"
+        "{}: unsupported cache format_version {found} (this snnkit reads version {supported})",
+        .path.display()
     )]
     UnsupportedVersion {
         /// The cache file.
@@ -45,35 +52,113 @@ pub enum Error {
         /// The version this build supports.
         supported: u64,
     },
-    /// A caller passed something inconsistent (wrong sample size, bad loader settings, ...).
+    /// The cache was made by a decoder or binning version other than this build's, so its frames may differ
+    /// from what this build would compute: it is not served; `snnkit convert` rebuilds it.
+    #[error(
+        "{}: written with {what} {}, this snnkit has {what} {current}; re-run `snnkit convert` to rebuild it",
+        .path.display(),
+        .found.map_or_else(|| "unrecorded".to_string(), |v| v.to_string())
+    )]
+    Stale {
+        /// The cache file.
+        path: PathBuf,
+        /// The attribute that differs (`decoder_version` or `binning_version`).
+        what: &'static str,
+        /// The version stored in the file (`None`: written before versions were recorded).
+        found: Option<u64>,
+        /// This build's version.
+        current: u64,
+    },
+    /// A caller passed something inconsistent (wrong sample size, bad loader settings, ...). The message is
+    /// the crate's own; it never stands in for another error.
     #[error("{0}")]
     Usage(String),
     /// A raw file could not be decoded or cut into samples during conversion.
-    #[error("{}", name_once(file, message))]
+    #[error("cannot convert {file}")]
     Source {
         /// The raw file (relative to the dataset root where known).
         file: String,
-        /// The error, including the byte offset where the decoder reported one.
-        message: String,
+        /// Why; for decode errors it names the file and byte offset.
+        #[source]
+        source: UnitError,
     },
-    /// The dataset definition failed (missing folder, bad label file, ...); the message names the path.
-    #[error("{0}")]
-    Dataset(String),
+    /// The dataset definition failed (missing folder, bad label file, ...); the error names the path.
+    #[error(transparent)]
+    Dataset(#[from] snnkit_datasets::Error),
     /// Conversion was stopped by the caller (progress callback) or an injected failure.
     #[error("conversion interrupted: {0}")]
     Interrupted(String),
+    /// The conversion's worker threads could not be started.
+    #[error("cannot start {threads} conversion threads")]
+    ThreadPool {
+        /// Threads asked for.
+        threads: usize,
+        /// Why the pool failed.
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
     /// A tensor could not be built on the requested device.
-    #[error("tensor error: {0}")]
+    #[error("tensor error")]
     Candle(#[from] candle_core::Error),
 }
 
-/// `"<file>: <message>"`, or just the message when it already names the file (decoder errors carry the path).
-fn name_once(file: &str, message: &str) -> String {
-    if message.contains(file) {
-        message.to_string()
-    } else {
-        format!("{file}: {message}")
+/// Why one conversion unit (a raw file) gave no samples. Kept typed, so that a caller can still ask a
+/// decode error for its file and byte offset.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnitError {
+    /// The dataset layer could not read the raw file (names the file, and the byte offset for decode errors).
+    #[error(transparent)]
+    Dataset(#[from] snnkit_datasets::Error),
+    /// The event decoder failed (names the file and the byte offset).
+    #[error(transparent)]
+    Events(#[from] snnkit_events::Error),
+    /// Binning a sample into frames failed.
+    #[error("sample {sample}")]
+    Frames {
+        /// The sample's `/sources` entry (`<file>#<segment>`).
+        sample: String,
+        /// What the binning reported.
+        #[source]
+        source: snnkit_frames::Error,
+    },
+    /// A label does not fit the cache's `u16` labels.
+    #[error("label {label} does not fit in 16 bits")]
+    Label {
+        /// The label.
+        label: usize,
+    },
+    /// A sample's chunk could not be encoded.
+    #[error(transparent)]
+    Encode(Box<Error>),
+    /// A custom [`crate::convert::ConvertSource`]'s own reason.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for UnitError {
+    fn from(message: String) -> Self {
+        UnitError::Other(message)
     }
+}
+
+impl From<&str> for UnitError {
+    fn from(message: &str) -> Self {
+        UnitError::Other(message.to_string())
+    }
+}
+
+/// `error: cause: root cause` on one line, for messages kept as text (the `skipped_files` list of a
+/// conversion summary). A CLI prints errors the same way.
+pub fn one_line(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    msg
 }
 
 /// Result alias for this crate.

@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 /// The cache format version this build writes and the only one it reads.
 pub const FORMAT_VERSION: u64 = 1;
 
+/// The event decoders' output version ([`snnkit_events::DECODER_VERSION`]); stored in every cache and part of
+/// its settings key, so a cache made before a decoder change is rebuilt rather than served.
+pub const DECODER_VERSION: u64 = snnkit_events::DECODER_VERSION;
+/// The binning's output version ([`snnkit_frames::BINNING_VERSION`]); stored and keyed like
+/// [`DECODER_VERSION`].
+pub const BINNING_VERSION: u64 = snnkit_frames::BINNING_VERSION;
+
 /// Dataset holding the frames, `[N, T, 2, H, W]`, one sample per chunk.
 pub const FRAMES: &str = "frames";
 /// Dataset holding the labels, `u16 [N]`.
@@ -223,10 +230,13 @@ pub struct CacheMeta {
 
 impl CacheMeta {
     /// A canonical string of everything that must match for a temp file to be resumed (or a finished cache to
-    /// count as up to date): the format version and all settings, but not timestamps or progress.
+    /// count as up to date): the format, decoder and binning versions and all settings, but not timestamps or
+    /// progress.
     pub fn settings_key(&self) -> String {
         let value = serde_json::json!({
             "format_version": FORMAT_VERSION,
+            "decoder_version": DECODER_VERSION,
+            "binning_version": BINNING_VERSION,
             "dataset": self.dataset,
             "split": self.split,
             "setting": self.setting,
@@ -246,6 +256,10 @@ pub mod attr {
     pub const FORMAT_VERSION: &str = "format_version";
     /// String, the snnkit version that wrote the file.
     pub const SNNKIT_VERSION: &str = "snnkit_version";
+    /// `u64`, [`super::DECODER_VERSION`] of the build that wrote the file.
+    pub const DECODER_VERSION: &str = "decoder_version";
+    /// `u64`, [`super::BINNING_VERSION`] of the build that wrote the file.
+    pub const BINNING_VERSION: &str = "binning_version";
     /// String.
     pub const DATASET: &str = "dataset";
     /// String.

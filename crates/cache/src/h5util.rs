@@ -6,7 +6,7 @@ use std::str::FromStr;
 use hdf5::types::VarLenUnicode;
 use hdf5::{H5Type, Location};
 
-use crate::error::{Error, H5Context, Result};
+use crate::error::{Error, H5Context, IoContext, Result};
 
 /// Writes (or replaces) a scalar UTF-8 string attribute.
 pub(crate) fn set_str(loc: &Location, path: &Path, name: &str, value: &str) -> Result<()> {
@@ -91,62 +91,125 @@ pub(crate) fn write_sample<T: H5Type + Copy + Default, F: Fn(u32) -> T>(
         .h5(path)
 }
 
-extern "C" {
-    // HDF5 C API; for the default (sec2) driver the handle is a pointer to the POSIX file descriptor.
-    fn H5Fget_vfd_handle(
-        file_id: i64,
-        fapl_id: i64,
-        file_handle: *mut *mut std::os::raw::c_void,
-    ) -> i32;
+/// An open HDF5 file plus the `flock` that guards it.
+///
+/// libhdf5 opens files without `O_CLOEXEC` and takes its `flock` on that descriptor, so a child process
+/// started by another thread between the open and any later `fcntl(FD_CLOEXEC)` inherited the descriptor and
+/// kept the lock after the cache was closed (a reopen then failed until the child exited). So HDF5's own locking
+/// is switched off for the files this crate opens, and the same lock (`LOCK_SH` to read, `LOCK_EX` to write,
+/// never waiting, as libhdf5 does) is taken on a descriptor opened by `std::fs`, which is close-on-exec from
+/// the start: no window, whatever other threads do. Other HDF5 programs (h5py) still see the lock.
+pub(crate) struct H5File {
+    // Declared first so it is dropped (closed) before the lock is released.
+    file: hdf5::File,
+    _lock: std::fs::File,
 }
 
-#[cfg(unix)]
-extern "C" {
-    fn fcntl(fd: std::os::raw::c_int, cmd: std::os::raw::c_int, ...) -> std::os::raw::c_int;
+impl std::ops::Deref for H5File {
+    type Target = hdf5::File;
+    fn deref(&self) -> &hdf5::File {
+        &self.file
+    }
 }
 
-/// Marks the file descriptor of an open HDF5 file close-on-exec. HDF5 opens files without `O_CLOEXEC`, so a
-/// child process started while a cache is open (a test runner, `snnkit demo` running subcommands) would inherit
-/// the descriptor and with it HDF5's `flock` lock, and the file could not be reopened until that child exits.
-pub(crate) fn close_on_exec(file: &hdf5::File) {
+impl H5File {
+    /// Closes the HDF5 file (reporting errors), then releases the lock.
+    pub(crate) fn close(self, path: &Path) -> Result<()> {
+        self.file.close().h5(path)
+    }
+}
+
+/// Opens (or creates) `path` for the lock and takes it without waiting.
+fn lock(path: &Path, exclusive: bool, create: bool) -> Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(create)
+        .create(create)
+        .truncate(false)
+        .open(path)
+        .io(path)?;
     #[cfg(unix)]
     {
-        const F_GETFD: std::os::raw::c_int = 1;
-        const F_SETFD: std::os::raw::c_int = 2;
-        const FD_CLOEXEC: std::os::raw::c_int = 1;
+        use std::os::fd::AsRawFd;
+        let op = if exclusive {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_SH
+        };
+        // SAFETY: flock on a descriptor this function owns; it only changes the lock state.
+        if unsafe { libc::flock(f.as_raw_fd(), op | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            // Only a held lock is an error; a file system without flock is used unlocked, as libhdf5
+            // does when locking is unsupported.
+            if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Ok(f);
+            }
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(
+                    e.kind(),
+                    format!("the file is locked by another process ({e})"),
+                ),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = exclusive;
+    Ok(f)
+}
+
+/// A file builder with HDF5's own locking off (the crate's lock is taken by [`lock`] instead).
+fn builder() -> hdf5::FileBuilder {
+    let mut b = hdf5::File::with_options();
+    b.with_fapl(|p| p.file_locking(false));
+    b
+}
+
+/// Marks the descriptor of an open HDF5 file close-on-exec, so children do not keep the file open. With the
+/// lock held elsewhere (see [`H5File`]) an inherited descriptor no longer blocks anyone; this only keeps
+/// children's descriptor tables clean.
+fn close_on_exec(file: &hdf5::File) {
+    #[cfg(unix)]
+    {
         let mut handle: *mut std::os::raw::c_void = std::ptr::null_mut();
-        // SAFETY: `file.id()` is a live file id; H5P_DEFAULT (0) selects the file's own access properties; on
+        // SAFETY: `file.id()` is a live file id; H5P_DEFAULT selects the file's own access properties; on
         // success `handle` points to the sec2 driver's `int` descriptor, which stays valid while the file is open.
         // fcntl on that descriptor only changes its flags. Failures leave the descriptor as it was.
         hdf5::sync::sync(|| unsafe {
-            if H5Fget_vfd_handle(file.id(), 0, &mut handle) >= 0 && !handle.is_null() {
+            if hdf5_sys::h5f::H5Fget_vfd_handle(file.id(), hdf5_sys::h5p::H5P_DEFAULT, &mut handle)
+                >= 0
+                && !handle.is_null()
+            {
                 let fd = *(handle as *const std::os::raw::c_int);
-                let flags = fcntl(fd, F_GETFD);
+                let flags = libc::fcntl(fd, libc::F_GETFD);
                 if flags >= 0 {
-                    fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+                    libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
                 }
             }
         });
     }
 }
 
-/// `hdf5::File::open` + [`close_on_exec`].
-pub(crate) fn open_file(path: &Path) -> Result<hdf5::File> {
-    let f = hdf5::File::open(path).h5(path)?;
-    close_on_exec(&f);
-    Ok(f)
+/// Opens `path` read-only under a shared lock.
+pub(crate) fn open_file(path: &Path) -> Result<H5File> {
+    let lock = lock(path, false, false)?;
+    let file = builder().open(path).h5(path)?;
+    close_on_exec(&file);
+    Ok(H5File { file, _lock: lock })
 }
 
-/// `hdf5::File::open_rw` + [`close_on_exec`].
-pub(crate) fn open_file_rw(path: &Path) -> Result<hdf5::File> {
-    let f = hdf5::File::open_rw(path).h5(path)?;
-    close_on_exec(&f);
-    Ok(f)
+/// Opens `path` read-write under an exclusive lock.
+pub(crate) fn open_file_rw(path: &Path) -> Result<H5File> {
+    let lock = lock(path, true, false)?;
+    let file = builder().open_rw(path).h5(path)?;
+    close_on_exec(&file);
+    Ok(H5File { file, _lock: lock })
 }
 
-/// `hdf5::File::create` + [`close_on_exec`].
-pub(crate) fn create_file(path: &Path) -> Result<hdf5::File> {
-    let f = hdf5::File::create(path).h5(path)?;
-    close_on_exec(&f);
-    Ok(f)
+/// Creates (truncates) `path` under an exclusive lock.
+pub(crate) fn create_file(path: &Path) -> Result<H5File> {
+    let lock = lock(path, true, true)?;
+    let file = builder().create(path).h5(path)?;
+    close_on_exec(&file);
+    Ok(H5File { file, _lock: lock })
 }

@@ -5,8 +5,9 @@
 //! Reading and loading (what the trainer uses):
 //! - [`CacheReader`]`::open(path)` → [`CacheInfo`] via `.info()` (dataset, split, `frames` T, `height`, `width`,
 //!   `dtype`, `class_names`, ...), `.len()`, `.labels() -> &[u16]`, `.read_sample(i) -> Vec<u32>` (`[T,2,H,W]`),
-//!   `.sources()`, `.class_counts()`, `.fingerprint_status()`. Refuses unknown format versions
-//!   ([`Error::UnsupportedVersion`]); warns (`tracing::warn!`) when the raw files changed since conversion.
+//!   `.sources()`, `.class_counts()`, `.fingerprint_status()` (walks the raw files; opening does not). Refuses
+//!   unknown format versions ([`Error::UnsupportedVersion`]) and caches of another decoder or binning version
+//!   ([`Error::Stale`]; `open_unchecked` opens those too, to describe them).
 //! - [`Loader`]`::open(path, `[`LoaderConfig`]`, &device)` or `Loader::new(reader, config, &device)`;
 //!   `.epoch(epoch) -> `[`EpochIter`] yielding `Result<`[`Batch`]`>` (`.host_epoch(epoch)`: [`HostBatch`]es in host
 //!   memory, no tensors); `.batches_per_epoch()`, `.len()`,
@@ -45,13 +46,18 @@ mod loader;
 mod reader;
 pub mod writer;
 
+#[doc(hidden)]
+pub use dataset_source::raw_walks_on_this_thread;
 pub use dataset_source::{
     convert_dataset, dataset_fingerprint, frame_spec, source_entry, split_path, ConvertSummary,
     DatasetConvert, DatasetSource,
 };
-pub use error::{Error, Result};
+pub use error::{one_line, Error, Result, UnitError};
 pub use fingerprint::FingerprintStatus;
-pub use format::{CacheMeta, Compression, CountType, FrameSetting, SplitBy, FORMAT_VERSION};
+pub use format::{
+    CacheMeta, Compression, CountType, FrameSetting, SplitBy, BINNING_VERSION, DECODER_VERSION,
+    FORMAT_VERSION,
+};
 pub use loader::{
     Augment, Batch, Downsample, EpochIter, HostBatch, Loader, LoaderConfig, Pool, Prefetch,
 };

@@ -1,4 +1,8 @@
 //! The cache reader: opens a split file, checks its version and shape, reads samples.
+//!
+//! The reader knows nothing of datasets or raw files: whether the raw files changed since conversion is asked
+//! by the layer that knows datasets ([`CacheReader::fingerprint_status`], in `dataset_source.rs`), so opening a
+//! cache never walks the raw tree.
 
 use std::path::{Path, PathBuf};
 
@@ -10,9 +14,9 @@ use rayon::prelude::*;
 
 use crate::chunk::{decode, read_chunk, Codec, Stored};
 use crate::error::{Error, H5Context, Result};
-use crate::fingerprint::FingerprintStatus;
 use crate::format::{
-    attr, CountType, FrameSetting, SplitBy, FORMAT_VERSION, FRAMES, LABELS, LENGTHS, SOURCES,
+    attr, CountType, FrameSetting, SplitBy, BINNING_VERSION, DECODER_VERSION, FORMAT_VERSION,
+    FRAMES, LABELS, LENGTHS, SOURCES,
 };
 use crate::h5util::{get_str, get_u64, has_attr};
 
@@ -49,6 +53,11 @@ pub struct CacheInfo {
     pub source_fingerprint: String,
     /// Dataset root at conversion time, if recorded.
     pub source_root: Option<String>,
+    /// [`snnkit_events::DECODER_VERSION`] of the build that wrote the file (`None`: written before it was
+    /// recorded).
+    pub decoder_version: Option<u64>,
+    /// [`snnkit_frames::BINNING_VERSION`] of the build that wrote the file (`None`: not recorded).
+    pub binning_version: Option<u64>,
     /// Completion time (RFC 3339, UTC).
     pub created: String,
     /// `none` or `deflate:LEVEL`.
@@ -66,7 +75,7 @@ impl CacheInfo {
 
 /// An open cache file. Cheap to query; samples are read on demand, one HDF5 chunk each.
 pub struct CacheReader {
-    file: hdf5::File,
+    file: crate::h5util::H5File,
     frames_ds: hdf5::Dataset,
     info: CacheInfo,
     labels: Vec<u16>,
@@ -74,21 +83,18 @@ pub struct CacheReader {
 }
 
 impl CacheReader {
-    /// Opens `path`, refusing unknown format versions and malformed files, and logs a warning (`tracing`) when
-    /// the raw files it was converted from changed since (see [`CacheReader::fingerprint_status`]).
+    /// Opens `path` to serve its samples, refusing unknown format versions, malformed files, and caches made
+    /// by another decoder or binning version ([`Error::Stale`]: their frames may not be what this build
+    /// computes; `snnkit convert` rebuilds them). Does not look at the raw files (see
+    /// [`CacheReader::fingerprint_status`] for that).
     pub fn open(path: &Path) -> Result<Self> {
         let reader = Self::open_unchecked(path)?;
-        if let FingerprintStatus::Mismatch { stored, current } = reader.fingerprint_status() {
-            tracing::warn!(
-                "{}: the raw files changed since this cache was written (fingerprint {stored}, now {current}); \
-                 re-run `snnkit convert` to refresh it",
-                path.display()
-            );
-        }
+        reader.check_versions()?;
         Ok(reader)
     }
 
-    /// Like [`CacheReader::open`] without the fingerprint check (no file-system walk over the raw files).
+    /// Like [`CacheReader::open`] but also opens caches of other decoder or binning versions, to describe
+    /// them (`snnkit cache info`) or decide whether to rebuild them.
     pub fn open_unchecked(path: &Path) -> Result<Self> {
         let file = crate::h5util::open_file(path)?;
         let invalid = |reason: String| Error::Invalid {
@@ -191,6 +197,13 @@ impl CacheReader {
                 None
             }
         };
+        let opt_u64 = |name: &str| {
+            if has_attr(&file, name) {
+                get_u64(&file, path, name).ok()
+            } else {
+                None
+            }
+        };
         let skipped_files = opt_str(attr::SKIPPED_FILES)
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
@@ -210,6 +223,8 @@ impl CacheReader {
             class_names,
             source_fingerprint: get_str(&file, path, attr::SOURCE_FINGERPRINT)?,
             source_root: opt_str(attr::SOURCE_ROOT),
+            decoder_version: opt_u64(attr::DECODER_VERSION),
+            binning_version: opt_u64(attr::BINNING_VERSION),
             created: opt_str(attr::CREATED).unwrap_or_default(),
             compression: opt_str(attr::COMPRESSION).unwrap_or_default(),
             skipped_files,
@@ -221,6 +236,32 @@ impl CacheReader {
             labels,
             lengths,
         })
+    }
+
+    /// [`Error::Stale`] when the file was made by another decoder or binning version than this build's.
+    pub fn check_versions(&self) -> Result<()> {
+        for (what, found, current) in [
+            (
+                attr::DECODER_VERSION,
+                self.info.decoder_version,
+                DECODER_VERSION,
+            ),
+            (
+                attr::BINNING_VERSION,
+                self.info.binning_version,
+                BINNING_VERSION,
+            ),
+        ] {
+            if found != Some(current) {
+                return Err(Error::Stale {
+                    path: self.info.path.clone(),
+                    what,
+                    found,
+                    current,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A string attribute of the file (`None` when absent or not a string).
@@ -348,38 +389,6 @@ impl CacheReader {
             .unwrap_or(0)
     }
 
-    /// Compares the stored source fingerprint with the dataset's raw files now under the recorded root (the
-    /// dataset is reopened with `snnkit_datasets::by_name`, so caches of unknown dataset names are `Unavailable`).
-    pub fn fingerprint_status(&self) -> FingerprintStatus {
-        let Some(root) = self.info.source_root.as_deref() else {
-            return FingerprintStatus::Unavailable {
-                reason: "no source_root recorded".into(),
-            };
-        };
-        let root = Path::new(root);
-        if !root.is_dir() {
-            return FingerprintStatus::Unavailable {
-                reason: format!("{} is not there", root.display()),
-            };
-        }
-        let current = match crate::dataset_source::dataset_fingerprint(&self.info.dataset, root) {
-            Ok(f) => f,
-            Err(e) => {
-                return FingerprintStatus::Unavailable {
-                    reason: e.to_string(),
-                }
-            }
-        };
-        if current == self.info.source_fingerprint {
-            FingerprintStatus::Match
-        } else {
-            FingerprintStatus::Mismatch {
-                stored: self.info.source_fingerprint.clone(),
-                current,
-            }
-        }
-    }
-
     /// Per-class sample counts, index = label.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.info.class_names.len()];
@@ -428,7 +437,7 @@ impl CacheReader {
                     (1, info.frames, 2, info.height, info.width),
                     &f,
                 )
-                .map_err(|e| Error::Usage(e.to_string()))?;
+                .map_err(|e| Error::Usage(format!("sample shape: {e}")))?;
                 ds.as_writer()
                     .write_slice(&view, ndarray17::s![i..i + 1, .., .., .., ..])
                     .h5(&scratch)?;

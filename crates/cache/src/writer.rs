@@ -21,10 +21,10 @@ use hdf5::H5Type;
 use crate::chunk::{write_chunk, EncodedChunk};
 use crate::error::{Error, H5Context, IoContext, Result};
 use crate::format::{
-    attr, CacheMeta, Compression, CountType, FrameSetting, FORMAT_VERSION, FRAMES, LABELS, LENGTHS,
-    SOURCES,
+    attr, CacheMeta, Compression, CountType, FrameSetting, BINNING_VERSION, DECODER_VERSION,
+    FORMAT_VERSION, FRAMES, LABELS, LENGTHS, SOURCES,
 };
-use crate::h5util::{get_str, get_u64, has_attr, set_str, set_u64, write_sample};
+use crate::h5util::{get_str, get_u64, has_attr, set_str, set_u64, write_sample, H5File};
 
 /// The temp file a cache at `path` is written to before the final rename (`train.h5` → `train.h5.tmp`).
 pub fn temp_path(path: &Path) -> PathBuf {
@@ -50,7 +50,7 @@ pub struct ResumeState {
 pub struct CacheWriter {
     path: PathBuf,
     tmp: PathBuf,
-    file: Option<hdf5::File>,
+    file: Option<H5File>,
     meta: CacheMeta,
     dtype: CountType,
     /// Frames per sample in `/frames` (T, or the longest so far for fixed-duration caches).
@@ -97,7 +97,8 @@ impl CacheWriter {
         }
         match Self::reopen(path, &tmp, meta) {
             Ok((writer, state)) => Ok((writer, state)),
-            Err(reason) => {
+            Err(restart) => {
+                let reason = restart.to_string();
                 tracing::warn!("{}: restarting conversion: {reason}", tmp.display());
                 let writer = Self::create(path, meta)?;
                 Ok((
@@ -111,20 +112,24 @@ impl CacheWriter {
         }
     }
 
-    fn reopen(path: &Path, tmp: &Path, meta: &CacheMeta) -> Result<(Self, ResumeState), String> {
-        let file = crate::h5util::open_file_rw(tmp)
-            .map_err(|e| format!("temp file does not open: {e}"))?;
-        let err = |e: Error| e.to_string();
-        let key = get_str(&file, tmp, attr::SETTINGS_KEY).map_err(err)?;
+    fn reopen(
+        path: &Path,
+        tmp: &Path,
+        meta: &CacheMeta,
+    ) -> std::result::Result<(Self, ResumeState), Restart> {
+        let file = crate::h5util::open_file_rw(tmp)?;
+        let key = get_str(&file, tmp, attr::SETTINGS_KEY)?;
         if key != meta.settings_key() {
-            return Err("the temp file was written with different settings or raw files".into());
+            return Err(Restart::Why(
+                "the temp file was written with different settings, raw files or decoder/binning versions"
+                    .into(),
+            ));
         }
-        let units_done = get_u64(&file, tmp, attr::UNITS_DONE).map_err(err)?;
-        let samples_done = get_u64(&file, tmp, attr::SAMPLES_DONE).map_err(err)? as usize;
-        let skipped: Vec<String> =
-            serde_json::from_str(&get_str(&file, tmp, attr::SKIPPED_FILES).map_err(err)?)
-                .map_err(|e| format!("bad {} attribute: {e}", attr::SKIPPED_FILES))?;
-        let frames_ds = file.dataset(FRAMES).map_err(|e| e.to_string())?;
+        let units_done = get_u64(&file, tmp, attr::UNITS_DONE)?;
+        let samples_done = get_u64(&file, tmp, attr::SAMPLES_DONE)? as usize;
+        let skipped: Vec<String> = serde_json::from_str(&get_str(&file, tmp, attr::SKIPPED_FILES)?)
+            .map_err(|e| Restart::Why(format!("bad {} attribute: {e}", attr::SKIPPED_FILES)))?;
+        let frames_ds = file.dataset(FRAMES).h5(tmp)?;
         let shape = frames_ds.shape();
         if shape.len() != 5
             || shape[0] < samples_done
@@ -132,46 +137,46 @@ impl CacheWriter {
             || shape[3] != meta.height
             || shape[4] != meta.width
         {
-            return Err(format!(
+            return Err(Restart::Why(format!(
                 "/frames has shape {shape:?}, inconsistent with the checkpoint"
-            ));
+            )));
         }
         let dtype = frames_ds
             .dtype()
             .ok()
             .and_then(|d| CountType::from_size(d.size()))
-            .ok_or("/frames has an unexpected element type")?;
+            .ok_or_else(|| Restart::Why("/frames has an unexpected element type".into()))?;
         let frames = shape[1];
         let mut names = vec![FRAMES, LABELS, SOURCES];
         if matches!(meta.setting, FrameSetting::Duration { .. }) {
             names.push(LENGTHS);
         }
         for name in &names {
-            let ds = file.dataset(name).map_err(|e| format!("/{name}: {e}"))?;
+            let ds = file.dataset(name).h5(tmp)?;
             let mut s = ds.shape();
             let rows = s.first().copied().unwrap_or(0);
             if s.is_empty() || rows < samples_done {
-                return Err(format!(
+                return Err(Restart::Why(format!(
                     "/{name} has shape {s:?}, checkpoint says {samples_done} rows"
-                ));
+                )));
             }
             // Rows written after the checkpoint are redone, so drop them.
             s[0] = samples_done;
-            ds.resize(s).map_err(|e| format!("/{name}: resize: {e}"))?;
+            ds.resize(s).h5(tmp)?;
         }
         // Every checkpointed chunk must decompress (deflate checks an Adler-32 of each chunk).
         for i in 0..samples_done {
             frames_ds
                 .as_reader()
                 .read_slice::<u32, _, ndarray17::Ix5>(ndarray17::s![i..i + 1, .., .., .., ..])
-                .map_err(|e| format!("sample {i} does not read back: {e}"))?;
+                .h5(tmp)?;
         }
         file.dataset(LABELS)
             .and_then(|d| d.read_raw::<u16>())
-            .map_err(|e| format!("/labels does not read back: {e}"))?;
+            .h5(tmp)?;
         file.dataset(SOURCES)
             .and_then(|d| d.read_raw::<VarLenUnicode>())
-            .map_err(|e| format!("/sources does not read back: {e}"))?;
+            .h5(tmp)?;
         let writer = CacheWriter {
             path: path.to_path_buf(),
             tmp: tmp.to_path_buf(),
@@ -212,7 +217,7 @@ impl CacheWriter {
         2 * self.meta.height * self.meta.width
     }
 
-    fn file(&self) -> Result<&hdf5::File> {
+    fn file(&self) -> Result<&H5File> {
         // `None` only inside `rewrite`, or after a rewrite whose temp file could not be reopened.
         self.file
             .as_ref()
@@ -349,12 +354,10 @@ impl CacheWriter {
             file.flush().h5(&path)?;
         }
         if let Some(file) = self.file.take() {
-            file.close().h5(&path)?;
+            file.close(&path)?;
         }
-        std::fs::File::open(&self.tmp)
-            .and_then(|f| f.sync_all())
-            .io(&self.tmp)?;
-        std::fs::rename(&self.tmp, &self.path).io(&self.path)?;
+        // The workspace's one durable ending: fsync the file, rename, fsync the folder.
+        snnkit_fsutil::persist(&self.tmp, &self.path).io(&self.path)?;
         Ok(self.path.clone())
     }
 
@@ -413,10 +416,10 @@ impl CacheWriter {
                 attr::SKIPPED_FILES,
                 &get_str(&old, &self.tmp, attr::SKIPPED_FILES)?,
             )?;
-            new.close().h5(&staging)?;
+            new.close(&staging)?;
             Ok(())
         })();
-        old.close().h5(&self.tmp)?;
+        old.close(&self.tmp)?;
         if let Err(e) = result.and_then(|()| std::fs::rename(&staging, &self.tmp).io(&self.tmp)) {
             // Carry on with the temp file as it was, so the writer stays usable (a checkpoint, a resume).
             let _ = std::fs::remove_file(&staging);
@@ -427,6 +430,28 @@ impl CacheWriter {
         self.dtype = dtype;
         self.frames = frames;
         Ok(())
+    }
+}
+
+/// Why an interrupted temp file is not resumed: a mismatch found by the writer, or an error reading it
+/// (kept typed until it becomes the one-line [`ResumeState::restarted`] text).
+enum Restart {
+    Why(String),
+    Cache(Error),
+}
+
+impl From<Error> for Restart {
+    fn from(e: Error) -> Self {
+        Restart::Cache(e)
+    }
+}
+
+impl std::fmt::Display for Restart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Restart::Why(reason) => f.write_str(reason),
+            Restart::Cache(e) => f.write_str(&crate::error::one_line(e)),
+        }
     }
 }
 
@@ -474,12 +499,7 @@ fn json_list(items: &[String]) -> String {
 }
 
 /// Creates an empty split file with the datasets (zero rows, resizable) and the static attributes.
-fn create_file(
-    path: &Path,
-    meta: &CacheMeta,
-    dtype: CountType,
-    frames: usize,
-) -> Result<hdf5::File> {
+fn create_file(path: &Path, meta: &CacheMeta, dtype: CountType, frames: usize) -> Result<H5File> {
     let file = crate::h5util::create_file(path)?;
     let (h, w) = (meta.height, meta.width);
     let builder = file.new_dataset_builder();
@@ -518,6 +538,8 @@ fn create_file(
     }
     set_u64(&file, path, attr::FORMAT_VERSION, FORMAT_VERSION)?;
     set_str(&file, path, attr::SNNKIT_VERSION, env!("CARGO_PKG_VERSION"))?;
+    set_u64(&file, path, attr::DECODER_VERSION, DECODER_VERSION)?;
+    set_u64(&file, path, attr::BINNING_VERSION, BINNING_VERSION)?;
     set_str(&file, path, attr::DATASET, &meta.dataset)?;
     set_str(&file, path, attr::SPLIT, &meta.split)?;
     set_u64(&file, path, attr::FRAMES, frames as u64)?;

@@ -10,16 +10,8 @@ use std::time::Duration;
 use common::{meta, sample};
 use snnkit_cache::convert::{write_split, BinnedSample, ConvertOptions, ConvertSource};
 use snnkit_cache::writer::temp_path;
+use snnkit_cache::UnitError;
 use snnkit_cache::{CacheReader, Compression, Error};
-
-/// HDF5 opens files without close-on-exec; the cache crate sets the flag right after opening, but a child spawned
-/// in between (the SIGKILL test) would still inherit the descriptor and its `flock` lock. The tests of this binary
-/// therefore run one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 const T: usize = 2;
 const H: usize = 8;
@@ -40,7 +32,7 @@ impl ConvertSource for Fake {
     fn unit_name(&self, unit: usize) -> String {
         format!("rec{unit:03}.aedat")
     }
-    fn process(&self, unit: usize) -> Result<Vec<BinnedSample>, String> {
+    fn process(&self, unit: usize) -> Result<Vec<BinnedSample>, UnitError> {
         std::thread::sleep(self.delay);
         if Some(unit) == self.bad {
             return Err("truncated packet at byte 1234".into());
@@ -135,7 +127,6 @@ fn reference(dir: &Path, units: usize) -> PathBuf {
 
 #[test]
 fn output_does_not_depend_on_jobs() {
-    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let a = reference(dir.path(), 12);
     let b = dir.path().join("j3/train.h5");
@@ -193,7 +184,6 @@ fn output_does_not_depend_on_jobs() {
 
 #[test]
 fn interrupted_conversion_resumes_to_identical_output() {
-    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let a = reference(dir.path(), 12);
     for (stop_after, checkpoint) in [
@@ -230,7 +220,6 @@ fn interrupted_conversion_resumes_to_identical_output() {
 
 #[test]
 fn corrupt_file_fails_with_its_name_unless_skipped() {
-    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad/train.h5");
     let src = Fake {
@@ -238,7 +227,8 @@ fn corrupt_file_fails_with_its_name_unless_skipped() {
         ..fake(8)
     };
     let err = go(&path, &src, &opts(2)).expect_err("corrupt file must fail");
-    let msg = err.to_string();
+    // The chain, as a CLI prints it: the unit's name, then the source's own reason.
+    let msg = snnkit_cache::one_line(&err);
     assert!(
         msg.contains("rec004.aedat") && msg.contains("byte 1234"),
         "{msg}"
@@ -270,7 +260,6 @@ fn corrupt_file_fails_with_its_name_unless_skipped() {
 
 #[test]
 fn finished_cache_with_same_settings_is_left_alone() {
-    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let a = reference(dir.path(), 4);
     let before = std::fs::metadata(&a).unwrap().modified().unwrap();
@@ -314,7 +303,6 @@ fn kill_child_helper() {
 
 #[test]
 fn sigkill_midway_then_resume() {
-    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("ref/train.h5");
     go(&a, &fake(KILL_UNITS), &opts(2)).unwrap();

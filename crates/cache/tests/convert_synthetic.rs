@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use snnkit_cache::convert::ConvertOptions;
 use snnkit_cache::{
     convert_dataset, frame_spec, split_path, CacheReader, DatasetConvert, Error, FingerprintStatus,
-    FrameSetting, SplitBy,
+    FrameSetting, Loader, LoaderConfig, SplitBy, UnitError,
 };
 use snnkit_datasets::synthetic::{generate, SynthClass, SynthConfig};
 use snnkit_datasets::{by_name, load_samples, Split};
@@ -192,6 +192,25 @@ fn corrupt_recording_is_named_or_skipped_and_fingerprint_changes() {
         .expect_err("corrupt file accepted");
     let victim_name = victim.to_string_lossy().to_string();
     assert!(err.to_string().contains(&victim_name), "{err}");
+    // The decoder's error stays typed through the cache crate: its file and byte offset can be asked for.
+    match &err {
+        Error::Source {
+            file,
+            source: UnitError::Dataset(snnkit_datasets::Error::Events(e)),
+        } => {
+            assert_eq!(file, &victim_name);
+            assert_eq!(e.path(), victim_path.as_path());
+            let offset = e.offset().expect("a decode error has a byte offset");
+            assert!(
+                offset as usize >= header_end,
+                "offset {offset} in the header"
+            );
+        }
+        other => panic!("expected a typed decode error, got {other:?}"),
+    }
+    // Printed as a chain, the file and offset appear once each.
+    let line = snnkit_cache::one_line(&err);
+    assert_eq!(line.matches(": byte ").count(), 1, "{line}");
 
     let mut req = request(&root, &out, setting, 2);
     req.options.skip_bad = true;
@@ -206,4 +225,97 @@ fn corrupt_recording_is_named_or_skipped_and_fingerprint_changes() {
         .iter()
         .all(|src| !src.starts_with(&victim_name)));
     assert_eq!(r.info().skipped_files, vec![victim_name]);
+}
+
+/// Opening a cache or a loader never lists the raw files; asking for the fingerprint status does.
+#[test]
+fn opening_a_cache_does_not_walk_the_raw_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_dataset(dir.path());
+    let setting = FrameSetting::Frames {
+        frames: 4,
+        split_by: SplitBy::Number,
+    };
+    let out = dir.path().join("cache");
+    convert_dataset(&request(&root, &out, setting, 1), &mut quiet).unwrap();
+    let train = split_path(&out, "synthetic", setting, "train");
+    let before = snnkit_cache::raw_walks_on_this_thread();
+    let loader = Loader::open(&train, LoaderConfig::eval(2), &candle_core::Device::Cpu).unwrap();
+    let reader = CacheReader::open(&train).unwrap();
+    assert!(loader.len() > 0);
+    assert_eq!(
+        snnkit_cache::raw_walks_on_this_thread(),
+        before,
+        "open walked the raw files"
+    );
+    assert_eq!(reader.fingerprint_status(), FingerprintStatus::Match);
+    assert_eq!(snnkit_cache::raw_walks_on_this_thread(), before + 1);
+}
+
+/// A cache records the decoder and binning versions; one written by another version is refused by the
+/// reader (not served) and rebuilt by the next conversion.
+#[test]
+fn caches_of_another_decoder_or_binning_version_are_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_dataset(dir.path());
+    let setting = FrameSetting::Frames {
+        frames: 4,
+        split_by: SplitBy::Number,
+    };
+    let out = dir.path().join("cache");
+    convert_dataset(&request(&root, &out, setting, 1), &mut quiet).unwrap();
+    let test = split_path(&out, "synthetic", setting, "test");
+    let info = CacheReader::open(&test).unwrap().info().clone();
+    assert_eq!(info.decoder_version, Some(snnkit_events::DECODER_VERSION));
+    assert_eq!(info.binning_version, Some(snnkit_frames::BINNING_VERSION));
+    let (samples, labels, _) = stored(&test);
+
+    // Up to date: a second conversion leaves it alone.
+    let again = convert_dataset(&request(&root, &out, setting, 1), &mut quiet).unwrap();
+    assert!(again.splits.iter().all(|s| s.up_to_date));
+
+    for (attr, old) in [
+        ("decoder_version", snnkit_events::DECODER_VERSION + 7),
+        ("binning_version", 0),
+    ] {
+        // As if an older build (another decoder or binning) had written the file.
+        {
+            let f = hdf5::File::open_rw(&test).unwrap();
+            f.attr(attr)
+                .unwrap()
+                .as_writer()
+                .write_scalar(&old)
+                .unwrap();
+        }
+        let err = CacheReader::open(&test).err().expect("stale cache served");
+        match &err {
+            Error::Stale {
+                what,
+                found,
+                current,
+                path,
+            } => {
+                assert_eq!((*what, *found), (attr, Some(old)));
+                assert_ne!(*current, old);
+                assert_eq!(path, &test);
+            }
+            other => panic!("expected Error::Stale, got {other:?}"),
+        }
+        assert!(err.to_string().contains("snnkit convert"), "{err}");
+        // Described, though: `cache info` opens it unchecked.
+        let described = CacheReader::open_unchecked(&test).unwrap();
+        let found = if attr == "decoder_version" {
+            described.info().decoder_version
+        } else {
+            described.info().binning_version
+        };
+        assert_eq!(found, Some(old));
+        drop(described);
+
+        let rebuilt = convert_dataset(&request(&root, &out, setting, 1), &mut quiet).unwrap();
+        let s = rebuilt.splits.iter().find(|s| s.split == "test").unwrap();
+        assert!(!s.up_to_date, "{attr}: a stale cache counted as up to date");
+        assert_eq!(stored(&test).0, samples);
+        assert_eq!(stored(&test).1, labels);
+    }
 }

@@ -131,7 +131,7 @@ fn cache_opens_in_h5py_with_documented_layout() {
 #[test]
 fn wide_counts_read_back_in_h5py() {
     use snnkit_cache::convert::{write_split, BinnedSample, ConvertOptions, ConvertSource};
-    use snnkit_cache::{CacheMeta, Compression};
+    use snnkit_cache::{CacheMeta, Compression, UnitError};
 
     struct Wide;
     impl ConvertSource for Wide {
@@ -141,7 +141,7 @@ fn wide_counts_read_back_in_h5py() {
         fn unit_name(&self, unit: usize) -> String {
             format!("w{unit}.bin")
         }
-        fn process(&self, unit: usize) -> Result<Vec<BinnedSample>, String> {
+        fn process(&self, unit: usize) -> Result<Vec<BinnedSample>, UnitError> {
             let len = 2 * 2 * 3 * 5;
             let big = [70_000u32, 300, 9][unit];
             let counts = (0..len as u32)

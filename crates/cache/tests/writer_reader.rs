@@ -240,3 +240,62 @@ fn fixed_duration_pads_and_records_lengths() {
         );
     }
 }
+
+/// A child process started while caches are open, even while other threads are opening them, must not keep
+/// a cache locked after it is closed. (libhdf5 opens without `O_CLOEXEC`; the cache's lock is taken on a
+/// descriptor that is close-on-exec from the start, so this no longer needs a test binary of its own.)
+#[test]
+fn child_processes_do_not_inherit_cache_locks() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<_> = (0..4)
+        .map(|i| {
+            let p = dir.path().join(format!("lock{i}.h5"));
+            write_all(&p, &[sample(i, LEN, 9)]);
+            p
+        })
+        .collect();
+    let stop = AtomicBool::new(false);
+    let mut children = Vec::new();
+    std::thread::scope(|s| {
+        let openers: Vec<_> = paths[1..]
+            .iter()
+            .map(|p| {
+                let stop = &stop;
+                s.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        drop(CacheReader::open(p).unwrap());
+                    }
+                })
+            })
+            .collect();
+        let reader = CacheReader::open(&paths[0]).unwrap();
+        for _ in 0..8 {
+            children.push(
+                std::process::Command::new("sleep")
+                    .arg("5")
+                    .spawn()
+                    .unwrap(),
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        drop(reader);
+        stop.store(true, Ordering::Relaxed);
+        for o in openers {
+            o.join().unwrap();
+        }
+    });
+    let reopened: Vec<_> = paths.iter().map(hdf5::File::open_rw).collect();
+    for mut c in children {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    for (p, r) in paths.iter().zip(reopened) {
+        assert!(
+            r.is_ok(),
+            "{} locked by a child process: {:?}",
+            p.display(),
+            r.err()
+        );
+    }
+}

@@ -21,7 +21,7 @@
 
 use crate::error::{Ctx, Error};
 use crate::format::{Aedat2Layout, Format, Profile, ReadOptions};
-use crate::read::{finish, Recording};
+use crate::recording::{finish, Recording};
 use crate::source::{decode_fixed, show_bytes};
 use crate::types::Events;
 use std::io::Write;

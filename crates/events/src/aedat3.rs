@@ -15,7 +15,7 @@
 
 use crate::error::{Ctx, Error};
 use crate::format::{Format, ReadOptions};
-use crate::read::{finish, Recording};
+use crate::recording::{finish, Recording};
 use crate::source::{le_i32, le_u32, show_bytes, Cols, JOB_EVENTS};
 use crate::types::Events;
 use rayon::prelude::*;

@@ -19,7 +19,7 @@
 
 use crate::error::{Ctx, Error};
 use crate::format::{Format, ReadOptions};
-use crate::read::{finish, Recording};
+use crate::recording::{finish, Recording};
 use crate::source::show_bytes;
 use crate::types::Events;
 use rayon::prelude::*;

@@ -11,7 +11,7 @@
 
 use crate::error::{Ctx, Error};
 use crate::format::{AtisOverflow, Format, ReadOptions};
-use crate::read::{finish, Recording};
+use crate::recording::{finish, Recording};
 use crate::source::{decode_fixed, first_outside, Cols};
 use crate::types::Events;
 use std::io::Write;

@@ -358,11 +358,7 @@ pub fn convert(
         });
     }
     let ctx = Ctx { path: output };
-    let dir = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ctx.io(e))?;
+    let tmp = snnkit_fsutil::AtomicFile::create(output).map_err(|e| ctx.io(e))?;
     {
         let file = tmp.as_file();
         let w = BufWriter::with_capacity(1 << 20, file);
@@ -465,13 +461,7 @@ pub fn convert(
         };
         w.flush().map_err(|e| ctx.io(e))?;
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| ctx.io(e))?;
-    }
-    tmp.persist(output).map_err(|e| ctx.io(e.error))?;
+    tmp.commit().map_err(|e| ctx.io(e))?;
     Ok(Converted {
         from,
         to: target,

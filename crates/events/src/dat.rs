@@ -18,7 +18,7 @@
 use crate::error::{Ctx, Error};
 use crate::format::{Format, ReadOptions};
 use crate::prophesee::{check_sensor, parse_header};
-use crate::read::{finish, Recording};
+use crate::recording::{finish, Recording};
 use crate::source::{decode_fixed, le_u32, Cols};
 use crate::types::{Events, EventsRef};
 use std::io::Write;

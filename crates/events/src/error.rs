@@ -5,7 +5,8 @@ use std::path::PathBuf;
 /// Errors from reading or writing event files.
 ///
 /// Variants carry facts (file, byte offset, what was expected, what was found); the `Display`
-/// text is one line, suitable for a CLI error message.
+/// text is one line, suitable for a CLI error message. A variant shows its cause in its message or
+/// returns it from `source()`, never both (`docs/design.md`, "Errors").
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -69,7 +70,7 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
-    /// An HDF5 file lacks a dataset or the library reported an error.
+    /// An HDF5 file lacks a dataset or holds one this reader cannot use.
     #[error("{}: HDF5 {object}: {message}", .path.display())]
     Hdf5 {
         /// The file.
@@ -78,6 +79,17 @@ pub enum Error {
         object: String,
         /// What went wrong.
         message: String,
+    },
+    /// The HDF5 library failed on an object of the file (the library's error is the source).
+    #[error("{}: HDF5 {object}", .path.display())]
+    Hdf5Library {
+        /// The file.
+        path: PathBuf,
+        /// The HDF5 object (dataset or group path) involved.
+        object: String,
+        /// The library's error.
+        #[source]
+        source: hdf5::Error,
     },
     /// Events cannot be written in the requested format (value out of the format's range).
     #[error("{}: cannot write event {index}: {message}", .path.display())]
@@ -109,6 +121,7 @@ impl Error {
             | Error::OutOfSensor { path, .. }
             | Error::UnknownFormat { path }
             | Error::Hdf5 { path, .. }
+            | Error::Hdf5Library { path, .. }
             | Error::Unwritable { path, .. }
             | Error::UnsupportedOutput { path, .. } => path,
         }

@@ -21,7 +21,7 @@
 use crate::error::{Ctx, Error};
 use crate::format::{Format, ReadOptions};
 use crate::prophesee::{check_sensor, parse_header, raw_header, Evt, Plan};
-use crate::read::{finish, Recording};
+use crate::recording::{finish, Recording};
 use crate::source::Cols;
 use crate::types::{Events, EventsRef};
 use rayon::prelude::*;

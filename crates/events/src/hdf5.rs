@@ -17,7 +17,7 @@
 
 use crate::error::Error;
 use crate::format::{Format, ReadOptions};
-use crate::read::{finish, Recording};
+use crate::recording::{finish, Recording};
 use crate::types::Events;
 use hdf5::types::{IntSize, TypeDescriptor};
 use std::path::Path;
@@ -31,6 +31,15 @@ pub struct Hdf5WriteOptions {
     pub t_offset: Option<i64>,
     /// Deflate level 0–9 for the event datasets (`None`: uncompressed, readable everywhere).
     pub deflate: Option<u8>,
+}
+
+/// The library's error on `object`, kept as the source.
+fn h5lib(path: &Path, object: &str, source: hdf5::Error) -> Error {
+    Error::Hdf5Library {
+        path: path.to_path_buf(),
+        object: object.to_string(),
+        source,
+    }
 }
 
 fn h5err(path: &Path, object: &str, e: impl std::fmt::Display) -> Error {
@@ -51,7 +60,7 @@ enum Column {
 }
 
 fn read_column(path: &Path, file: &hdf5::File, name: &str) -> Result<Column, Error> {
-    let fail = |e: hdf5::Error| h5err(path, name, e);
+    let fail = |e: hdf5::Error| h5lib(path, name, e);
     let ds = file.dataset(name).map_err(fail)?;
     let shape = ds.shape();
     if shape.len() != 1 {
@@ -165,7 +174,7 @@ fn attr_i64s(file: &hdf5::File, name: &str) -> Option<Vec<i64>> {
 
 /// Reads an HDF5 event file (DSEC or event_utils layout).
 pub fn read(path: &Path, opts: &ReadOptions) -> Result<Recording, Error> {
-    let file = hdf5::File::open(path).map_err(|e| h5err(path, "/", e))?;
+    let file = hdf5::File::open(path).map_err(|e| h5lib(path, "/", e))?;
     let dsec = file.link_exists("events") && file.link_exists("events/t");
     let utils = file.link_exists("events") && file.link_exists("events/ts");
     let (names, seconds) = if dsec {
@@ -227,7 +236,7 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Recording, Error> {
         let off = file
             .dataset("t_offset")
             .and_then(|d| d.read_scalar::<i64>())
-            .map_err(|e| h5err(path, "t_offset", e))?;
+            .map_err(|e| h5lib(path, "t_offset", e))?;
         for v in &mut t {
             *v = v
                 .checked_add(off)
@@ -282,23 +291,18 @@ pub fn write(path: &Path, events: &Events, opts: &Hdf5WriteOptions) -> Result<()
     // still round-trips (readers accept any integer type).
     let wide = rel.iter().any(|&r| r > u32::MAX as u64);
     let p: Vec<u8> = events.p.iter().map(|&p| (p != 0) as u8).collect();
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .suffix(".h5.tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    // libhdf5 writes the temporary file by name (truncating it, so it keeps its mode).
+    let tmp = snnkit_fsutil::AtomicFile::create(path).map_err(io)?;
     let e = |obj: &str| {
         let obj = obj.to_string();
-        move |err: hdf5::Error| h5err(path, &obj, err)
+        move |err: hdf5::Error| h5lib(path, &obj, err)
     };
     {
-        let file = hdf5::File::create(tmp.path()).map_err(e("/"))?;
+        let file = hdf5::File::create(tmp.temp_path()).map_err(e("/"))?;
         let g = file.create_group("events").map_err(e("/events"))?;
         macro_rules! column {
             ($name:literal, $data:expr) => {{
@@ -347,11 +351,7 @@ pub fn write(path: &Path, events: &Events, opts: &Hdf5WriteOptions) -> Result<()
         }
         file.close().map_err(e("/"))?;
     }
-    tmp.persist(path).map_err(|err| Error::Io {
-        path: path.to_path_buf(),
-        source: err.error,
-    })?;
-    Ok(())
+    tmp.commit().map_err(io)
 }
 
 #[cfg(test)]

@@ -1,31 +1,12 @@
-//! The format-independent entry point: [`read_file`] and its result, [`Recording`].
+//! The format-independent entry point: [`read_file`] dispatches to the format modules.
+//!
+//! Its result type, [`Recording`], lives one level down in `recording.rs`, which every format module
+//! uses; this module is the only one that knows all formats, and no format imports it.
 
 use crate::error::{Ctx, Error};
 use crate::format::{Format, ReadOptions};
-use crate::types::Events;
+use crate::recording::Recording;
 use std::path::Path;
-
-/// A decoded event file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recording {
-    /// The file's format.
-    pub format: Format,
-    /// The events, in file order.
-    pub events: Events,
-    /// Sensor width, when the file or the profile knows it.
-    pub width: Option<u16>,
-    /// Sensor height, when the file or the profile knows it.
-    pub height: Option<u16>,
-}
-
-pub(crate) fn finish(format: Format, events: Events, size: Option<(u16, u16)>) -> Recording {
-    Recording {
-        format,
-        events,
-        width: size.map(|s| s.0),
-        height: size.map(|s| s.1),
-    }
-}
 
 /// Reads an event file of any supported format.
 ///
@@ -87,35 +68,5 @@ pub fn decode_bytes(format: Format, bytes: &[u8], opts: &ReadOptions) -> Result<
             "a file path (HDF5 is decoded by libhdf5 from a file)",
             "bytes in memory",
         )),
-    }
-}
-
-/// Counts and time span of a recording, as `snnkit inspect` prints them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Summary {
-    /// Number of events.
-    pub events: usize,
-    /// Smallest timestamp (µs), `None` without events.
-    pub t_min: Option<i64>,
-    /// Largest timestamp (µs), `None` without events.
-    pub t_max: Option<i64>,
-    /// Events with non-zero polarity.
-    pub on: usize,
-    /// Events with polarity 0.
-    pub off: usize,
-}
-
-impl Recording {
-    /// Counts and time span of the events.
-    pub fn summary(&self) -> Summary {
-        let ev = &self.events;
-        let on = ev.p.iter().filter(|&&p| p != 0).count();
-        Summary {
-            events: ev.len(),
-            t_min: ev.t.iter().copied().min(),
-            t_max: ev.t.iter().copied().max(),
-            on,
-            off: ev.len() - on,
-        }
     }
 }

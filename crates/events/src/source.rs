@@ -48,32 +48,20 @@ pub(crate) fn open(path: &Path) -> Result<FileBytes, Error> {
     Ok(FileBytes::Mapped(map))
 }
 
-/// Writes a file atomically: `fill` writes into a temporary file in the same folder, which is
-/// renamed to `path` only when complete, so readers never see a half-written file.
+/// Writes a file atomically and durably through [`snnkit_fsutil::AtomicFile`]: `fill` writes into a
+/// temporary file in the same folder, which becomes `path` only when complete.
 pub(crate) fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<&std::fs::File>) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let ctx = Ctx { path };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ctx.io(e))?;
+    let file = snnkit_fsutil::AtomicFile::create(path).map_err(|e| ctx.io(e))?;
     {
-        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+        let mut w = BufWriter::with_capacity(1 << 20, file.as_file());
         fill(&mut w)?;
         w.flush().map_err(|e| ctx.io(e))?;
     }
-    // Temporary files are created private (0600); the result is an ordinary output file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| ctx.io(e))?;
-    }
-    tmp.persist(path).map_err(|e| ctx.io(e.error))?;
-    Ok(())
+    file.commit().map_err(|e| ctx.io(e))
 }
 
 /// Index of the first event outside a `width × height` sensor, if any.

@@ -3,7 +3,7 @@
 /// What can go wrong when integrating events into frames.
 ///
 /// Event indices are relative to the event slice handed to the function.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An event lies outside the sensor (SpikingJelly fails on these with a reshape or index error).
@@ -74,15 +74,11 @@ pub enum Error {
         /// The frame count the buffer expects.
         expected: usize,
     },
-    /// The event file could not be decoded (the events crate's one-line error, with file and
-    /// byte offset).
-    #[error("{message}")]
-    Decode {
-        /// The decoder's message.
-        message: String,
-    },
-    /// An error in one sample of a batch.
-    #[error("sample {sample}: {source}")]
+    /// The event file could not be decoded (the events crate's error, with file and byte offset).
+    #[error(transparent)]
+    Decode(#[from] snnkit_events::Error),
+    /// An error in one sample of a batch (the cause is the source).
+    #[error("sample {sample}")]
     Sample {
         /// Index of the sample in the batch.
         sample: usize,

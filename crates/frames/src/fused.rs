@@ -85,9 +85,7 @@ pub fn integrate_file_by_number(
     let spec = FrameSpec::SplitByNumber { frames };
     spec.validate()?;
     let len = buffer_len(sensor, frames)?;
-    let decode = |e: snnkit_events::Error| Error::Decode {
-        message: e.to_string(),
-    };
+    let decode = Error::Decode;
     let Some(rf) = Ranged::open(path, opts).map_err(decode)? else {
         return Ok(None);
     };

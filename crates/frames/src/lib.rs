@@ -41,6 +41,10 @@
 
 pub use crate::bin::{accumulate, integrate, integrate_into};
 pub use crate::error::{Error, Result};
+
+/// Version of the binning's output. Bump it whenever any integration mode gives different counts for the same
+/// events and settings; caches record it and are rebuilt when it changes.
+pub const BINNING_VERSION: u64 = 1;
 pub use crate::frames::{Frames, SensorSize};
 pub use crate::fused::integrate_file_by_number;
 pub use crate::par::{par_integrate, par_integrate_into};

@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 
 /// Errors from building, loading or saving models.
+///
+/// A variant shows its cause in its message or returns it from `source()`, never both
+/// (`docs/design.md`, "Errors").
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A tensor operation failed.
     #[error(transparent)]
@@ -12,15 +16,16 @@ pub enum Error {
     #[error("invalid model configuration: {0}")]
     Config(String),
     /// Reading or writing a weights file failed.
-    #[error("{path}: {source}")]
+    #[error("{}", .path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         source: std::io::Error,
     },
     /// A weights file could not be parsed or is missing a tensor.
-    #[error("{path}: {msg}")]
+    #[error("{}: {msg}", .path.display())]
     Weights {
         /// The file (or a label for an in-memory map).
         path: PathBuf,

@@ -227,31 +227,22 @@ impl ParamStore {
     }
 }
 
-/// Writes named tensors to `path` as safetensors through a temporary file in the same folder and
-/// a rename, so a crash never leaves a half-written file under the final name.
+/// Writes named tensors to `path` as safetensors, atomically and durably
+/// ([`snnkit_fsutil::write_atomic`]): a crash never leaves a half-written file under the final name.
+/// Tensors are stored in name order, so the same tensors always give the same bytes.
 pub fn save_tensors_atomic(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let fname = path
-        .file_name()
-        .map(|f| f.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{fname}.tmp{}", std::process::id()));
-    let cpu: HashMap<String, Tensor> = tensors
+    let cpu: Vec<(&str, Tensor)> = tensors
         .iter()
-        .map(|(k, v)| Ok((k.clone(), v.to_device(&Device::Cpu)?)))
+        .map(|(k, v)| Ok((k.as_str(), v.to_device(&Device::Cpu)?.contiguous()?)))
         .collect::<candle_core::Result<_>>()?;
-    candle_core::safetensors::save(&cpu, &tmp).map_err(|e| Error::Weights {
-        path: tmp.clone(),
-        msg: e.to_string(),
-    })?;
-    std::fs::rename(&tmp, path).map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::Io {
+    let bytes = safetensors::serialize(cpu.iter().map(|(k, v)| (*k, v)), None).map_err(|e| {
+        Error::Weights {
             path: path.to_path_buf(),
-            source,
+            msg: e.to_string(),
         }
+    })?;
+    snnkit_fsutil::write_atomic(path, &bytes).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
     })
 }

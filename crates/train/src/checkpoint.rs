@@ -8,7 +8,6 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use snnkit_model::ParamStore;
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Value of the `format` metadata key.
@@ -79,16 +78,57 @@ pub fn serialize(
         .collect::<candle_core::Result<_>>()?;
     let mut md = HashMap::new();
     md.insert("format".to_string(), CHECKPOINT_FORMAT.to_string());
-    md.insert(
-        "snnkit".to_string(),
-        serde_json::to_string(meta).map_err(|e| Error::Other(e.to_string()))?,
-    );
-    safetensors::serialize(cpu.iter().map(|(k, v)| (k.as_str(), v)), Some(md)).map_err(|e| {
-        Error::Checkpoint {
+    md.insert("snnkit".to_string(), serde_json::to_string(meta)?);
+    let bytes = safetensors::serialize(cpu.iter().map(|(k, v)| (k.as_str(), v)), Some(md))
+        .map_err(|e| Error::Checkpoint {
             path: path.into(),
             message: e.to_string(),
-        }
+        })?;
+    canonical_header(&bytes).ok_or_else(|| Error::Checkpoint {
+        path: path.into(),
+        message: "safetensors wrote a header this code does not understand".into(),
     })
+}
+
+/// The same safetensors file with its JSON header in a fixed order: `__metadata__` first with its keys
+/// sorted, then the tensors in data order. safetensors keeps the metadata in a `HashMap`, whose order
+/// differs between processes, so without this a resumed run's `last.safetensors` would differ from an
+/// uninterrupted run's in the header although every tensor and value is the same. `None` if `bytes` is not
+/// a safetensors file.
+fn canonical_header(bytes: &[u8]) -> Option<Vec<u8>> {
+    let n = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let header = bytes.get(8..8usize.checked_add(n)?)?;
+    let data = &bytes[8 + n..];
+    let serde_json::Value::Object(mut entries) = serde_json::from_slice(header).ok()? else {
+        return None;
+    };
+    let mut out = String::from("{");
+    if let Some(serde_json::Value::Object(md)) = entries.remove("__metadata__") {
+        let sorted: BTreeMap<String, serde_json::Value> = md.into_iter().collect();
+        out.push_str("\"__metadata__\":");
+        out.push_str(&serde_json::to_string(&sorted).ok()?);
+    }
+    let mut tensors: Vec<(String, serde_json::Value)> = entries.into_iter().collect();
+    let start = |v: &serde_json::Value| v["data_offsets"][0].as_u64();
+    tensors.sort_by_key(|(name, info)| (start(info), name.clone()));
+    for (name, info) in tensors {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(&name).ok()?);
+        out.push(':');
+        out.push_str(&serde_json::to_string(&info).ok()?);
+    }
+    out.push('}');
+    // safetensors pads the header with spaces so that the data starts 8-byte aligned.
+    while out.len() % 8 != 0 {
+        out.push(' ');
+    }
+    let mut file = Vec::with_capacity(8 + out.len() + data.len());
+    file.extend_from_slice(&(out.len() as u64).to_le_bytes());
+    file.extend_from_slice(out.as_bytes());
+    file.extend_from_slice(data);
+    Some(file)
 }
 
 /// Reads a checkpoint, placing its tensors on `device`.
@@ -236,28 +276,10 @@ pub fn load_weights(store: &ParamStore, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, flushed to disk, then
-/// renamed, so a crash leaves either the old file or the new one.
+/// Writes `bytes` to `path` atomically and durably ([`snnkit_fsutil::write_atomic`]): a crash
+/// leaves either the old file or the new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    snnkit_fsutil::write_atomic(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// Hex encoding of a byte string (RNG seeds in metadata).

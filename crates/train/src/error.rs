@@ -3,18 +3,22 @@
 use std::path::PathBuf;
 
 /// Errors from configuration, training, checkpoints and evaluation.
+///
+/// A variant shows its cause in its message or returns it from `source()`, never both
+/// (`docs/design.md`, "Errors").
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A tensor operation failed (shape mismatch, device error, ...).
-    #[error("tensor operation failed: {0}")]
+    #[error("tensor operation failed")]
     Candle(#[from] candle_core::Error),
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{}", .path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         source: std::io::Error,
     },
     /// A configuration file or preset is invalid.
@@ -34,7 +38,7 @@ pub enum Error {
         known: String,
     },
     /// A checkpoint file is missing a tensor or holds an unexpected one.
-    #[error("checkpoint {path}: {message}")]
+    #[error("checkpoint {}: {message}", .path.display())]
     Checkpoint {
         /// The checkpoint file.
         path: PathBuf,
@@ -52,7 +56,7 @@ pub enum Error {
         batch: usize,
     },
     /// A PyTorch checkpoint could not be imported.
-    #[error("{path}{}: {message}", offset.map(|o| format!(": byte {o}")).unwrap_or_default())]
+    #[error("{}{}: {message}", .path.display(), offset.map(|o| format!(": byte {o}")).unwrap_or_default())]
     TorchImport {
         /// The checkpoint file.
         path: PathBuf,
@@ -62,7 +66,7 @@ pub enum Error {
         message: String,
     },
     /// Weights given as a starting point do not fit the network.
-    #[error("{path}: does not fit the network: {message}")]
+    #[error("{}: does not fit the network: {message}", .path.display())]
     WeightsMismatch {
         /// The weights file.
         path: PathBuf,
@@ -82,7 +86,7 @@ pub enum Error {
     #[error(transparent)]
     Dataset(#[from] snnkit_datasets::Error),
     /// The cache folder does not hold what the run needs.
-    #[error("cache {path}: {message}")]
+    #[error("cache {}: {message}", .path.display())]
     CacheLayout {
         /// The folder or file looked at.
         path: PathBuf,
@@ -90,13 +94,16 @@ pub enum Error {
         message: String,
     },
     /// Drawing a plot failed.
-    #[error("plot {path}: {message}")]
+    #[error("plot {}: {message}", .path.display())]
     Plot {
         /// The image being drawn.
         path: PathBuf,
         /// What went wrong.
         message: String,
     },
+    /// Serialising metadata or metrics to JSON failed.
+    #[error("cannot write JSON")]
+    Json(#[from] serde_json::Error),
     /// Anything else, with its explanation.
     #[error("{0}")]
     Other(String),

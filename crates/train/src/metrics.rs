@@ -102,7 +102,7 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<EpochMetrics>> {
 pub fn write_jsonl(path: &Path, rows: &[EpochMetrics]) -> Result<()> {
     let mut s = String::new();
     for r in rows {
-        s += &serde_json::to_string(r).map_err(|e| Error::Other(e.to_string()))?;
+        s += &serde_json::to_string(r)?;
         s.push('\n');
     }
     write_atomic(path, s.as_bytes())
@@ -110,7 +110,7 @@ pub fn write_jsonl(path: &Path, rows: &[EpochMetrics]) -> Result<()> {
 
 /// Writes any serialisable value as pretty JSON, atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(value).map_err(|e| Error::Other(e.to_string()))?;
+    let s = serde_json::to_string_pretty(value)?;
     write_atomic(path, (s + "\n").as_bytes())
 }
 

@@ -187,9 +187,9 @@ fn panel(
 
 /// Loss and accuracy per epoch (train and test) side by side, as a PNG.
 pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
-    let tmp = tmp_png(path);
+    let tmp = tmp_png(path)?;
     {
-        let root = BitMapBackend::new(&*tmp, (1000, 400)).into_drawing_area();
+        let root = BitMapBackend::new(tmp.temp_path(), (1000, 400)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| perr(path, e))?;
         let (l, r) = root.split_horizontally(500);
         let pts = |f: &dyn Fn(&EpochMetrics) -> f64| {
@@ -235,7 +235,7 @@ pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         )?;
         root.present().map_err(|e| perr(path, e))?;
     }
-    std::fs::rename(&*tmp, path).map_err(|e| Error::io(path, e))
+    tmp.commit().map_err(|e| Error::io(path, e))
 }
 
 /// A confusion matrix (`confusion[true][predicted]`) as a PNG heat map with counts, row-normalised
@@ -261,9 +261,9 @@ pub fn confusion(
     let top = 56;
     let w = (left + cell * k as i32 + 20) as u32;
     let h = (top + cell * k as i32 + 48) as u32;
-    let tmp = tmp_png(path);
+    let tmp = tmp_png(path)?;
     {
-        let root = BitMapBackend::new(&*tmp, (w.max(320), h)).into_drawing_area();
+        let root = BitMapBackend::new(tmp.temp_path(), (w.max(320), h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| perr(path, e))?;
         text(&root, title, 10, 8, 2, &BLACK);
         text(
@@ -343,7 +343,7 @@ pub fn confusion(
         .map_err(|e| perr(path, e))?;
         root.present().map_err(|e| perr(path, e))?;
     }
-    std::fs::rename(&*tmp, path).map_err(|e| Error::io(path, e))
+    tmp.commit().map_err(|e| Error::io(path, e))
 }
 
 /// Matplotlib's viridis (a perceptually uniform colormap) at 11 stops, linearly interpolated.
@@ -436,9 +436,9 @@ pub fn heatmap_overlay(
     let (top, left) = (44, 10);
     let w = (left * 2 + panels as i32 * (pw + gap)) as u32;
     let h = (top + ph + 40) as u32;
-    let tmp = tmp_png(path);
+    let tmp = tmp_png(path)?;
     {
-        let root = BitMapBackend::new(&*tmp, (w.max(300), h)).into_drawing_area();
+        let root = BitMapBackend::new(tmp.temp_path(), (w.max(300), h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| perr(path, e))?;
         text(&root, title, left, 8, 1, &BLACK);
         for p in 0..panels {
@@ -500,7 +500,7 @@ pub fn heatmap_overlay(
         );
         root.present().map_err(|e| perr(path, e))?;
     }
-    std::fs::rename(&*tmp, path).map_err(|e| Error::io(path, e))
+    tmp.commit().map_err(|e| Error::io(path, e))
 }
 
 const PALETTE: [RGBColor; 6] = [
@@ -540,9 +540,9 @@ pub fn spike_counts(path: &Path, series: &[(String, Vec<(String, f64)>)]) -> Res
         .flat_map(|(_, v)| v.iter().map(|p| p.1))
         .fold(0f64, f64::max);
     let (step, vmax) = nice_ticks(vmax, 5);
-    let tmp = tmp_png(path);
+    let tmp = tmp_png(path)?;
     {
-        let root = BitMapBackend::new(&*tmp, (w, h)).into_drawing_area();
+        let root = BitMapBackend::new(tmp.temp_path(), (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| perr(path, e))?;
         text(&root, "Spikes per sample and LIF layer", 10, 8, 2, &BLACK);
         for (i, (name, _)) in series.iter().enumerate() {
@@ -591,7 +591,7 @@ pub fn spike_counts(path: &Path, series: &[(String, Vec<(String, f64)>)]) -> Res
         }
         root.present().map_err(|e| perr(path, e))?;
     }
-    std::fs::rename(&*tmp, path).map_err(|e| Error::io(path, e))
+    tmp.commit().map_err(|e| Error::io(path, e))
 }
 
 /// Fig. 4-style grouped bars: for each class, the mean softmax weight of every scale, in two
@@ -617,9 +617,9 @@ pub fn scale_importance(
     let pw = (group * classes.len().max(1) as i32).max(200);
     let w = (left + pw + 30) as u32;
     let h = (2 * (ph + 70) + top) as u32;
-    let tmp = tmp_png(path);
+    let tmp = tmp_png(path)?;
     {
-        let root = BitMapBackend::new(&*tmp, (w.max(420), h)).into_drawing_area();
+        let root = BitMapBackend::new(tmp.temp_path(), (w.max(420), h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| perr(path, e))?;
         text(
             &root,
@@ -692,33 +692,13 @@ pub fn scale_importance(
         }
         root.present().map_err(|e| perr(path, e))?;
     }
-    std::fs::rename(&*tmp, path).map_err(|e| Error::io(path, e))
+    tmp.commit().map_err(|e| Error::io(path, e))
 }
 
-/// Temporary name next to `path` (renamed over it once complete). Keeps the `.png` extension,
-/// which the image encoder uses to pick the format. Removed on drop, so a drawing error leaves no
-/// stray file (after the rename there is nothing left to remove).
-fn tmp_png(path: &Path) -> TmpPng {
-    let name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    TmpPng(path.with_file_name(format!(".{name}.tmp{}.png", std::process::id())))
-}
-
-struct TmpPng(std::path::PathBuf);
-
-impl std::ops::Deref for TmpPng {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TmpPng {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// The atomic file a plot is drawn into (`.stem.XXXX.png` next to `path`: the image encoder picks
+/// the format from the extension). Dropped without a commit (a drawing error), it is removed.
+fn tmp_png(path: &Path) -> Result<snnkit_fsutil::AtomicFile> {
+    snnkit_fsutil::AtomicFile::create(path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]

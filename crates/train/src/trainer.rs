@@ -166,6 +166,12 @@ pub fn train(
         }
         best_acc = ck.meta.best_acc;
         best_epoch = ck.meta.best_epoch;
+        if best_epoch == ck.meta.epoch {
+            // The last epoch was the best: a kill between writing `last` and `best` left `best` older, so
+            // write it again from `last` (the same bytes when it was not interrupted).
+            let bytes = std::fs::read(&last_path).map_err(|e| Error::io(&last_path, e))?;
+            checkpoint::write_atomic(&out.join(files::BEST), &bytes)?;
+        }
         let mpath = out.join(files::METRICS);
         if mpath.exists() {
             history = read_jsonl(&mpath)?;
@@ -184,8 +190,7 @@ pub fn train(
     let model_json = match model.config() {
         NetworkConfig::Vgg8(v) => serde_json::to_string(&v),
         other => serde_json::to_string(&other),
-    }
-    .map_err(|e| Error::Other(e.to_string()))?;
+    }?;
     let session = Instant::now();
     let (mut session_samples, mut session_train_s) = (0usize, 0f64);
     let last_epoch = opts.stop_after.unwrap_or(cfg.epochs).min(cfg.epochs);
@@ -256,6 +261,9 @@ pub fn train(
             class_names: class_names.clone(),
         };
         let ckpt = checkpoint::serialize(&last_path, &checkpoint_tensors(&model, &opt)?, &meta)?;
+        // `last` before `best`: killed between the two, a resume still starts from the newest state (and
+        // `best` is rewritten when that epoch is evaluated again).
+        checkpoint::write_atomic(&last_path, &ckpt)?;
         if improved {
             checkpoint::write_atomic(&out.join(files::BEST), &ckpt)?;
         }
@@ -279,7 +287,6 @@ pub fn train(
         session_train_s += train_s;
         history.push(m.clone());
         write_jsonl(&out.join(files::METRICS), &history)?;
-        checkpoint::write_atomic(&last_path, &ckpt)?;
         if let Err(e) = plot::curves(&out.join(files::CURVES), &history) {
             // A plot is a convenience: never lose a run over it.
             tracing::warn!("{e}");

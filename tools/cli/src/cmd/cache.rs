@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn info(args: InfoArgs) -> Result<()> {
-    // The fingerprint is reported below, so open without the warning.
+    // Stale caches are described (their versions are reported below), not refused.
     let reader = CacheReader::open_unchecked(&args.file)?;
     let info = reader.info();
     let fingerprint = reader.fingerprint_status();
@@ -64,6 +64,9 @@ fn info(args: InfoArgs) -> Result<()> {
             "path": info.path,
             "format_version": info.format_version,
             "snnkit_version": info.snnkit_version,
+            "decoder_version": info.decoder_version,
+            "binning_version": info.binning_version,
+            "stale": reader.check_versions().err().map(|e| e.to_string()),
             "dataset": info.dataset,
             "split": info.split,
             "setting": info.setting_name,
@@ -136,6 +139,21 @@ fn info(args: InfoArgs) -> Result<()> {
         "  created      {} by snnkit {}",
         info.created,
         info.snnkit_version
+    );
+    let version = |v: Option<u64>| v.map_or_else(|| "unrecorded".to_string(), |v| v.to_string());
+    say!(
+        out,
+        "  versions     decoder {}, binning {}{}",
+        version(info.decoder_version),
+        version(info.binning_version),
+        match reader.check_versions() {
+            Ok(()) => String::new(),
+            Err(_) => format!(
+                " (this snnkit: decoder {}, binning {}; STALE: re-run snnkit convert)",
+                snnkit_cache::DECODER_VERSION,
+                snnkit_cache::BINNING_VERSION
+            ),
+        }
     );
     if let Some(root) = &info.source_root {
         say!(out, "  source root  {root}");
