@@ -190,6 +190,9 @@ pub struct DatasetConvert {
     pub splits: Vec<Split>,
     /// Pipeline options.
     pub options: ConvertOptions,
+    /// How the dataset is opened (`snnkit_datasets::by_name_with`; e.g. N-Caltech101 with
+    /// missing class folders).
+    pub open: snnkit_datasets::OpenOptions,
 }
 
 impl DatasetConvert {
@@ -203,6 +206,7 @@ impl DatasetConvert {
             compression: Compression::DEFAULT,
             splits: Split::ALL.to_vec(),
             options: ConvertOptions::default(),
+            open: snnkit_datasets::OpenOptions::default(),
         }
     }
 }
@@ -239,7 +243,7 @@ pub fn convert_dataset(
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<ConvertSummary> {
     let start = Instant::now();
-    let ds = snnkit_datasets::by_name(&req.dataset, &req.root)
+    let ds = snnkit_datasets::by_name_with(&req.dataset, &req.root, &req.open)
         .map_err(|e| Error::Dataset(e.to_string()))?;
     let root = ds.root().to_path_buf();
     let abs_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
@@ -284,7 +288,13 @@ pub fn convert_dataset(
 
 /// The current fingerprint of dataset `name` at `root` (every raw file, sizes and mtimes).
 pub fn dataset_fingerprint(name: &str, root: &Path) -> Result<String> {
-    let ds = snnkit_datasets::by_name(name, root).map_err(|e| Error::Dataset(e.to_string()))?;
+    // Opened leniently: the fingerprint lists the files (class folders included), so a cache
+    // converted from a partial tree (`allow_missing_classes`) matches it, and a full tree gives
+    // the same list either way.
+    let mut open = snnkit_datasets::OpenOptions::default();
+    open.allow_missing_classes = true;
+    let ds = snnkit_datasets::by_name_with(name, root, &open)
+        .map_err(|e| Error::Dataset(e.to_string()))?;
     fingerprint_of(ds.as_ref())
 }
 
