@@ -27,8 +27,10 @@ fn explain_synthetic_checkpoints() {
         cfg.dataset = "synthetic".into();
         cfg.data.downsample = 4;
         cfg.data.batch_size = 4;
-        cfg.model.sma = sma;
-        cfg.model.azo = sma;
+        cfg.model.vgg8.sma = sma;
+        if !sma {
+            cfg.model.vgg8.azo = None;
+        }
         let out = dir.path().join(name);
         let opts = TrainOptions {
             cache: cache.clone(),

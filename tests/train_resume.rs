@@ -15,7 +15,7 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     let mut cfg = common::tiny_config(3);
     // Dropout and augmentation on, so the checkpointed dropout RNG state and the per-epoch
     // augmentation draws are part of what must match.
-    cfg.model.dropout = 0.25;
+    cfg.model.vgg8.dropout = 0.25;
     cfg.data.hflip = true;
     cfg.data.max_shift = 2;
     let opts = |out: &str, stop_after| TrainOptions {

@@ -33,6 +33,18 @@ impl fmt::Display for Split {
     }
 }
 
+/// Options of [`crate::by_name_with`] that loosen a dataset's layout checks (all off by default:
+/// a dataset must be complete).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenOptions {
+    /// N-Caltech101: accept fewer than the 101 class folders (at least one) and use the ones
+    /// present, labelled by their sorted names as SpikingJelly's `DatasetFolder` labels whatever
+    /// folders it finds (so labels differ from a full tree's). `snnkit convert
+    /// --allow-missing-classes`. The other datasets have fixed class lists and ignore it.
+    pub allow_missing_classes: bool,
+}
+
 /// One sample: enough to produce its events (file + optional time window) and its label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Sample {

@@ -1,7 +1,7 @@
 //! Datasets stored as one folder per class: CIFAR10-DVS (`<class>/*.aedat`) and N-Caltech101
 //! (`<class>/*.bin`), split per class 9:1 (neither ships a split).
 
-use crate::dataset::{Dataset, Sample, Split};
+use crate::dataset::{Dataset, OpenOptions, Sample, Split};
 use crate::error::{io, Error, Result};
 use crate::split::{split_class, SplitOrder};
 use snnkit_events::Profile;
@@ -186,7 +186,9 @@ impl Cifar10Dvs {
 /// Layout: `ROOT/<class>/*.bin` (or `ROOT/Caltech101/<class>/*.bin`, as the archive extracts);
 /// classes are the 101 folder names sorted case-sensitively (`BACKGROUND_Google`, `Faces_easy`,
 /// `Leopards`, `Motorbikes`, `accordion`, ...), which is SpikingJelly's label order. No official
-/// split: per class, 9:1 by [`SplitOrder`].
+/// split: per class, 9:1 by [`SplitOrder`]. A tree with fewer class folders (a partial download)
+/// is refused unless opened with [`OpenOptions::allow_missing_classes`]; then the classes
+/// present are used, labelled in their sorted order.
 ///
 /// Dataset: Orchard et al., "Converting Static Image Datasets to Spiking Neuromorphic Datasets
 /// Using Saccades", Front. Neurosci. 2015, <https://www.garrickorchard.com/datasets/n-caltech101>.
@@ -207,6 +209,12 @@ impl NCaltech101 {
 
     /// Opens `root` with a chosen split order.
     pub fn with_split(root: impl AsRef<Path>, order: SplitOrder) -> Self {
+        Self::open(root, order, &OpenOptions::default())
+    }
+
+    /// Opens `root` with a chosen split order and [`OpenOptions`] (`allow_missing_classes`: the
+    /// class folders present, at least one, when there are fewer than 101).
+    pub fn open(root: impl AsRef<Path>, order: SplitOrder, options: &OpenOptions) -> Self {
         let root = root.as_ref();
         let inner_root = root.join("Caltech101");
         let root = if !root.join("BACKGROUND_Google").is_dir() && inner_root.is_dir() {
@@ -222,9 +230,23 @@ impl NCaltech101 {
             {
                 (c, None)
             }
+            // A partial tree, accepted on request: SpikingJelly's DatasetFolder also labels
+            // whatever class folders it finds by their sorted names.
+            Ok(c)
+                if options.allow_missing_classes
+                    && (1..NCALTECH101_CLASSES).contains(&c.len()) =>
+            {
+                (c, None)
+            }
             Ok(c) => {
+                let hint = if (1..NCALTECH101_CLASSES).contains(&c.len()) {
+                    " (to convert the classes present, set allow_missing_classes: \
+                     `snnkit convert --allow-missing-classes`)"
+                } else {
+                    ""
+                };
                 let msg = format!(
-                    "found {} class folder(s){}; expected {layout}",
+                    "found {} class folder(s){}; expected {layout}{hint}",
                     c.len(),
                     if c.iter().any(|n| n == "BACKGROUND_Google") {
                         ""

@@ -4,7 +4,8 @@
 //! Every dataset implements [`Dataset`]: [`Dataset::samples`] lists [`Sample`]s (source file
 //! relative to the root, optional `[start, end)` window, label, class name) for a [`Split`];
 //! [`load_sample`] / [`load_samples`] / [`group_by_source`] + [`read_source`] produce their
-//! events with `snnkit_events`. [`by_name`] opens a dataset by its CLI name.
+//! events with `snnkit_events`. [`by_name`] opens a dataset by its CLI name ([`by_name_with`]
+//! with [`OpenOptions`], e.g. an N-Caltech101 tree with fewer than 101 class folders).
 //!
 //! | name | type | files | classes | sensor (W×H) | split |
 //! |---|---|---|---|---|---|
@@ -39,7 +40,7 @@ pub use crate::cifar10::{
     read_batch as read_cifar10_batch, write_batch as write_cifar10_batch, Cifar10, Cifar10Batch,
     CIFAR10_DIR, CIFAR10_IMAGE_BYTES, CIFAR10_IMAGE_CLASSES, CIFAR10_RECORD_BYTES, CIFAR10_SIDE,
 };
-pub use crate::dataset::{Dataset, Sample, Split};
+pub use crate::dataset::{Dataset, OpenOptions, Sample, Split};
 pub use crate::error::{Error, Result};
 pub use crate::folder::{
     Cifar10Dvs, NCaltech101, CIFAR10_CLASSES, NCALTECH101_CLASSES, TRAIN_RATIO,
@@ -88,10 +89,15 @@ pub const NAMES: [&str; 6] = [
 /// splits). Folder problems surface when samples are listed (`synthetic` reads its class list
 /// now).
 pub fn by_name(name: &str, root: &Path) -> Result<Box<dyn Dataset>> {
+    by_name_with(name, root, &OpenOptions::default())
+}
+
+/// [`by_name`] with [`OpenOptions`] (for example N-Caltech101 with some class folders missing).
+pub fn by_name_with(name: &str, root: &Path, options: &OpenOptions) -> Result<Box<dyn Dataset>> {
     Ok(match name {
         "dvs128-gesture" => Box::new(Dvs128Gesture::new(root)),
         "cifar10-dvs" => Box::new(Cifar10Dvs::new(root)),
-        "n-caltech101" => Box::new(NCaltech101::new(root)),
+        "n-caltech101" => Box::new(NCaltech101::open(root, SplitOrder::default(), options)),
         "n-mnist" => Box::new(NMnist::new(root)),
         "n-cars" => Box::new(NCars::new(root)),
         "synthetic" => Box::new(synthetic::Synthetic::open(root)?),

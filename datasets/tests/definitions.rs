@@ -2,8 +2,8 @@
 
 use snnkit_datasets::synthetic::{generate, SynthClass, SynthConfig};
 use snnkit_datasets::{
-    by_name, group_by_source, load_sample, load_samples, Cifar10Dvs, Dataset, Dvs128Gesture, Error,
-    LabelOrder, NCaltech101, Split, SplitOrder, CIFAR10_CLASSES,
+    by_name, by_name_with, group_by_source, load_sample, load_samples, Cifar10Dvs, Dataset,
+    Dvs128Gesture, Error, LabelOrder, NCaltech101, OpenOptions, Split, SplitOrder, CIFAR10_CLASSES,
 };
 use snnkit_events::{aedat2, aedat3, atis, Event, Events, Profile};
 use std::fs;
@@ -213,6 +213,70 @@ fn ncaltech101_classes_sorted_case_sensitively() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("found 100 class folder"), "{e}");
+}
+
+#[test]
+fn ncaltech101_partial_tree_needs_the_option() {
+    // A partial download: 3 of the 101 class folders, no BACKGROUND_Google.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("Caltech101");
+    let names = ["airplanes", "Motorbikes", "accordion"];
+    for (i, n) in names.iter().enumerate() {
+        fs::create_dir_all(root.join(n)).unwrap();
+        for k in 0..10 {
+            let ev = events(100 * i as i64, 5 + k, 240, 180);
+            atis::write(&root.join(n).join(format!("image_{k:04}.bin")), &ev).unwrap();
+        }
+    }
+    // Strict by default, and the error says how to accept the tree.
+    for ds in [NCaltech101::new(dir.path()), NCaltech101::new(&root)] {
+        let e = ds.samples(Split::Train).unwrap_err().to_string();
+        assert!(e.contains("found 3 class folder(s)"), "{e}");
+        assert!(e.contains("--allow-missing-classes"), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+    let e = by_name("n-caltech101", dir.path())
+        .unwrap()
+        .files()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("allow_missing_classes"), "{e}");
+
+    let mut opts = OpenOptions::default();
+    opts.allow_missing_classes = true;
+    let ds = by_name_with("n-caltech101", dir.path(), &opts).unwrap();
+    // Sorted case-sensitively, labels 0..3 over the classes present.
+    assert_eq!(ds.class_names(), ["Motorbikes", "accordion", "airplanes"]);
+    let train = ds.samples(Split::Train).unwrap();
+    let test = ds.samples(Split::Test).unwrap();
+    assert_eq!((train.len(), test.len()), (27, 3));
+    for (label, class) in ds.class_names().iter().enumerate() {
+        let of_class: Vec<_> = test.iter().filter(|s| s.label == label).collect();
+        assert_eq!(of_class.len(), 1, "{class}");
+        assert_eq!(&of_class[0].class_name, class);
+        assert!(of_class[0].source.starts_with(class));
+        // The events are those written for that folder.
+        let i = names.iter().position(|n| n == class).unwrap() as i64;
+        let k: usize = of_class[0].name.trim_start_matches("image_").parse().unwrap();
+        assert_eq!(
+            load_sample(ds.as_ref(), of_class[0]).unwrap(),
+            events(100 * i, 5 + k, 240, 180)
+        );
+    }
+    assert_eq!(ds.files().unwrap().len(), 30);
+    // The option does not admit an empty root or a class folder without recordings.
+    let empty = tempfile::tempdir().unwrap();
+    assert!(by_name_with("n-caltech101", empty.path(), &opts)
+        .unwrap()
+        .samples(Split::Train)
+        .is_err());
+    fs::create_dir_all(root.join("butterfly")).unwrap();
+    let e = by_name_with("n-caltech101", &root, &opts)
+        .unwrap()
+        .samples(Split::Train)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("butterfly"), "{e}");
 }
 
 #[test]

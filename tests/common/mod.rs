@@ -63,13 +63,13 @@ pub fn tiny_config(epochs: usize) -> TrainConfig {
     cfg.data.batch_size = 8;
     cfg.data.eval_batch_size = 16;
     cfg.data.downsample = 1;
-    cfg.model.widths = [4, 8, 8, 8, 8];
-    cfg.model.head = [16, 16];
+    cfg.model.vgg8.widths = [4, 8, 8, 8, 8];
+    cfg.model.vgg8.head = [16, 16];
     cfg.optimizer.lr = 1e-2;
     cfg.loss = snnkit_train::Loss::Ce;
-    cfg.model.dropout = 0.0;
-    cfg.model.bn_bias_init = 0.5;
-    cfg.model.head_gain = 4.0;
+    cfg.model.vgg8.dropout = 0.0;
+    cfg.model.init.bn_bias_init = 0.5;
+    cfg.model.init.head_gain = 4.0;
     cfg
 }
 

@@ -2,8 +2,11 @@
 # Installs what a fresh Debian/Ubuntu machine lacks to build and test snnkit:
 # the HDF5 C library and headers, pkg-config, and python3 with h5py (the cache interoperability test),
 # pytest and maturin (the Python package's tests, tools/scripts/test-python.sh).
+# With --ci (what .ci/run passes) also cargo-machete, which CI runs to find unused dependencies.
 # Safe to run repeatedly; does nothing when everything is present.
 set -euo pipefail
+ci=0
+[[ ${1:-} == --ci ]] && ci=1
 
 need_apt=()
 pkg-config --exists hdf5 2>/dev/null || [[ -e /usr/include/hdf5/serial/hdf5.h ]] || need_apt+=(libhdf5-dev)
@@ -20,6 +23,13 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found; install Rust from https://rustup.rs" >&2
   exit 1
+fi
+
+# cargo-machete for CI's unused-dependency check: built from crates.io once (about a minute), then found on PATH.
+machete_version=0.9.1
+if ((ci)) && ! cargo machete --version 2>/dev/null | grep -q "$machete_version"; then
+  echo "setup: installing cargo-machete $machete_version with cargo install --locked" >&2
+  cargo install --locked --quiet cargo-machete --version "$machete_version"
 fi
 
 # Python with numpy, h5py and hdf5plugin (the cache interoperability test, the Blosc/LZF-compressed event-file

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs missing system packages, then runs every test of the workspace and the Python
 # package's tests (tools/scripts/test-python.sh).
-# Tests that need ../shared (fixtures, parity tensors) print why they skip when it is absent.
+# Tests that need ../shared (fixtures, parity tensors) print why they skip when it is absent, and fail instead
+# under SNNKIT_REQUIRE_SHARED=1 (.ci/run sets it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/scripts/setup.sh

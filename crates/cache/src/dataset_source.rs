@@ -206,6 +206,9 @@ pub struct DatasetConvert {
     pub splits: Vec<Split>,
     /// Pipeline options.
     pub options: ConvertOptions,
+    /// How the dataset is opened (`snnkit_datasets::by_name_with`; e.g. N-Caltech101 with
+    /// missing class folders).
+    pub open: snnkit_datasets::OpenOptions,
 }
 
 impl DatasetConvert {
@@ -219,6 +222,7 @@ impl DatasetConvert {
             compression: Compression::DEFAULT,
             splits: Split::ALL.to_vec(),
             options: ConvertOptions::default(),
+            open: snnkit_datasets::OpenOptions::default(),
         }
     }
 }
@@ -255,7 +259,7 @@ pub fn convert_dataset(
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<ConvertSummary> {
     let start = Instant::now();
-    let ds = snnkit_datasets::by_name(&req.dataset, &req.root)?;
+    let ds = snnkit_datasets::by_name_with(&req.dataset, &req.root, &req.open)?;
     let root = ds.root().to_path_buf();
     let abs_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
     let source_fingerprint = fingerprint_of(ds.as_ref())?;
@@ -299,7 +303,12 @@ pub fn convert_dataset(
 
 /// The current fingerprint of dataset `name` at `root` (every raw file, sizes and mtimes).
 pub fn dataset_fingerprint(name: &str, root: &Path) -> Result<String> {
-    let ds = snnkit_datasets::by_name(name, root)?;
+    // Opened leniently: the fingerprint lists the files (class folders included), so a cache
+    // converted from a partial tree (`allow_missing_classes`) matches it, and a full tree gives
+    // the same list either way.
+    let mut open = snnkit_datasets::OpenOptions::default();
+    open.allow_missing_classes = true;
+    let ds = snnkit_datasets::by_name_with(name, root, &open)?;
     fingerprint_of(ds.as_ref())
 }
 

@@ -13,15 +13,7 @@ use snnkit_frames::{integrate, FrameSpec, Frames, SensorSize};
 use std::path::{Path, PathBuf};
 
 fn shared() -> Option<PathBuf> {
-    let p = std::env::var_os("SNNKIT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
-    if p.join("fixtures/expected/SUMMARY.json").is_file() {
-        Some(p)
-    } else {
-        eprintln!("skipping: ../shared not found at {}", p.display());
-        None
-    }
+    snnkit_testdata::shared_with("fixtures/expected/SUMMARY.json")
 }
 
 fn summary(shared: &Path) -> Value {

@@ -6,7 +6,7 @@ use snnkit_events::{
     aedat2, aedat3, atis, dat, evt2, evt3, read_file, Event, Events, Format, ReadOptions,
 };
 use snnkit_frames::{integrate, integrate_file_by_number, Error, FrameSpec, SensorSize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn column_path(path: &Path, opts: &ReadOptions, sensor: SensorSize, frames: usize) -> Vec<u32> {
     let rec = read_file(path, opts).unwrap();
@@ -138,21 +138,11 @@ fn generated_files_every_format() {
     );
 }
 
-fn shared() -> Option<PathBuf> {
-    let p = std::env::var_os("SNNKIT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
-    if p.join("fixtures").is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: ../shared not found at {}", p.display());
-        None
-    }
-}
-
 #[test]
 fn shared_fixtures() {
-    let Some(s) = shared() else { return };
+    let Some(s) = snnkit_testdata::shared() else {
+        return;
+    };
     let f = s.join("fixtures");
     let cases: [(&str, (usize, usize)); 8] = [
         ("synthetic/synthetic_user00_test.aedat", (128, 128)),

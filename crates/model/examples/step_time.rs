@@ -39,7 +39,7 @@ fn main() -> anyhow_free::Result {
             }
         }
     } else {
-        let mut cfg = Vgg8Config::preset("dvs128-gesture")?;
+        let mut cfg = Vgg8Config::default(); // the released DVS128 Gesture network
         let (b, size) = match which {
             "narrow" => {
                 cfg.widths = [8, 16, 32, 32, 32];

@@ -9,13 +9,82 @@
 use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// AZO ratios (the reference's `RCR`, `RTR`): `n_C = C // rcr`, `n_T = T // rtr`.
+/// AZO ratios (the reference's `RCR`, `RTR`): `n_C = C // rcr`, `n_T = T // rtr`. `Default` is
+/// DVS128 Gesture's (RCR 10, RTR 4); a config table may give one ratio and take the other's default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AzoConfig {
     /// Replacement channel ratio.
     pub rcr: usize,
     /// Replacement time ratio.
     pub rtr: usize,
+}
+
+impl Default for AzoConfig {
+    fn default() -> Self {
+        Self { rcr: 10, rtr: 4 }
+    }
+}
+
+/// Serde form of an optional [`AzoConfig`] that TOML can write (it has no null): `false` = no
+/// AZO, a table `{ rcr = 10, rtr = 4 }` = AZO with those ratios. JSON `null` (what checkpoints
+/// held before) also reads as no AZO.
+pub mod optional {
+    use super::AzoConfig;
+    use serde::de::{self, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::fmt;
+
+    /// Writes `false` or the ratios.
+    pub fn serialize<S: Serializer>(v: &Option<AzoConfig>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(a) => a.serialize(s),
+            None => s.serialize_bool(false),
+        }
+    }
+
+    /// Reads `false` / `null` (no AZO) or the ratios; `true` is refused (it names no ratios).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AzoConfig>, D::Error> {
+        d.deserialize_any(Form)
+    }
+
+    /// A visitor rather than an untagged enum, so an unknown key inside the table is named in
+    /// the error.
+    struct Form;
+
+    impl<'de> Visitor<'de> for Form {
+        type Value = Option<AzoConfig>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("false or a table { rcr = .., rtr = .. }")
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            if v {
+                Err(E::custom(
+                    "azo = true names no ratios: write azo = { rcr = 10, rtr = 4 } (or false)",
+                ))
+            } else {
+                Ok(None)
+            }
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Form)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            AzoConfig::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
 }
 
 /// The positions AZO chose, per scale, in `torch.topk(largest=False)` order (ascending score).

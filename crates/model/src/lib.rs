@@ -4,13 +4,18 @@
 //! # Public API (stable names; the trainer codes against these)
 //!
 //! Network:
-//! - [`Vgg8Config`] (serde, `#[serde(default)]`): `time_steps, num_classes, in_channels, height,
-//!   width, widths: [usize; 5], head: [usize; 2], pool_size, dropout, sma: bool, sma_kernels,
+//! - [`Vgg8Config`] (serde, `#[serde(default, deny_unknown_fields)]`; `Default` = the released
+//!   DVS128 Gesture network): `time_steps, num_classes, in_channels, height, width, widths: [usize;
+//!   5], head: [usize; 2], pool_size, dropout, sma: bool, sma_blocks, sma_position, sma_kernels,
 //!   c_reduction, t_reduction, sma_activation: Activation, azo: Option<AzoConfig>, lif: LifConfig,
-//!   init_seed, dropout_seed`.
-//!   - `Vgg8Config::preset("dvs128-gesture" | "cifar10-dvs" | "n-caltech101") -> Result<Vgg8Config>`
+//!   init_seed, dropout_seed`. The per-dataset settings are the trainer's TOML presets
+//!   (`snnkit_train::TrainConfig::preset`), which embed this type as `[model.vgg8]`.
 //!   - `.with_width_multiplier(f64) -> Vgg8Config`; explicit widths: set `widths` / `head` /
-//!     `height` / `width` fields. `sma: false` = VGG without SMA; `azo: None` = SMA without AZO.
+//!     `height` / `width` fields. `sma: false` = VGG without SMA; `azo: None` = SMA without AZO
+//!     (`azo = false` in TOML).
+//!   - `.apply_ablation(name)` for the paper's [`ABLATIONS`] (T1–T4, S1–S4, L1–L3, N2–N6).
+//! - [`InitOptions`] (`bn_bias_init`, `head_gain`): `InitOptions::apply(&Network)` adjusts a
+//!   fresh network's BatchNorm biases and head weights ([`Network::head_weights`]).
 //! - [`SmaVgg8`]:
 //!   - `SmaVgg8::new(&Vgg8Config, &Device) -> Result<SmaVgg8>`
 //!   - `forward_t(&self, x: &Tensor /*[T,B,2,H,W]*/, train: bool) -> candle_core::Result<Tensor /*[T,B,K]*/>`
@@ -64,6 +69,7 @@ mod combine_op;
 pub mod conv;
 mod cpu_slice;
 pub mod error;
+pub mod init;
 pub mod layers;
 pub mod lif;
 pub mod mem_update;
@@ -77,6 +83,7 @@ pub mod vgg;
 
 pub use azo::{AzoConfig, AzoSelection};
 pub use error::{Error, Result};
+pub use init::InitOptions;
 pub use lif::{
     lif_multistep, lif_multistep_composed, lif_multistep_t, FiringRates, Kept, Lif, LifConfig,
     LifOp,
@@ -86,4 +93,7 @@ pub use network::{Network, NetworkConfig};
 pub use resnet::{MsResNet, MsResNetArch, MsResNetConfig, MsResNetTrace};
 pub use sma::{Activation, Sma, SmaConfig, SmaLayout, SmaTrace};
 pub use store::ParamStore;
-pub use vgg::{SmaPosition, SmaVgg8, SynapticLayer, Vgg8Config, Vgg8Recording, Vgg8Trace, PRESETS};
+pub use vgg::{
+    SmaPosition, SmaVgg8, SynapticLayer, Vgg8Config, Vgg8Recording, Vgg8Trace, ABLATIONS,
+    HEAD_LINEARS,
+};

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error;
 use crate::resnet::{MsResNet, MsResNetConfig};
 use crate::store::ParamStore;
-use crate::vgg::{SmaVgg8, Vgg8Config};
+use crate::vgg::{SmaVgg8, Vgg8Config, HEAD_LINEARS};
 
 /// Which network, with its configuration. Serialised externally tagged
 /// (`{"sma-vgg8": {...}}` / `{"ms-resnet": {...}}`); [`NetworkConfig::from_json`] also reads a bare
@@ -130,6 +130,15 @@ impl Network {
     /// Number of classes.
     pub fn num_classes(&self) -> usize {
         self.config().num_classes()
+    }
+
+    /// Names of the classifier head's Linear weights (`others.{2,5,8}.weight` for SMA-VGG8,
+    /// `fc.weight` for an MS-ResNet): what [`crate::InitOptions::head_gain`] scales.
+    pub fn head_weights(&self) -> Vec<String> {
+        match self {
+            Self::Vgg8(_) => HEAD_LINEARS.iter().map(|n| format!("{n}.weight")).collect(),
+            Self::MsResNet(_) => vec!["fc.weight".into()],
+        }
     }
 
     /// Spike rate per neuron layer of the last forward.

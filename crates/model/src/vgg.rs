@@ -18,9 +18,12 @@ use crate::lif::{FiringRates, Lif, LifConfig};
 use crate::sma::{Activation, Sma, SmaConfig};
 use crate::store::ParamStore;
 
-/// SMA-VGG8 configuration (serde-friendly so a trainer TOML can embed it).
+/// SMA-VGG8 configuration. The trainer embeds it as its `[model.vgg8]` table (serde; unknown
+/// keys are errors), filling the [data-bound fields](Vgg8Config::DATA_FIELDS) from the data.
+/// `Default` is the released DVS128 Gesture network (T 16, 11 classes, 128×128, RCR 10, RTR 4);
+/// the per-dataset settings are the trainer's TOML presets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Vgg8Config {
     /// Simulation length T (the SMA T-MSE is tied to it).
     pub time_steps: usize,
@@ -57,7 +60,8 @@ pub struct Vgg8Config {
     pub t_reduction: usize,
     /// SMA encoder activation.
     pub sma_activation: Activation,
-    /// AZO ratios (`None` = SMA-VGG without AZO).
+    /// AZO ratios (`None` = SMA-VGG without AZO; `false` in TOML/JSON, see [`crate::azo::optional`]).
+    #[serde(with = "crate::azo::optional")]
     pub azo: Option<AzoConfig>,
     /// LIF parameters of every neuron.
     pub lif: LifConfig,
@@ -117,34 +121,93 @@ impl SmaPosition {
     }
 }
 
-/// Names of the built-in presets.
-pub const PRESETS: [&str; 3] = ["dvs128-gesture", "cifar10-dvs", "n-caltech101"];
+/// Module paths of the head's three Linear layers (the reference's `others` `Sequential`).
+pub const HEAD_LINEARS: [&str; 3] = ["others.2", "others.5", "others.8"];
+
+/// The paper's SMA ablations (Fig. 2: placement T1–T4, S1–S4 and position L1–L3; Table 1:
+/// 2–6 scales), as name and description; [`Vgg8Config::apply_ablation`] applies one.
+pub const ABLATIONS: [(&str, &str); 16] = [
+    ("T1", "no SMA (VGG8)"),
+    ("T2", "SMA in block 1 (the encoder)"),
+    ("T3", "SMA in blocks 2-5"),
+    ("T4", "SMA in every block"),
+    ("S1", "SMA in the odd blocks after the encoder (3, 5)"),
+    ("S2", "SMA in the even blocks (2, 4)"),
+    ("S3", "SMA in blocks 2-3 (the released setting)"),
+    ("S4", "SMA in blocks 4-5"),
+    (
+        "L1",
+        "SMA after the conv (the released position), blocks 2-3",
+    ),
+    ("L2", "SMA after BatchNorm, blocks 2-3"),
+    ("L3", "SMA after the LIF, blocks 2-3"),
+    ("N2", "2 scales: kernels 1, 3"),
+    ("N3", "3 scales: kernels 1, 3, 5"),
+    ("N4", "4 scales: kernels 1, 3, 5, 7 (released)"),
+    ("N5", "5 scales: kernels 1, 3, ..., 9"),
+    ("N6", "6 scales: kernels 1, 3, ..., 11"),
+];
 
 impl Vgg8Config {
-    /// The released settings: `dvs128-gesture` (T 16, 11 classes, 128×128, RCR 10),
-    /// `cifar10-dvs` (T 10, 10 classes, 128×128, RCR 4), `n-caltech101` (T 14, 101 classes,
-    /// 180×240, RCR 24); RTR 4 everywhere.
-    pub fn preset(name: &str) -> error::Result<Self> {
-        let base = Self::default();
-        let (t, k, h, w, rcr) = match name {
-            "dvs128-gesture" => (16, 11, 128, 128, 10),
-            "cifar10-dvs" => (10, 10, 128, 128, 4),
-            "n-caltech101" => (14, 101, 180, 240, 24),
-            _ => {
-                return Err(Error::Config(format!(
-                    "unknown model preset {name:?} (known: {})",
-                    PRESETS.join(", ")
-                )))
+    /// Fields a trainer sets from the data and its seed rather than from a config file: T, the
+    /// class count, the input's channels and size, and the two seeds.
+    pub const DATA_FIELDS: [&'static str; 7] = [
+        "time_steps",
+        "num_classes",
+        "in_channels",
+        "height",
+        "width",
+        "init_seed",
+        "dropout_seed",
+    ];
+
+    /// Sets the SMA placement, position or scale count of ablation `name` (see [`ABLATIONS`]);
+    /// the other settings keep their values.
+    pub fn apply_ablation(&mut self, name: &str) -> error::Result<()> {
+        match name {
+            "T1" => {
+                self.sma = false;
+                self.azo = None;
+                self.sma_blocks = Vec::new();
             }
-        };
-        Ok(Self {
-            time_steps: t,
-            num_classes: k,
-            height: h,
-            width: w,
-            azo: Some(AzoConfig { rcr, rtr: 4 }),
-            ..base
-        })
+            "T2" | "T3" | "T4" | "S1" | "S2" | "S3" | "S4" => {
+                self.sma = true;
+                self.sma_position = SmaPosition::L1;
+                self.sma_blocks = match name {
+                    "T2" => vec![1],
+                    "T3" => vec![2, 3, 4, 5],
+                    "T4" => vec![1, 2, 3, 4, 5],
+                    "S1" => vec![3, 5],
+                    "S2" => vec![2, 4],
+                    "S3" => vec![2, 3],
+                    _ => vec![4, 5],
+                };
+            }
+            "L1" | "L2" | "L3" => {
+                self.sma = true;
+                self.sma_blocks = vec![2, 3];
+                self.sma_position = match name {
+                    "L1" => SmaPosition::L1,
+                    "L2" => SmaPosition::L2,
+                    _ => SmaPosition::L3,
+                };
+            }
+            _ => {
+                let n = name
+                    .strip_prefix('N')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| (2..=6).contains(n))
+                    .ok_or_else(|| {
+                        Error::Config(format!(
+                            "unknown ablation {name:?} (known: {})",
+                            ABLATIONS.map(|a| a.0).join(", ")
+                        ))
+                    })?;
+                self.sma = true;
+                self.sma_kernels = (0..n).map(|i| 2 * i + 1).collect();
+            }
+        }
+        Ok(())
     }
 
     /// Scales conv and head widths by `m` (rounded, at least 1), e.g. 0.125 for CPU-sized runs.
@@ -317,10 +380,11 @@ impl SmaVgg8 {
             });
             cin = cout;
         }
+        let [h0, h1, h2] = HEAD_LINEARS;
         let fc = [
-            Linear::new(&store, "others.2", cfg.head_input(), cfg.head[0])?,
-            Linear::new(&store, "others.5", cfg.head[0], cfg.head[1])?,
-            Linear::new(&store, "others.8", cfg.head[1], cfg.num_classes)?,
+            Linear::new(&store, h0, cfg.head_input(), cfg.head[0])?,
+            Linear::new(&store, h1, cfg.head[0], cfg.head[1])?,
+            Linear::new(&store, h2, cfg.head[1], cfg.num_classes)?,
         ];
         let head_lif = [
             Lif::new(cfg.lif, "others.3", rates.clone()),
@@ -503,7 +567,7 @@ impl SmaVgg8 {
         }
         let f = [c.head_input() as u64, c.head[0] as u64, c.head[1] as u64];
         let o = [c.head[0] as u64, c.head[1] as u64, c.num_classes as u64];
-        for (i, name) in ["others.2", "others.5", "others.8"].iter().enumerate() {
+        for (i, name) in HEAD_LINEARS.iter().enumerate() {
             out.push(SynapticLayer {
                 name: name.to_string(),
                 macs_per_step: f[i] * o[i],

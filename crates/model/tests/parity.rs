@@ -18,18 +18,12 @@ use snnkit_model::{
 type Res<T> = std::result::Result<T, String>;
 
 /// The fixture folders to run: `SNNKIT_PARITY_DIR` alone when set, else `parity` and
-/// `parity_msresnet` under `$SNNKIT_SHARED/fixtures` (default `../shared/fixtures`).
+/// `parity_msresnet` under the shared folder's `fixtures` (`snnkit_testdata`).
 fn parity_dirs() -> Vec<PathBuf> {
     if let Ok(d) = std::env::var("SNNKIT_PARITY_DIR") {
         return vec![PathBuf::from(d)];
     }
-    let base = match std::env::var("SNNKIT_SHARED") {
-        Ok(s) => Path::new(&s).join("fixtures"),
-        Err(_) => PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures"
-        )),
-    };
+    let base = snnkit_testdata::Locator::from_env().root.join("fixtures");
     vec![base.join("parity"), base.join("parity_msresnet")]
 }
 
@@ -654,14 +648,10 @@ fn parity_manifest_cases() {
 
 /// Runs every case of `dir/manifest.json`, printing one line per case.
 fn run_folder(dir: &Path, failed: &mut Vec<String>) {
-    let manifest = dir.join("manifest.json");
-    if !manifest.exists() {
-        println!(
-            "skipping: no manifest at {} (set SNNKIT_PARITY_DIR or SNNKIT_SHARED)",
-            manifest.display()
-        );
+    // Skips when absent, fails under SNNKIT_REQUIRE_SHARED=1.
+    let Some(manifest) = snnkit_testdata::existing(&dir.join("manifest.json")) else {
         return;
-    }
+    };
     let text = std::fs::read_to_string(&manifest).expect("read manifest.json");
     let m: Value = serde_json::from_str(&text).expect("parse manifest.json");
     let cases = m["cases"].as_array().expect("manifest has cases");

@@ -482,8 +482,10 @@ fn tiny_cfg(t: usize) -> Vgg8Config {
 }
 
 #[test]
-fn vgg_presets() {
-    let p = Vgg8Config::preset("dvs128-gesture").unwrap();
+fn vgg_default_is_the_released_gesture_network() {
+    // The per-dataset settings are the trainer's TOML presets (crates/train/presets); the
+    // default is the released DVS128 Gesture network.
+    let p = Vgg8Config::default();
     assert_eq!(
         (p.time_steps, p.num_classes, p.height, p.width),
         (16, 11, 128, 128)
@@ -491,30 +493,38 @@ fn vgg_presets() {
     assert_eq!(p.azo, Some(AzoConfig { rcr: 10, rtr: 4 }));
     assert_eq!(p.widths, [64, 128, 256, 512, 512]);
     assert_eq!(p.head_input(), 4608);
-    let p = Vgg8Config::preset("cifar10-dvs").unwrap();
-    assert_eq!(
-        (p.time_steps, p.num_classes, p.azo.unwrap().rcr),
-        (10, 10, 4)
-    );
-    let p = Vgg8Config::preset("n-caltech101").unwrap();
-    assert_eq!(
-        (
-            p.time_steps,
-            p.num_classes,
-            p.height,
-            p.width,
-            p.azo.unwrap().rcr
-        ),
-        (14, 101, 180, 240, 24)
-    );
-    assert!(Vgg8Config::preset("mnist").is_err());
-    let n = Vgg8Config::preset("dvs128-gesture")
-        .unwrap()
-        .with_width_multiplier(0.125);
+    let n = Vgg8Config::default().with_width_multiplier(0.125);
     assert_eq!((n.widths, n.head), ([8, 16, 32, 64, 64], [256, 128]));
     // The paper's parameter count for the full DVS128 network (spec §1.7).
-    let full = SmaVgg8::new(&Vgg8Config::preset("dvs128-gesture").unwrap(), &DEV).unwrap();
+    let full = SmaVgg8::new(&Vgg8Config::default(), &DEV).unwrap();
     assert_eq!(full.store().num_parameters(), 22_452_531);
+}
+
+#[test]
+fn vgg_config_serde_names_bad_keys_and_writes_no_azo_as_false() {
+    // TOML has no null: no AZO is `azo = false`, and it round-trips.
+    let c = Vgg8Config {
+        azo: None,
+        ..Vgg8Config::default()
+    };
+    let text = toml::to_string(&c).unwrap();
+    assert!(text.contains("azo = false"), "{text}");
+    assert_eq!(toml::from_str::<Vgg8Config>(&text).unwrap(), c);
+    // JSON: checkpoints before this held `null` for no AZO.
+    let mut json: serde_json::Value = serde_json::to_value(&c).unwrap();
+    json["azo"] = serde_json::Value::Null;
+    assert_eq!(serde_json::from_value::<Vgg8Config>(json).unwrap(), c);
+    // One ratio given, the other from the default.
+    let c: Vgg8Config = toml::from_str("azo = { rcr = 4 }").unwrap();
+    assert_eq!(c.azo, Some(AzoConfig { rcr: 4, rtr: 4 }));
+    for (bad, key) in [
+        ("widht = [1, 2, 3, 4, 5]", "widht"),
+        ("azo = { rcx = 4 }", "rcx"),
+        ("azo = true", "azo = true"),
+    ] {
+        let e = toml::from_str::<Vgg8Config>(bad).unwrap_err().to_string();
+        assert!(e.contains(key), "{bad}: {e}");
+    }
 }
 
 #[test]
@@ -678,7 +688,10 @@ fn n_caltech_geometry_with_odd_pooling() {
         head: [8, 8],
         time_steps: 4,
         azo: Some(AzoConfig { rcr: 2, rtr: 2 }),
-        ..Vgg8Config::preset("n-caltech101").unwrap()
+        num_classes: 101,
+        height: 180,
+        width: 240,
+        ..Vgg8Config::default()
     };
     let net = SmaVgg8::new(&cfg, &DEV).unwrap();
     let x = Tensor::rand(0f32, 3.0, (4, 1, 2, 180, 240), &DEV).unwrap();

@@ -11,10 +11,8 @@ use crate::optim::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 use snnkit_cache::Pool;
 use snnkit_images::{ImageLoaderConfig, TrainCrop, IMAGENET_MEAN, IMAGENET_STD};
-use snnkit_model::{
-    Activation, AzoConfig, MsResNetArch, MsResNetConfig, Network, NetworkConfig, SmaPosition,
-    Vgg8Config,
-};
+pub use snnkit_model::ABLATIONS;
+use snnkit_model::{InitOptions, MsResNetArch, MsResNetConfig, NetworkConfig, Vgg8Config};
 use std::path::Path;
 
 /// Built-in presets: name and TOML text.
@@ -238,119 +236,61 @@ impl Default for DataConfig {
     }
 }
 
-/// `[model]` table: maps onto [`Vgg8Config`]; T, classes and input size default to the cache's.
+/// `[model]` table: which network, what it must agree with in the data, and the network's own
+/// configuration — the model crate's types nested as `[model.vgg8]` ([`Vgg8Config`]),
+/// `[model.resnet]` ([`MsResNetConfig`]) and `[model.init]` ([`InitOptions`]). Their
+/// data-bound fields (T, classes, input channels and size, seeds; the ResNet's `arch`) come from
+/// the cache, `seed` and `arch` and may not be written in these tables.
+///
+/// ```toml
+/// [model]
+/// arch = "sma-vgg8"
+/// time_steps = 16            # 0 = the cache's T
+/// [model.vgg8]
+/// widths = [64, 128, 256, 512, 512]
+/// azo = { rcr = 10, rtr = 4 } # or false
+/// [model.init]
+/// bn_bias_init = 0.5
+/// ```
+///
+/// The flat `[model]` keys of earlier versions (`widths`, `rcr`, `bn_bias_init`, ...) are still
+/// read (see [`upgrade_legacy_model`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// Architecture: `sma-vgg8` (default) or `ms-resnet18` / `ms-resnet34` / `ms-resnet104`.
-    /// The ResNets use `sma`, `azo`, `rcr`, `rtr`, `sma_kernels`, `c_reduction`, `width_mult`
-    /// and `resnet_t_reduction`; `widths`, `head`, `pool_size`, `dropout`, `t_reduction`,
-    /// `sma_activation`, `sma_blocks`, `sma_position` and `head_gain` are SMA-VGG8's (a ResNet's dropout is its
-    /// architecture's: 0.2 for 104).
+    /// Architecture: `sma-vgg8` (default; `vgg8` also reads) or `ms-resnet18` / `ms-resnet34` /
+    /// `ms-resnet104`.
     pub arch: String,
-    /// ResNet width multiplier k (stage widths `int(64k)` … `int(512k)`).
-    pub width_mult: f64,
-    /// ResNet SMA time reduction (T-MSE width `floor(T / TR)`; 1.5 in `train_amp.py`).
-    pub resnet_t_reduction: f64,
-    /// Expected T (`0` = take it from the cache; otherwise it must match).
+    /// Expected T (`0` = take it from the cache; otherwise it must match). Images (`[images]`)
+    /// need it: each image is repeated T times.
     pub time_steps: usize,
     /// Expected number of classes (`0` = from the cache).
     pub num_classes: usize,
-    /// Conv widths of blocks 1..5.
-    pub widths: [usize; 5],
-    /// Hidden widths of the head.
-    pub head: [usize; 2],
-    /// AdaptiveAvgPool2d output size.
-    pub pool_size: usize,
-    /// Head dropout probability.
-    pub dropout: f64,
-    /// SMA modules at all (`false` = VGG8 without SMA).
-    pub sma: bool,
-    /// Blocks (1..=5) carrying an SMA: `[2, 3]` as released (the paper's S3); see docs/training.md
-    /// for the Fig. 2 settings T1–T4, S1–S4.
-    pub sma_blocks: Vec<usize>,
-    /// SMA position inside the block: `L1` after the conv (released), `L2` after BN, `L3` after
-    /// the LIF.
-    pub sma_position: SmaPosition,
-    /// AZO in training (needs `sma`).
-    pub azo: bool,
-    /// AZO channel ratio RCR.
-    pub rcr: usize,
-    /// AZO time ratio RTR.
-    pub rtr: usize,
-    /// SMA kernel sizes.
-    pub sma_kernels: Vec<usize>,
-    /// SMA channel reduction.
-    pub c_reduction: usize,
-    /// SMA time reduction.
-    pub t_reduction: usize,
-    /// SMA encoder activation (`lif` as in the released code, or `relu`).
-    pub sma_activation: Activation,
-    /// Initial bias of every BatchNorm layer (`0` = PyTorch's init). A positive shift makes the
-    /// LIF after each BN fire from the first step, which a narrow network trained for a few
-    /// epochs needs (the parity fixtures re-draw the SMA encoders' BN biases for the same reason).
-    pub bn_bias_init: f64,
-    /// Factor applied to the head's Linear weights after init (`1` = PyTorch's init); the head
-    /// LIFs of a narrow network otherwise start silent.
-    pub head_gain: f64,
+    /// `[model.init]`: adjustments to PyTorch's initialisation of a fresh network.
+    pub init: InitOptions,
+    /// `[model.vgg8]`: SMA-VGG8's configuration (used when `arch` is `sma-vgg8`).
+    pub vgg8: Vgg8Config,
+    /// `[model.resnet]`: SMA-MS-ResNet's configuration (used when `arch` is an MS-ResNet).
+    pub resnet: MsResNetConfig,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        let v = Vgg8Config::default();
         Self {
             arch: "sma-vgg8".into(),
-            width_mult: 1.0,
-            resnet_t_reduction: 1.5,
             time_steps: 0,
             num_classes: 0,
-            widths: v.widths,
-            head: v.head,
-            pool_size: v.pool_size,
-            dropout: v.dropout,
-            sma: v.sma,
-            sma_blocks: v.sma_blocks,
-            sma_position: v.sma_position,
-            azo: v.azo.is_some(),
-            rcr: v.azo.map(|a| a.rcr).unwrap_or(10),
-            rtr: v.azo.map(|a| a.rtr).unwrap_or(4),
-            sma_kernels: v.sma_kernels,
-            c_reduction: v.c_reduction,
-            t_reduction: v.t_reduction,
-            sma_activation: v.sma_activation,
-            bn_bias_init: 0.0,
-            head_gain: 1.0,
+            init: InitOptions::default(),
+            vgg8: Vgg8Config::default(),
+            resnet: MsResNetConfig::default(),
         }
     }
 }
 
 impl ModelConfig {
-    /// Applies `bn_bias_init` and `head_gain` to a freshly built network.
-    pub fn apply_init(&self, model: &Network) -> Result<()> {
-        // BatchNorm layers are the prefixes that own a running mean.
-        let bn: std::collections::HashSet<String> = model
-            .named_buffers()
-            .into_iter()
-            .filter_map(|(n, _)| n.strip_suffix(".running_mean").map(str::to_string))
-            .collect();
-        for (name, var) in model.named_parameters() {
-            if self.bn_bias_init != 0.0 {
-                if let Some(prefix) = name.strip_suffix(".bias") {
-                    if bn.contains(prefix) {
-                        var.set(
-                            &var.as_tensor()
-                                .ones_like()?
-                                .affine(self.bn_bias_init, 0.0)?,
-                        )?;
-                    }
-                }
-            }
-            let head = ["others.2.weight", "others.5.weight", "others.8.weight"];
-            if self.head_gain != 1.0 && head.contains(&name.as_str()) {
-                var.set(&var.as_tensor().affine(self.head_gain, 0.0)?)?;
-            }
-        }
-        Ok(())
+    /// Whether `arch` names SMA-VGG8 (otherwise an MS-ResNet).
+    pub fn is_vgg8(&self) -> bool {
+        self.arch == "sma-vgg8" || self.arch == "vgg8"
     }
 
     /// The network `arch` names, for data of `time_steps` frames of `channels × height ×
@@ -363,38 +303,32 @@ impl ModelConfig {
         [channels, height, width]: [usize; 3],
         seed: u64,
     ) -> Result<NetworkConfig> {
-        let vgg = self.to_vgg8(time_steps, num_classes, height, width, seed)?;
-        if self.arch == "sma-vgg8" || self.arch == "vgg8" {
+        if self.is_vgg8() {
             return Ok(NetworkConfig::Vgg8(Vgg8Config {
                 in_channels: channels,
-                ..vgg
+                ..self.to_vgg8(time_steps, num_classes, height, width, seed)?
             }));
         }
+        self.check_pins(time_steps, num_classes)?;
         let arch = MsResNetArch::parse(&self.arch).map_err(|e| Error::Config {
             origin: "[model] arch".into(),
             message: e.to_string(),
         })?;
-        let base = MsResNetConfig::preset(arch);
         Ok(NetworkConfig::MsResNet(MsResNetConfig {
+            arch,
             time_steps,
             num_classes,
             in_channels: channels,
             height,
             width,
-            width_mult: self.width_mult,
-            sma: self.sma,
-            sma_kernels: self.sma_kernels.clone(),
-            c_reduction: self.c_reduction,
-            t_reduction: self.resnet_t_reduction,
-            azo: vgg.azo,
             init_seed: seed,
-            dropout_seed: vgg.dropout_seed,
-            ..base
+            dropout_seed: dropout_seed(seed),
+            ..self.resnet.clone()
         }))
     }
 
-    /// The network for data of `time_steps` frames of `height × width`, `num_classes` classes.
-    /// Fails when the config pins T or the class count to other values.
+    /// SMA-VGG8 for data of `time_steps` frames of `height × width` (2 channels), `num_classes`
+    /// classes. Fails when the config pins T or the class count to other values.
     pub fn to_vgg8(
         &self,
         time_steps: usize,
@@ -403,6 +337,26 @@ impl ModelConfig {
         width: usize,
         seed: u64,
     ) -> Result<Vgg8Config> {
+        self.check_pins(time_steps, num_classes)?;
+        if self.vgg8.azo.is_some() && !self.vgg8.sma {
+            return Err(Error::Config {
+                origin: "[model.vgg8]".into(),
+                message: "azo needs sma = true (write azo = false for VGG8 without SMA)".into(),
+            });
+        }
+        Ok(Vgg8Config {
+            time_steps,
+            num_classes,
+            height,
+            width,
+            in_channels: Vgg8Config::default().in_channels,
+            init_seed: seed,
+            dropout_seed: dropout_seed(seed),
+            ..self.vgg8.clone()
+        })
+    }
+
+    fn check_pins(&self, time_steps: usize, num_classes: usize) -> Result<()> {
         let err = |message: String| Error::Config {
             origin: "[model]".into(),
             message,
@@ -419,112 +373,183 @@ impl ModelConfig {
                 self.num_classes
             )));
         }
-        if self.azo && !self.sma {
-            return Err(err("azo = true needs sma = true".into()));
+        Ok(())
+    }
+
+    /// Sets the SMA placement, position or scale count of ablation `name` (see [`ABLATIONS`],
+    /// [`Vgg8Config::apply_ablation`]); the other settings keep their values. The ablations
+    /// are SMA-VGG8's.
+    pub fn apply_ablation(&mut self, name: &str) -> Result<()> {
+        let err = |message: String| Error::Config {
+            origin: "--ablation".into(),
+            message,
+        };
+        if !self.is_vgg8() {
+            return Err(err(format!(
+                "the ablations are SMA-VGG8's; [model] arch is {}",
+                self.arch
+            )));
         }
-        Ok(Vgg8Config {
-            time_steps,
-            num_classes,
-            height,
-            width,
-            widths: self.widths,
-            head: self.head,
-            pool_size: self.pool_size,
-            dropout: self.dropout,
-            sma: self.sma,
-            sma_blocks: self.sma_blocks.clone(),
-            sma_position: self.sma_position,
-            sma_kernels: self.sma_kernels.clone(),
-            c_reduction: self.c_reduction,
-            t_reduction: self.t_reduction,
-            sma_activation: self.sma_activation,
-            azo: self.azo.then_some(AzoConfig {
-                rcr: self.rcr,
-                rtr: self.rtr,
-            }),
-            init_seed: seed,
-            // A separate stream so changing the head does not shift the initialisation.
-            dropout_seed: seed.wrapping_add(0x9e37_79b9),
-            ..Vgg8Config::default()
+        self.vgg8.apply_ablation(name).map_err(|e| match e {
+            snnkit_model::Error::Config(m) => err(m),
+            other => err(other.to_string()),
         })
     }
 }
 
-/// The paper's SMA ablations (Fig. 2: placement T1–T4, S1–S4 and position L1–L3; Table 1:
-/// 2–6 scales), as name and description. Apply one with [`TrainConfig::apply_ablation`] or
-/// `snnkit train --ablation NAME`.
-pub const ABLATIONS: [(&str, &str); 16] = [
-    ("T1", "no SMA (VGG8)"),
-    ("T2", "SMA in block 1 (the encoder)"),
-    ("T3", "SMA in blocks 2-5"),
-    ("T4", "SMA in every block"),
-    ("S1", "SMA in the odd blocks after the encoder (3, 5)"),
-    ("S2", "SMA in the even blocks (2, 4)"),
-    ("S3", "SMA in blocks 2-3 (the released setting)"),
-    ("S4", "SMA in blocks 4-5"),
-    (
-        "L1",
-        "SMA after the conv (the released position), blocks 2-3",
-    ),
-    ("L2", "SMA after BatchNorm, blocks 2-3"),
-    ("L3", "SMA after the LIF, blocks 2-3"),
-    ("N2", "2 scales: kernels 1, 3"),
-    ("N3", "3 scales: kernels 1, 3, 5"),
-    ("N4", "4 scales: kernels 1, 3, 5, 7 (released)"),
-    ("N5", "5 scales: kernels 1, 3, ..., 9"),
-    ("N6", "6 scales: kernels 1, 3, ..., 11"),
-];
+/// The dropout masks' seed: a separate stream so changing the head does not shift the
+/// initialisation.
+fn dropout_seed(seed: u64) -> u64 {
+    seed.wrapping_add(0x9e37_79b9)
+}
 
-impl ModelConfig {
-    /// Sets the SMA placement, position or scale count of ablation `name` (see [`ABLATIONS`]);
-    /// the other settings keep their values.
-    pub fn apply_ablation(&mut self, name: &str) -> Result<()> {
-        let blocks = |v: &[usize]| v.to_vec();
-        match name {
-            "T1" => {
-                self.sma = false;
-                self.azo = false;
-                self.sma_blocks = Vec::new();
+/// Rewrites the flat `[model]` keys of earlier versions (what older presets, user files, run
+/// folders and checkpoints hold) into the nested tables, in place: `widths`, `head`,
+/// `pool_size`, `dropout`, `sma_blocks`, `sma_position`, `t_reduction`, `sma_activation` go to
+/// `[model.vgg8]`; `width_mult` and `resnet_t_reduction` (as `t_reduction`) to `[model.resnet]`;
+/// `sma`, `sma_kernels`, `c_reduction` and `azo` / `rcr` / `rtr` (as `azo = false` or
+/// `{ rcr, rtr }`) to both, as they applied to whichever network `arch` chose; `bn_bias_init`
+/// and `head_gain` to `[model.init]`. A key given in both spellings is an error naming it.
+pub fn upgrade_legacy_model(config: &mut toml::Value, origin: &str) -> Result<()> {
+    const VGG: [&str; 8] = [
+        "widths",
+        "head",
+        "pool_size",
+        "dropout",
+        "sma_blocks",
+        "sma_position",
+        "t_reduction",
+        "sma_activation",
+    ];
+    const BOTH: [&str; 3] = ["sma", "sma_kernels", "c_reduction"];
+    const INIT: [&str; 2] = ["bn_bias_init", "head_gain"];
+    let Some(model) = config
+        .as_table_mut()
+        .and_then(|t| t.get_mut("model"))
+        .and_then(|m| m.as_table_mut())
+    else {
+        return Ok(());
+    };
+    let mut moves: Vec<(&str, String, toml::Value)> = Vec::new();
+    for k in VGG {
+        if let Some(v) = model.remove(k) {
+            moves.push(("vgg8", k.into(), v));
+        }
+    }
+    for k in BOTH {
+        if let Some(v) = model.remove(k) {
+            moves.push(("vgg8", k.into(), v.clone()));
+            moves.push(("resnet", k.into(), v));
+        }
+    }
+    for k in INIT {
+        if let Some(v) = model.remove(k) {
+            moves.push(("init", k.into(), v));
+        }
+    }
+    if let Some(v) = model.remove("width_mult") {
+        moves.push(("resnet", "width_mult".into(), v));
+    }
+    if let Some(v) = model.remove("resnet_t_reduction") {
+        moves.push(("resnet", "t_reduction".into(), v));
+    }
+    // `azo` was a flag with the ratios beside it; now it is `false` or the ratios.
+    let (flag, rcr, rtr) = (model.remove("azo"), model.remove("rcr"), model.remove("rtr"));
+    let ratios_or_flag = flag.is_some() || rcr.is_some() || rtr.is_some();
+    let azo = match flag {
+        Some(toml::Value::Boolean(false)) => Some(toml::Value::Boolean(false)),
+        Some(toml::Value::Table(t)) => {
+            // Already the new form at the old place: leave it for serde to refuse, naming it.
+            model.insert("azo".into(), toml::Value::Table(t));
+            None
+        }
+        Some(toml::Value::Boolean(true)) | None if ratios_or_flag => {
+            let mut t = toml::Table::new();
+            if let Some(v) = rcr {
+                t.insert("rcr".into(), v);
             }
-            "T2" | "T3" | "T4" | "S1" | "S2" | "S3" | "S4" => {
-                self.sma = true;
-                self.sma_position = SmaPosition::L1;
-                self.sma_blocks = match name {
-                    "T2" => blocks(&[1]),
-                    "T3" => blocks(&[2, 3, 4, 5]),
-                    "T4" => blocks(&[1, 2, 3, 4, 5]),
-                    "S1" => blocks(&[3, 5]),
-                    "S2" => blocks(&[2, 4]),
-                    "S3" => blocks(&[2, 3]),
-                    _ => blocks(&[4, 5]),
-                };
+            if let Some(v) = rtr {
+                t.insert("rtr".into(), v);
             }
-            "L1" | "L2" | "L3" => {
-                self.sma = true;
-                self.sma_blocks = blocks(&[2, 3]);
-                self.sma_position = match name {
-                    "L1" => SmaPosition::L1,
-                    "L2" => SmaPosition::L2,
-                    _ => SmaPosition::L3,
-                };
-            }
-            _ => {
-                let n = name
-                    .strip_prefix('N')
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .filter(|n| (2..=6).contains(n))
-                    .ok_or_else(|| Error::Config {
-                        origin: "--ablation".into(),
-                        message: format!(
-                            "unknown ablation {name:?} (known: {})",
-                            ABLATIONS.map(|a| a.0).join(", ")
-                        ),
-                    })?;
-                self.sma = true;
-                self.sma_kernels = (0..n).map(|i| 2 * i + 1).collect();
+            Some(toml::Value::Table(t))
+        }
+        Some(other) => {
+            return Err(Error::Config {
+                origin: origin.into(),
+                message: format!("[model] azo must be true or false, not {other}"),
+            })
+        }
+        None => None,
+    };
+    if let Some(v) = azo {
+        moves.push(("vgg8", "azo".into(), v.clone()));
+        moves.push(("resnet", "azo".into(), v));
+    }
+    for (table, key, value) in moves {
+        let slot = model
+            .entry(table)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(slot) = slot.as_table_mut() else {
+            return Err(Error::Config {
+                origin: origin.into(),
+                message: format!("[model] {table} must be a table"),
+            });
+        };
+        if slot.contains_key(&key) {
+            return Err(Error::Config {
+                origin: origin.into(),
+                message: format!(
+                    "[model] {key} is the old spelling of [model.{table}] {key}; give only one"
+                ),
+            });
+        }
+        slot.insert(key, value);
+    }
+    Ok(())
+}
+
+/// Refuses the nested tables' data-bound keys (they would be overwritten from the data).
+fn check_no_data_fields(config: &toml::Value, origin: &str) -> Result<()> {
+    let model = config.get("model");
+    for (table, fields) in [
+        ("vgg8", &Vgg8Config::DATA_FIELDS[..]),
+        ("resnet", &MsResNetConfig::DATA_FIELDS[..]),
+    ] {
+        let Some(t) = model.and_then(|m| m.get(table)).and_then(|t| t.as_table()) else {
+            continue;
+        };
+        if let Some(k) = fields.iter().find(|k| t.contains_key(**k)) {
+            let hint = match *k {
+                "time_steps" | "num_classes" => format!("pin it with [model] {k}"),
+                "arch" => "choose the network with [model] arch".into(),
+                "init_seed" | "dropout_seed" => "set the top-level seed".into(),
+                _ => "it comes from the cache".into(),
+            };
+            return Err(Error::Config {
+                origin: origin.into(),
+                message: format!("[model.{table}] {k} is set from the data: {hint}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Drops what [`check_no_data_fields`] refuses, and the table of the network `arch` does not
+/// use, from a serialised configuration.
+fn strip_derived(config: &mut toml::Value, vgg8: bool) {
+    let Some(model) = config.get_mut("model").and_then(|m| m.as_table_mut()) else {
+        return;
+    };
+    model.remove(if vgg8 { "resnet" } else { "vgg8" });
+    for (table, fields) in [
+        ("vgg8", &Vgg8Config::DATA_FIELDS[..]),
+        ("resnet", &MsResNetConfig::DATA_FIELDS[..]),
+    ] {
+        if let Some(t) = model.get_mut(table).and_then(|t| t.as_table_mut()) {
+            for k in fields {
+                t.remove(*k);
             }
         }
-        Ok(())
     }
 }
 
@@ -605,7 +630,12 @@ impl TrainConfig {
         };
         let base_name = preset.map(str::to_string).or(file_preset);
         let mut value = match &base_name {
-            Some(n) => parse_toml(preset_toml(n)?, &format!("preset {n}"))?,
+            Some(n) => {
+                let origin = format!("preset {n}");
+                let mut v = parse_toml(preset_toml(n)?, &origin)?;
+                upgrade_legacy_model(&mut v, &origin)?;
+                v
+            }
             None => toml::Value::Table(toml::Table::new()),
         };
         let origin = match (file, &base_name) {
@@ -613,9 +643,13 @@ impl TrainConfig {
             (None, Some(n)) => format!("preset {n}"),
             (None, None) => "defaults".into(),
         };
-        if let Some(u) = user {
+        if let Some(mut u) = user {
+            // Each layer is upgraded alone, so an old-style file still merges key by key over a
+            // preset.
+            upgrade_legacy_model(&mut u, &origin)?;
             merge_toml(&mut value, u);
         }
+        check_no_data_fields(&value, &origin)?;
         let cfg: TrainConfig = value
             .try_into()
             .map_err(|e: toml::de::Error| Error::Config {
@@ -626,22 +660,32 @@ impl TrainConfig {
         Ok(cfg)
     }
 
-    /// Parses a resolved configuration (a run folder's `config.toml` or a checkpoint's copy).
+    /// Parses a resolved configuration (a run folder's `config.toml` or a checkpoint's copy;
+    /// also the flat `[model]` of earlier versions).
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
-        let cfg: TrainConfig = toml::from_str(text).map_err(|e| Error::Config {
-            origin: origin.into(),
-            message: e.to_string(),
-        })?;
+        let mut value = parse_toml(text, origin)?;
+        upgrade_legacy_model(&mut value, origin)?;
+        check_no_data_fields(&value, origin)?;
+        let cfg: TrainConfig = value
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config {
+                origin: origin.into(),
+                message: e.to_string(),
+            })?;
         cfg.validate(origin)?;
         Ok(cfg)
     }
 
-    /// The configuration as TOML text.
+    /// The configuration as TOML text: `[model]` holds the table of the network `arch` names,
+    /// without the fields the data sets.
     pub fn to_toml_string(&self) -> Result<String> {
-        toml::to_string_pretty(self).map_err(|e| Error::Config {
+        let err = |message: String| Error::Config {
             origin: "serialising".into(),
-            message: e.to_string(),
-        })
+            message,
+        };
+        let mut value = toml::Value::try_from(self).map_err(|e| err(e.to_string()))?;
+        strip_derived(&mut value, self.model.is_vgg8());
+        toml::to_string_pretty(&value).map_err(|e| err(e.to_string()))
     }
 
     /// Checks ranges that serde cannot.
@@ -687,8 +731,8 @@ impl TrainConfig {
         if self.clip_grad.is_nan() || self.clip_grad < 0.0 {
             return bad("clip_grad must be >= 0 (0 = off)");
         }
-        if !(0.0..1.0).contains(&self.model.dropout) {
-            return bad("model.dropout must be in [0, 1)");
+        if !(0.0..1.0).contains(&self.model.vgg8.dropout) {
+            return bad("model.vgg8.dropout must be in [0, 1)");
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return bad("label_smoothing must be in [0, 1)");
@@ -725,6 +769,7 @@ impl TrainConfig {
 mod tests {
     use super::*;
     use crate::optim::OptimizerKind;
+    use snnkit_model::AzoConfig;
 
     #[test]
     fn presets_parse_and_match_the_recipes() {
@@ -774,6 +819,148 @@ mod tests {
         std::fs::write(&p, "preset = 5\n").unwrap();
         let e = TrainConfig::resolve(None, Some(&p)).unwrap_err();
         assert!(e.to_string().contains("preset must be"), "{e}");
+    }
+
+    /// The `[model]` table as the flat ModelConfig of earlier versions wrote it into run folders
+    /// and checkpoints (every key), for the dvs128-gesture preset.
+    const OLD_GESTURE_MODEL: &str = r#"
+[model]
+arch = "sma-vgg8"
+width_mult = 1.0
+resnet_t_reduction = 1.5
+time_steps = 16
+num_classes = 11
+widths = [64, 128, 256, 512, 512]
+head = [2048, 1024]
+pool_size = 3
+dropout = 0.5
+sma = true
+sma_blocks = [2, 3]
+sma_position = "L1"
+azo = true
+rcr = 10
+rtr = 4
+sma_kernels = [1, 3, 5, 7]
+c_reduction = 4
+t_reduction = 4
+sma_activation = "lif"
+bn_bias_init = 0.0
+head_gain = 1.0
+"#;
+
+    #[test]
+    fn old_flat_model_tables_still_load() {
+        // A checkpoint's or run folder's whole configuration.
+        let g = TrainConfig::preset("dvs128-gesture").unwrap();
+        let mut old: toml::Table = g.to_toml_string().unwrap().parse().unwrap();
+        old.remove("model");
+        let old = toml::to_string(&old).unwrap() + OLD_GESTURE_MODEL;
+        assert_eq!(TrainConfig::from_toml_str(&old, "old").unwrap(), g);
+
+        // An old user file merged over a preset, key by key.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("old.toml");
+        std::fs::write(
+            &p,
+            "[model]\nrcr = 4\nwidths = [8, 8, 8, 8, 8]\nbn_bias_init = 0.5\n",
+        )
+        .unwrap();
+        let c = TrainConfig::resolve(Some("dvs128-gesture"), Some(&p)).unwrap();
+        assert_eq!(c.model.vgg8.azo, Some(AzoConfig { rcr: 4, rtr: 4 }));
+        assert_eq!(c.model.vgg8.widths, [8; 5]);
+        assert_eq!(c.model.init.bn_bias_init, 0.5);
+        assert_eq!(c.model.vgg8.head, [2048, 1024], "the preset's other keys stay");
+        std::fs::write(&p, "[model]\nazo = false\n").unwrap();
+        let c = TrainConfig::resolve(Some("dvs128-gesture"), Some(&p)).unwrap();
+        assert_eq!((c.model.vgg8.azo, c.model.resnet.azo), (None, None));
+
+        // An old MS-ResNet-104 fine-tuning configuration.
+        std::fs::write(
+            &p,
+            "[model]\narch = \"ms-resnet104\"\ntime_steps = 5\nwidth_mult = 1.0\nsma = true\n\
+             sma_kernels = [1, 3, 5, 7]\nc_reduction = 4\nresnet_t_reduction = 1.5\nazo = true\n\
+             rcr = 4\nrtr = 2\n",
+        )
+        .unwrap();
+        let old = TrainConfig::resolve(Some("ms-resnet104-azo-finetune"), Some(&p)).unwrap();
+        let new = TrainConfig::preset("ms-resnet104-azo-finetune").unwrap();
+        assert_eq!(old.model.resnet, new.model.resnet);
+        assert_eq!(
+            old.model.to_network(5, 10, [3, 64, 64], 1).unwrap(),
+            new.model.to_network(5, 10, [3, 64, 64], 1).unwrap()
+        );
+
+        // Both spellings of one key: an error naming it.
+        std::fs::write(
+            &p,
+            "[model]\nwidths = [8, 8, 8, 8, 8]\n[model.vgg8]\nwidths = [4, 4, 4, 4, 4]\n",
+        )
+        .unwrap();
+        let e = TrainConfig::resolve(None, Some(&p)).unwrap_err().to_string();
+        assert!(e.contains("[model] widths is the old spelling"), "{e}");
+    }
+
+    #[test]
+    fn nested_model_tables_are_the_model_crate_types() {
+        let g = TrainConfig::preset("dvs128-gesture").unwrap();
+        let net = g.model.to_network(16, 11, [2, 128, 128], 3).unwrap();
+        let NetworkConfig::Vgg8(v) = net else {
+            panic!("{net:?}")
+        };
+        // The released network: the model crate's default with the data's dims and seeds.
+        assert_eq!(
+            v,
+            Vgg8Config {
+                init_seed: 3,
+                dropout_seed: dropout_seed(3),
+                ..Vgg8Config::default()
+            }
+        );
+        let n = TrainConfig::preset("n-caltech101").unwrap();
+        assert_eq!(n.model.vgg8.azo, Some(AzoConfig { rcr: 24, rtr: 4 }));
+        assert!(n.model.to_network(16, 101, [2, 180, 240], 0).is_err(), "T pinned to 14");
+
+        // The written configuration holds only the chosen network's table, without data fields.
+        let text = g.to_toml_string().unwrap();
+        assert!(text.contains("[model.vgg8]") && text.contains("[model.init]"), "{text}");
+        assert!(!text.contains("[model.resnet]"), "{text}");
+        let vgg8 = &text[text.find("[model.vgg8]").unwrap()..];
+        assert!(!vgg8.contains("init_seed") && !vgg8.contains("height"), "{text}");
+        let r = TrainConfig::preset("ms-resnet18-synthetic").unwrap();
+        let text = r.to_toml_string().unwrap();
+        assert!(text.contains("[model.resnet]") && !text.contains("[model.vgg8]"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        for (text, needle) in [
+            ("[model.vgg8]\ntime_steps = 4\n", "[model] time_steps"),
+            ("[model.resnet]\narch = \"ms-resnet18\"\n", "[model] arch"),
+            ("[model.vgg8]\nheight = 64\n", "from the cache"),
+            ("[model.vgg8]\nwidhts = [1, 1, 1, 1, 1]\n", "widhts"),
+            ("[model.init]\nhead_gian = 2.0\n", "head_gian"),
+            ("[model.vgg8]\nazo = { rcr = 4, rtx = 2 }\n", "rtx"),
+            ("[model.vgg8]\nsma = false\n", "azo needs sma"),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let e = TrainConfig::resolve(Some("synthetic"), Some(&p))
+                .and_then(|c| c.model.to_network(4, 2, [2, 32, 32], 0).map(|_| ()))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn ablations_change_the_vgg8_table() {
+        let mut m = TrainConfig::preset("synthetic").unwrap().model;
+        m.apply_ablation("T1").unwrap();
+        assert!(!m.vgg8.sma && m.vgg8.azo.is_none() && m.vgg8.sma_blocks.is_empty());
+        m.apply_ablation("N3").unwrap();
+        assert_eq!((m.vgg8.sma, m.vgg8.sma_kernels.clone()), (true, vec![1, 3, 5]));
+        let e = m.apply_ablation("Q1").unwrap_err().to_string();
+        assert!(e.contains("--ablation") && e.contains("N6"), "{e}");
+        let mut r = TrainConfig::preset("ms-resnet18-synthetic").unwrap().model;
+        assert!(r.apply_ablation("T1").is_err());
     }
 
     #[test]

@@ -68,10 +68,10 @@ pub fn network_config(cfg: &TrainConfig, shape: &DataShape) -> Result<NetworkCon
     }
 }
 
-/// Builds the network of [`network_config`] on `device`, with the `[model]` init tweaks
+/// Builds the network of [`network_config`] on `device`, with the `[model.init]` adjustments
 /// (`bn_bias_init`, `head_gain`).
 pub fn build_network(cfg: &TrainConfig, shape: &DataShape, device: &Device) -> Result<Network> {
     let net = Network::new(&network_config(cfg, shape)?, device)?;
-    cfg.model.apply_init(&net)?;
+    cfg.model.init.apply(&net)?;
     Ok(net)
 }

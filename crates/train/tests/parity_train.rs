@@ -15,9 +15,9 @@ fn parity_dir() -> PathBuf {
     if let Ok(d) = std::env::var("SNNKIT_PARITY_DIR") {
         return PathBuf::from(d);
     }
-    let shared = std::env::var("SNNKIT_SHARED")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string());
-    PathBuf::from(shared).join("fixtures/parity")
+    snnkit_testdata::Locator::from_env()
+        .root
+        .join("fixtures/parity")
 }
 
 /// Worst absolute error and the same relative to the reference's largest magnitude.
@@ -203,14 +203,11 @@ fn run_optimizers(case: &str, t: &HashMap<String, Tensor>, entry: &Value) {
 #[test]
 fn parity_losses_and_optimizers() {
     let dir = parity_dir();
-    let manifest_path = dir.join("manifest.json");
-    let Ok(text) = std::fs::read_to_string(&manifest_path) else {
-        println!(
-            "skipping: ../shared not found at {} (no parity manifest)",
-            dir.display()
-        );
+    // Skips when absent, fails under SNNKIT_REQUIRE_SHARED=1.
+    let Some(manifest_path) = snnkit_testdata::existing(&dir.join("manifest.json")) else {
         return;
     };
+    let text = std::fs::read_to_string(&manifest_path).expect("manifest.json reads");
     let manifest: Value = serde_json::from_str(&text).expect("manifest.json parses");
     let cases = manifest["cases"].as_array().expect("manifest cases list");
     let mut ran = 0;

@@ -137,10 +137,11 @@ fn narrow_resnet18_with_sma_azo_learns() {
 fn trainer_model_config_selects_the_architecture() {
     let mut m = ModelConfig {
         arch: "ms-resnet34".into(),
-        width_mult: 0.25,
-        azo: true,
-        rcr: 4,
-        rtr: 2,
+        resnet: MsResNetConfig {
+            width_mult: 0.25,
+            azo: Some(AzoConfig { rcr: 4, rtr: 2 }),
+            ..MsResNetConfig::default()
+        },
         ..ModelConfig::default()
     };
     match m.to_network(6, 10, [2, 64, 64], 1).unwrap() {

@@ -12,20 +12,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn shared() -> PathBuf {
-    PathBuf::from(
-        std::env::var("SNNKIT_SHARED")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into()),
-    )
+    snnkit_testdata::Locator::from_env().root
 }
 
 fn checkpoint(name: &str) -> Option<PathBuf> {
-    let p = shared().join("fixtures/checkpoints").join(name);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!("skipping: {} not found (set SNNKIT_SHARED)", p.display());
-        None
-    }
+    snnkit_testdata::existing(&shared().join("fixtures/checkpoints").join(name))
 }
 
 fn load(p: &Path) -> HashMap<String, Tensor> {

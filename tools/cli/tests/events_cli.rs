@@ -7,15 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("SNNKIT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
-    if dir.join("fixtures/prophesee").is_dir() {
-        Some(dir)
-    } else {
-        println!("skipping: ../shared not found at {}", dir.display());
-        None
-    }
+    snnkit_testdata::shared_with("fixtures/prophesee")
 }
 
 fn snnkit(args: &[&str]) -> std::process::Output {

@@ -1,24 +1,12 @@
-//! Helpers shared by the integration tests: locating `../shared` and reading expected arrays.
+//! Helpers shared by the integration tests: locating `../shared` (`snnkit_testdata`) and reading expected arrays.
 
 #![allow(dead_code)]
 
 use ndarray::{Array1, Array2};
 use ndarray_npy::ReadNpyExt;
 use snnkit_events::Events;
-use std::path::PathBuf;
 
-/// `../shared` next to the repository root (or `$SNNKIT_SHARED`), or `None` with a message.
-pub fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("SNNKIT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
-    if dir.join("fixtures").is_dir() {
-        Some(dir)
-    } else {
-        println!("skipping: ../shared not found at {}", dir.display());
-        None
-    }
-}
+pub use snnkit_testdata::shared;
 
 /// Reads an int64 `.npy` array of shape `[N, 4]`.
 pub fn npy2(path: &std::path::Path) -> Array2<i64> {

@@ -94,9 +94,11 @@ impl MsResNetArch {
     }
 }
 
-/// MS-ResNet configuration (serde-friendly so a trainer TOML can embed it).
+/// MS-ResNet configuration. The trainer embeds it as its `[model.resnet]` table (serde; unknown
+/// keys are errors), filling the [data-bound fields](MsResNetConfig::DATA_FIELDS) from the data
+/// and `arch` from `[model] arch`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MsResNetConfig {
     /// Depth.
     pub arch: MsResNetArch,
@@ -123,7 +125,9 @@ pub struct MsResNetConfig {
     pub c_reduction: usize,
     /// SMA time reduction TR (1.5 in `train_amp.py`; hidden width `floor(T / TR)`).
     pub t_reduction: f64,
-    /// AZO inside every SMA (training only); `None` = no AZO (the published 18/34 runs).
+    /// AZO inside every SMA (training only); `None` = no AZO (the published 18/34 runs; `false`
+    /// in TOML/JSON, see [`crate::azo::optional`]).
+    #[serde(with = "crate::azo::optional")]
     pub azo: Option<AzoConfig>,
     /// Dropout before `fc`; `None` = the architecture's (0.2 for 104, none for 18/34).
     pub dropout: Option<f64>,
@@ -160,6 +164,19 @@ impl Default for MsResNetConfig {
 }
 
 impl MsResNetConfig {
+    /// Fields a trainer sets from the data, its seed and its `arch` selector rather than from the
+    /// `[model.resnet]` table.
+    pub const DATA_FIELDS: [&'static str; 8] = [
+        "arch",
+        "time_steps",
+        "num_classes",
+        "in_channels",
+        "height",
+        "width",
+        "init_seed",
+        "dropout_seed",
+    ];
+
     /// The published configuration of `arch` (`train_amp.py`: T = 6 for 18/34, T = 5 for 104,
     /// 1000 classes, 224×224, SMA with CR 4, TR 1.5; AZO with RCR 4, RTR 2 only for 104, which
     /// the paper adds in its fine-tuning stage).

@@ -76,6 +76,10 @@ pub struct Args {
     /// Start over instead of resuming an interrupted conversion.
     #[arg(long)]
     no_resume: bool,
+    /// n-caltech101: convert the class folders present when some of the 101 are missing (labels
+    /// follow the sorted names present); by default an incomplete tree is an error.
+    #[arg(long)]
+    allow_missing_classes: bool,
 }
 
 /// Runs the subcommand.
@@ -93,6 +97,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let mut req = DatasetConvert::new(&args.dataset, &args.root, setting, &args.out);
     req.compression = args.compression;
+    req.open.allow_missing_classes = args.allow_missing_classes;
     req.options = ConvertOptions {
         jobs: args.jobs,
         skip_bad: args.skip_bad,

@@ -120,8 +120,8 @@ pub fn run(args: Args) -> Result<()> {
             cfg.data.batch_size,
             cfg.optimizer.kind,
             cfg.optimizer.lr,
-            cfg.model.sma,
-            cfg.model.azo,
+            cfg.model.vgg8.sma,
+            cfg.model.vgg8.azo.is_some(),
             run_dir.display()
         ),
     );
