@@ -50,8 +50,11 @@ seed_all() {
     mkdir -p corpus/fused
     for f in corpus/$t/seed-*; do
       [ -f "$f" ] || continue
-      local out=corpus/fused/$(basename "$f")-$t
-      [ -f "$out" ] || { printf "\\x$(printf %02x $((i + 8 * 3)))" >"$out"; cat "$f" >>"$out"; }
+      # Bits 0-2: format, 3-5: frames - 1, 6-7: sensor (128x128, then 1280x720).
+      for sensor in 1 3; do
+        local out=corpus/fused/$(basename "$f")-$t-$sensor
+        [ -f "$out" ] || { printf "\\x$(printf %02x $((i + 8 * 3 + 64 * sensor)))" >"$out"; cat "$f" >>"$out"; }
+      done
     done
     i=$((i + 1))
   done

@@ -23,18 +23,39 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let format = FORMATS[(sel & 7) as usize % FORMATS.len()];
-    let frames = 1 + (sel >> 3) as usize % 16;
-    // Small sensors make out-of-range events (a refusal both ways) common too.
-    let sensor = match sel >> 7 {
-        0 => SensorSize {
-            width: 128,
-            height: 128,
-        },
-        _ => SensorSize {
-            width: 640,
-            height: 480,
-        },
+    // Small and large sensors (a small one makes out-of-range events, a refusal both ways,
+    // common); few frames on the large ones, whose zeroed buffers would dominate the run time.
+    let (sensor, most_frames) = match sel >> 6 {
+        0 => (
+            SensorSize {
+                width: 64,
+                height: 48,
+            },
+            16,
+        ),
+        1 => (
+            SensorSize {
+                width: 128,
+                height: 128,
+            },
+            16,
+        ),
+        2 => (
+            SensorSize {
+                width: 346,
+                height: 260,
+            },
+            4,
+        ),
+        _ => (
+            SensorSize {
+                width: 1280,
+                height: 720,
+            },
+            1,
+        ),
     };
+    let frames = 1 + (sel >> 3 & 7) as usize % most_frames;
     // One file per process, rewritten per input: creating a temporary file each time halved the rate.
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     let path = PATH.get_or_init(|| {
