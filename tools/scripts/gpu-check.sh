@@ -14,11 +14,12 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
     echo "gpu-check: no GPU: nvidia-smi not found (this check needs an NVIDIA GPU and driver)" >&2
     exit 1
 fi
+# Only shell built-ins until the GPU is known to work (first line of a reply: ${VAR%%$'\n'*}).
 if ! GPU=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1) || [ -z "$GPU" ]; then
-    echo "gpu-check: no GPU: nvidia-smi failed: $(echo "$GPU" | head -1)" >&2
+    echo "gpu-check: no GPU: nvidia-smi failed: ${GPU%%$'\n'*}" >&2
     exit 1
 fi
-GPU=$(echo "$GPU" | head -1)
+GPU=${GPU%%$'\n'*}
 
 LOG=${GPU_CHECK_LOG:-target/gpu-check}
 mkdir -p "$LOG"
