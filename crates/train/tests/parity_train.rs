@@ -19,7 +19,10 @@ fn test_device() -> Device {
     DEVICE
         .get_or_init(|| match std::env::var("SNNKIT_TEST_DEVICE").as_deref() {
             Ok(d) if d.starts_with("cuda") => {
-                let n = d.strip_prefix("cuda:").and_then(|n| n.parse().ok()).unwrap_or(0);
+                let n = d
+                    .strip_prefix("cuda:")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
                 Device::new_cuda(n).unwrap_or_else(|err| {
                     panic!("SNNKIT_TEST_DEVICE={d}: {err} (needs --features cuda and a GPU)")
                 })
@@ -28,7 +31,6 @@ fn test_device() -> Device {
         })
         .clone()
 }
-
 
 fn parity_dir() -> PathBuf {
     if let Ok(d) = std::env::var("SNNKIT_PARITY_DIR") {

@@ -22,7 +22,10 @@ fn run_with_path(bin: &Path) -> (Option<i32>, String) {
         start.elapsed() < Duration::from_secs(10),
         "the no-GPU path must not start a build"
     );
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A folder for `PATH` with the one external tool the script needs before its GPU check.
@@ -42,7 +45,10 @@ fn fails_at_once_without_nvidia_smi() {
     let (code, err) = run_with_path(bin.path());
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    assert!(err.contains("no GPU") && err.contains("nvidia-smi not found"), "{err}");
+    assert!(
+        err.contains("no GPU") && err.contains("nvidia-smi not found"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -59,5 +65,8 @@ fn fails_at_once_when_nvidia_smi_fails() {
     let (code, err) = run_with_path(bin.path());
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    assert!(err.contains("nvidia-smi failed") && err.contains("NVIDIA driver"), "{err}");
+    assert!(
+        err.contains("nvidia-smi failed") && err.contains("NVIDIA driver"),
+        "{err}"
+    );
 }

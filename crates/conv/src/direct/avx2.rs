@@ -1,13 +1,16 @@
 //! AVX2 + FMA micro-kernels: the same tiling as the AVX-512 ones (see the parent module) on
-//! 8-float ymm vectors. With 16 registers the forward tile is 4 output channels x 3 segments
-//! (12 accumulators, 3 input vectors, 1 broadcast weight); AVX2 has no mask registers, so
-//! partial row segments use `vmaskmovps` with a lane mask built from the segment length.
+//! 8-float ymm vectors. With 16 registers the forward tile is 4 output channels x 2 segments
+//! (8 accumulators, 2 input vectors, 1 broadcast weight: room to spare, so nothing spills; 4 x 3
+//! filled all 16 and spilled accumulators); AVX2 has no mask registers, so partial row segments
+//! use `vmaskmovps` with a lane mask built from the segment length.
 
-use super::{TileGeom, NV};
+use super::TileGeom;
 use crate::kernel::SyncPtr;
 
 /// Output channels per AVX2 forward micro-tile (must equal `Simd::Avx2.uc()`).
 const UC: usize = 4;
+/// Segments per AVX2 forward micro-tile (must equal `Simd::Avx2.nv()`).
+const NV: usize = 2;
 
 /// Lane mask for a prefix of `len` (0..=8) of 8 lanes: all bits set in the lanes to keep.
 #[cfg(target_arch = "x86_64")]

@@ -9,7 +9,7 @@
 //! one vector (16 or 8 columns, masked at the row end); for every tap `(dy, dx)` the inputs that
 //! feed a segment are one contiguous unaligned load at `segment start + dy * wp + dx` in that
 //! buffer. The forward micro-kernel keeps `UC` output channels x `NV` segments in vector
-//! accumulators (8 x 3 = 24 of the 32 zmm registers; 4 x 3 = 12 of the 16 ymm ones); per
+//! accumulators (8 x 3 = 24 of the 32 zmm registers; 4 x 2 = 8 of the 16 ymm ones); per
 //! `(ci, dy, dx)` step it does `NV` loads, `UC` weight broadcasts (weights stored
 //! `[co block][ci][dy][dx][UC]` so they stream) and `UC * NV` FMAs, then stores straight into
 //! the NCHW output with masked stores. Both instruction sets share the tiling; only the
@@ -23,7 +23,7 @@ pub(crate) use wgrad::{conv_weight_grad, wgrad_supported};
 use crate::kernel::{with_scratch, SyncPtr};
 use rayon::prelude::*;
 
-/// Segments per forward micro-tile (both instruction sets).
+/// Segments per AVX-512 forward micro-tile.
 const NV: usize = 3;
 /// Floats a tile's padded input aims for (1 MiB, about one core's L2).
 const TILE_TARGET_FLOATS: usize = 256 * 1024;
@@ -59,6 +59,14 @@ impl Simd {
         match self {
             Simd::Avx512 => 16,
             Simd::Avx2 => 8,
+        }
+    }
+
+    /// Row segments per forward micro-tile.
+    fn nv(self) -> usize {
+        match self {
+            Simd::Avx512 => NV,
+            Simd::Avx2 => 2,
         }
     }
 
@@ -122,8 +130,9 @@ pub(crate) fn conv_forward(
     // Whole small images are grouped so a task's row segments fill the NV-segment micro-tiles
     // (16x16 images have 16 zmm segments: 6 micro-tiles of 3 would waste 2 of 18 slots).
     let segs_per_image = h * w.div_ceil(lanes);
-    let group = if tiles == 1 && segs_per_image.div_ceil(NV) * NV * 20 > segs_per_image * 21 {
-        let g = NV / gcd(segs_per_image, NV);
+    let nv = simd.nv();
+    let group = if tiles == 1 && segs_per_image.div_ceil(nv) * nv * 20 > segs_per_image * 21 {
+        let g = nv / gcd(segs_per_image, nv);
         let fits = g * cin * (h + 2 * p) * wp <= 2 * TILE_TARGET_FLOATS;
         if fits && g <= n {
             g

@@ -272,7 +272,10 @@ fn part_label(key: &str) -> String {
     };
     if bwd {
         format!("{name}, backward")
-    } else if matches!(base, "forward_candle_ops" | "backward_candle_ops" | "loss" | "optimizer" | "unattributed") {
+    } else if matches!(
+        base,
+        "forward_candle_ops" | "backward_candle_ops" | "loss" | "optimizer" | "unattributed"
+    ) {
         name.to_string()
     } else {
         format!("{name}, forward")
