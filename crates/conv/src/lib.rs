@@ -4,18 +4,22 @@
 //! [`conv2d_same`] is the entry point the model crate calls. On the CPU with f32 tensors it
 //! runs this crate's kernels as a candle custom op with its own backward (input gradient = same
 //! convolution of the output gradient with the kernel flipped and the channels swapped; weight
-//! gradient = correlation of the input with the output gradient): direct AVX-512 kernels
-//! (`direct/`) where the CPU has AVX-512F, a tiled implicit GEMM over the `gemm` crate
-//! (`kernel.rs`) elsewhere. Other devices and dtypes fall back to candle's `conv2d` and its
-//! autograd. Second derivatives through the fast path are not supported. `docs/conv.md` has
-//! the design and the measurements.
+//! gradient = correlation of the input with the output gradient): direct kernels (`direct/`)
+//! for AVX-512F or AVX2 + FMA, picked at run time ([`Isa`], `SNNKIT_CONV_ISA` forces one), a
+//! tiled implicit GEMM over the `gemm` crate (`kernel.rs`) on any other CPU. Other devices and
+//! dtypes fall back to candle's `conv2d` and its autograd. Second derivatives through the fast
+//! path are not supported. `docs/conv.md` has the design and the measurements.
 
 #![warn(missing_docs)]
 
 mod direct;
+mod isa;
 mod kernel;
 mod op;
+pub mod profile;
 mod strided;
+
+pub use isa::{active_isa, supported_isas, with_isa, Isa};
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 
@@ -46,7 +50,10 @@ pub fn conv2d_same(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let k = kernel_size(w)?;
     if fast_path(x, w) {
         // Cheap when already contiguous; BatchNorm's training output is not.
-        x.contiguous()?.apply_op2(&w.contiguous()?, op::Conv2dSame)
+        let op = op::Conv2dSame {
+            bwd_part: profile::backward_part("conv_bwd"),
+        };
+        x.contiguous()?.apply_op2(&w.contiguous()?, op)
     } else {
         x.conv2d(w, k / 2, 1, 1, 1)
     }
@@ -88,6 +95,7 @@ pub fn conv2d_strided(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> 
             strided::Conv2dStrided {
                 stride,
                 pad: padding,
+                bwd_part: profile::backward_part("conv_bwd"),
             },
         )
     } else {

@@ -39,24 +39,32 @@ fn geometry(xl: &Layout, wl: &Layout) -> Result<Geom> {
 /// Which implementation runs the forward convolution (and the input gradient).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Path {
-    /// The AVX-512 direct kernel ([`direct`]).
-    Direct,
+    /// A direct kernel ([`direct`]) on AVX-512 or AVX2.
+    Direct(direct::Simd),
     /// Implicit GEMM through the `gemm` crate ([`kernel`]); any CPU.
     Gemm,
 }
 
-/// The path used for kernels larger than 1x1: direct where the CPU has AVX-512F, unless the
-/// environment variable `SNNKIT_CONV_KERNEL=gemm` asks for the portable one (for comparison).
-pub(crate) fn default_path() -> Path {
-    static PATH: std::sync::OnceLock<Path> = std::sync::OnceLock::new();
-    *PATH.get_or_init(|| {
-        let forced_gemm = std::env::var("SNNKIT_CONV_KERNEL").is_ok_and(|v| v == "gemm");
-        if direct::available() && !forced_gemm {
-            Path::Direct
-        } else {
-            Path::Gemm
+impl Path {
+    /// The path for a kernel family ([`crate::isa`]).
+    pub(crate) fn of(isa: crate::Isa) -> Path {
+        direct::Simd::of(isa).map_or(Path::Gemm, Path::Direct)
+    }
+}
+
+/// The path this thread's convolutions of geometry `g` use now ([`crate::active_isa`]).
+///
+/// Images at most 8 columns wide (SMA-VGG8's deeper blocks at 32x32 input) leave at least half
+/// of a 16-float segment empty, so the AVX-512 family runs its 8-float AVX2 kernels on them:
+/// no slower where a 512-bit FMA does twice the work of a 256-bit one, about twice as fast
+/// where it is split in two halves (AMD Zen 4).
+pub(crate) fn default_path(g: &Geom) -> Path {
+    match Path::of(crate::active_isa()) {
+        Path::Direct(direct::Simd::Avx512) if g.w <= 8 && crate::Isa::Avx2.supported() => {
+            Path::Direct(direct::Simd::Avx2)
         }
-    })
+        p => p,
+    }
 }
 
 /// Forward convolution of contiguous `x` with standard-layout weights `[cout][cin][k][k]`.
@@ -66,9 +74,9 @@ pub(crate) fn forward_with(path: Path, g: &Geom, x: &[f32], w: &[f32]) -> Vec<f3
         // Empty output, or nothing to sum over: zeros (the kernels assume non-empty sizes).
         return out;
     }
-    if path == Path::Direct {
-        let wpk = direct::pack_weights(w, g.cout, g.cin, g.k);
-        direct::conv_forward(g.n, g.cin, g.cout, g.h, g.w, g.k, x, &wpk, &mut out);
+    if let Path::Direct(simd) = path {
+        let wpk = direct::pack_weights(simd, w, g.cout, g.cin, g.k);
+        direct::conv_forward(simd, g.n, g.cin, g.cout, g.h, g.w, g.k, x, &wpk, &mut out);
     } else {
         let wr = kernel::weights_to_wr(w, g.cout, g.cin, g.k);
         kernel::conv_forward(g, x, &wr, &mut out);
@@ -81,21 +89,27 @@ pub(crate) fn weight_grad_with(path: Path, g: &Geom, x: &[f32], gy: &[f32]) -> V
     if g.n * g.h * g.w * g.cin * g.cout == 0 {
         return vec![0.0; g.cout * g.cin * g.k * g.k];
     }
-    if path == Path::Direct && direct::wgrad_supported(g.k) {
-        direct::conv_weight_grad(g.n, g.cin, g.cout, g.h, g.w, g.k, x, gy)
-    } else {
-        let gwr = kernel::conv_weight_grad(g, x, gy);
-        kernel::wr_to_weights(&gwr, g.cout, g.cin, g.k)
+    match path {
+        Path::Direct(simd) if direct::wgrad_supported(g.k) => {
+            direct::conv_weight_grad(simd, g.n, g.cin, g.cout, g.h, g.w, g.k, x, gy)
+        }
+        _ => {
+            let gwr = kernel::conv_weight_grad(g, x, gy);
+            kernel::wr_to_weights(&gwr, g.cout, g.cin, g.k)
+        }
     }
 }
 
 fn forward(g: &Geom, x: &[f32], w: &[f32]) -> Vec<f32> {
-    forward_with(default_path(), g, x, w)
+    forward_with(default_path(g), g, x, w)
 }
 
 /// `conv2d(x, w, padding = k / 2, stride = 1)`; backward through [`InputGrad`] and
 /// [`WeightGrad`]. Second derivatives are not supported.
-pub(crate) struct Conv2dSame;
+pub(crate) struct Conv2dSame {
+    /// Profile part the backward is recorded under ([`crate::profile`]).
+    pub bwd_part: &'static str,
+}
 
 impl CustomOp2 for Conv2dSame {
     fn name(&self) -> &'static str {
@@ -127,6 +141,7 @@ impl CustomOp2 for Conv2dSame {
         if !x.track_op() && !w.track_op() {
             return Ok((None, None));
         }
+        let _p = crate::profile::scope(self.bwd_part);
         let grad = grad.contiguous()?;
         let gx = if x.track_op() {
             Some(grad.apply_op2_no_bwd(w, &InputGrad)?)
@@ -221,7 +236,7 @@ impl CustomOp2 for WeightGrad {
             w: wd,
             k: self.k,
         };
-        let gw = weight_grad_with(default_path(), &g, x, gy);
+        let gw = weight_grad_with(default_path(&g), &g, x, gy);
         Ok((
             CpuStorage::F32(gw),
             Shape::from((cout, cin, self.k, self.k)),
@@ -263,10 +278,17 @@ mod tests {
         );
     }
 
+    /// Every direct kernel this CPU supports against the portable GEMM path (on an AVX-512
+    /// machine that covers the AVX2 kernels too).
     #[test]
     fn direct_and_gemm_paths_agree() {
-        if !direct::available() {
-            eprintln!("skipping: no AVX-512F on this CPU");
+        let paths: Vec<Path> = crate::supported_isas()
+            .into_iter()
+            .map(Path::of)
+            .filter(|p| *p != Path::Gemm)
+            .collect();
+        if paths.is_empty() {
+            eprintln!("skipping: no direct kernel (AVX-512F or AVX2 + FMA) on this CPU");
             return;
         }
         // (n, cin, cout, h, w, k): channel counts off the 8-block, rows crossing the 48-wide
@@ -284,6 +306,11 @@ mod tests {
             // 1x1 kernels.
             (3, 7, 10, 5, 21, 1),
             (1, 2, 3, 1, 1, 1),
+            // Widths around the 8-column AVX2 segment, channel counts off its 4-block.
+            (2, 3, 6, 4, 8, 3),
+            (3, 5, 7, 3, 9, 5),
+            (2, 4, 5, 2, 7, 7),
+            (3, 2, 2, 8, 8, 3),
         ];
         for (i, &(n, cin, cout, h, w, k)) in shapes.iter().enumerate() {
             let g = Geom {
@@ -296,13 +323,15 @@ mod tests {
             };
             let x = values(n * cin * h * w, 2 * i as u64);
             let wt = values(cout * cin * k * k, 2 * i as u64 + 1);
-            let a = forward_with(Path::Direct, &g, &x, &wt);
-            let b = forward_with(Path::Gemm, &g, &x, &wt);
-            assert_close(&a, &b, "forward", shapes[i]);
             let gy = values(n * cout * h * w, 2 * i as u64 + 7);
-            let a = weight_grad_with(Path::Direct, &g, &x, &gy);
-            let b = weight_grad_with(Path::Gemm, &g, &x, &gy);
-            assert_close(&a, &b, "weight grad", shapes[i]);
+            let fwd = forward_with(Path::Gemm, &g, &x, &wt);
+            let wgrad = weight_grad_with(Path::Gemm, &g, &x, &gy);
+            for &path in &paths {
+                let what = format!("{path:?} {:?}", shapes[i]);
+                assert_close(&forward_with(path, &g, &x, &wt), &fwd, "forward", &what);
+                let a = weight_grad_with(path, &g, &x, &gy);
+                assert_close(&a, &wgrad, "weight grad", &what);
+            }
         }
     }
 }

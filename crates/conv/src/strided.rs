@@ -278,6 +278,8 @@ fn geometry(xl: &Layout, wl: &Layout, stride: usize, pad: usize) -> Result<SGeom
 pub(crate) struct Conv2dStrided {
     pub stride: usize,
     pub pad: usize,
+    /// Profile part the backward is recorded under ([`crate::profile`]).
+    pub bwd_part: &'static str,
 }
 
 impl CustomOp2 for Conv2dStrided {
@@ -312,6 +314,7 @@ impl CustomOp2 for Conv2dStrided {
         if !x.track_op() && !w.track_op() {
             return Ok((None, None));
         }
+        let _p = crate::profile::scope(self.bwd_part);
         let grad = grad.contiguous()?;
         let (_, _, h, wd) = x.dims4()?;
         let gx = if x.track_op() {

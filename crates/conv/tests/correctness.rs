@@ -1,10 +1,12 @@
 //! `conv2d_same` against candle's `conv2d` and candle's autograd: forward, input gradient and
 //! weight gradient, within 1e-5 relative (max abs difference over max abs reference value).
+//! [`check`] runs every kernel family the CPU supports (`snnkit_conv::supported_isas`), so an
+//! AVX-512 machine tests the AVX2 and portable kernels too.
 
 use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use snnkit_conv::{conv2d_same, conv2d_same_backward};
+use snnkit_conv::{conv2d_same, conv2d_same_backward, supported_isas, with_isa};
 
 const TOL: f32 = 1e-5;
 
@@ -29,7 +31,8 @@ fn rel_err(a: &Tensor, b: &Tensor) -> f32 {
     diff / scale.max(f32::MIN_POSITIVE)
 }
 
-/// Checks forward and both gradients for `[n, cin, h, w]` with `cout` filters of size `k`.
+/// Checks forward and both gradients for `[n, cin, h, w]` with `cout` filters of size `k`, on
+/// every kernel family this CPU supports.
 fn check(seed: u64, n: usize, cin: usize, cout: usize, h: usize, w: usize, k: usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let x = random(&mut rng, &[n, cin, h, w]);
@@ -48,31 +51,36 @@ fn check(seed: u64, n: usize, cin: usize, cout: usize, h: usize, w: usize, k: us
         .unwrap();
     let gr = (&yr * &g).unwrap().sum_all().unwrap().backward().unwrap();
 
-    // Ours, through the autograd of the custom op.
-    let (xo, wo) = (
-        Var::from_tensor(&x).unwrap(),
-        Var::from_tensor(&wt).unwrap(),
-    );
-    let yo = conv2d_same(xo.as_tensor(), wo.as_tensor()).unwrap();
-    let go = (&yo * &g).unwrap().sum_all().unwrap().backward().unwrap();
+    for isa in supported_isas() {
+        let what = format!("{what} isa={isa}");
+        with_isa(isa, || {
+            // Ours, through the autograd of the custom op.
+            let (xo, wo) = (
+                Var::from_tensor(&x).unwrap(),
+                Var::from_tensor(&wt).unwrap(),
+            );
+            let yo = conv2d_same(xo.as_tensor(), wo.as_tensor()).unwrap();
+            let go = (&yo * &g).unwrap().sum_all().unwrap().backward().unwrap();
 
-    let e = rel_err(&yo, &yr);
-    assert!(e < TOL, "forward {what}: rel err {e}");
-    let e = rel_err(go.get(&xo).unwrap(), gr.get(&xr).unwrap());
-    assert!(e < TOL, "grad x {what}: rel err {e}");
-    let e = rel_err(go.get(&wo).unwrap(), gr.get(&wr).unwrap());
-    assert!(e < TOL, "grad w {what}: rel err {e}");
+            let e = rel_err(&yo, &yr);
+            assert!(e < TOL, "forward {what}: rel err {e}");
+            let e = rel_err(go.get(&xo).unwrap(), gr.get(&xr).unwrap());
+            assert!(e < TOL, "grad x {what}: rel err {e}");
+            let e = rel_err(go.get(&wo).unwrap(), gr.get(&wr).unwrap());
+            assert!(e < TOL, "grad w {what}: rel err {e}");
 
-    // The explicit backward gives the same as the autograd one.
-    let (gx, gw) = conv2d_same_backward(&x, &wt, &g).unwrap();
-    assert!(
-        rel_err(&gx, gr.get(&xr).unwrap()) < TOL,
-        "explicit grad x {what}"
-    );
-    assert!(
-        rel_err(&gw, gr.get(&wr).unwrap()) < TOL,
-        "explicit grad w {what}"
-    );
+            // The explicit backward gives the same as the autograd one.
+            let (gx, gw) = conv2d_same_backward(&x, &wt, &g).unwrap();
+            assert!(
+                rel_err(&gx, gr.get(&xr).unwrap()) < TOL,
+                "explicit grad x {what}"
+            );
+            assert!(
+                rel_err(&gw, gr.get(&wr).unwrap()) < TOL,
+                "explicit grad w {what}"
+            );
+        });
+    }
 }
 
 #[test]

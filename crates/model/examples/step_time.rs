@@ -55,10 +55,16 @@ fn main() -> anyhow_free::Result {
         let x = Tensor::rand(0f32, 3.0, (16, b, 2, size, size), &dev)?;
         for i in 0..reps + 1 {
             let t0 = Instant::now();
-            let y = net.forward_t(&x, true)?;
+            let y = {
+                let _p = snnkit_model::profile::scope("forward_candle_ops");
+                net.forward_t(&x, true)?
+            };
             let loss = y.mean(0)?.sqr()?.mean_all()?;
             let t1 = t0.elapsed().as_secs_f64();
-            let _g = loss.backward()?;
+            let _g = {
+                let _p = snnkit_model::profile::scope("backward_candle_ops");
+                loss.backward()?
+            };
             let t = t0.elapsed().as_secs_f64();
             println!("rep {i}: fwd {t1:.3}s fwd+bwd {t:.3}s");
             if i > 0 {

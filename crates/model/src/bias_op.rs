@@ -8,7 +8,10 @@ use rayon::prelude::*;
 use crate::cpu_slice::f32_slice as slice;
 
 /// `(x [N, C, H, W], b [C]) -> x + b`.
-pub(crate) struct BiasAdd;
+pub(crate) struct BiasAdd {
+    /// Profile part the backward is recorded under (the layer's convolution backward).
+    pub bwd_part: &'static str,
+}
 
 impl CustomOp2 for BiasAdd {
     fn name(&self) -> &'static str {
@@ -50,6 +53,7 @@ impl CustomOp2 for BiasAdd {
         _res: &Tensor,
         g: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let _p = crate::profile::scope(self.bwd_part);
         let db = g.contiguous()?.apply_op1_no_bwd(&ChannelSum)?;
         Ok((Some(g.clone()), Some(db.reshape(b.shape())?)))
     }

@@ -113,6 +113,7 @@ impl CustomOp2 for CombineFirst {
         _res: &Tensor,
         g: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let _p = crate::profile::scope("sma_combine_bwd");
         let (dm, dw) = self.0.backward(m, wab, g)?;
         Ok((Some(dm), Some(dw)))
     }
@@ -158,6 +159,7 @@ impl CustomOp3 for CombineAcc {
         _res: &Tensor,
         g: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let _p = crate::profile::scope("sma_combine_bwd");
         let (dm, dw) = self.0.backward(m, wab, g)?;
         Ok((Some(dm), Some(dw), Some(g.clone())))
     }

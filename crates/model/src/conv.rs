@@ -23,9 +23,14 @@ pub fn conv2d(
         snnkit_conv::conv2d_strided(x, w, stride, padding)?
     };
     match bias {
-        Some(b) if y.device().is_cpu() && y.dtype() == candle_core::DType::F32 => y
-            .contiguous()?
-            .apply_op2(&b.contiguous()?, crate::bias_op::BiasAdd),
+        Some(b) if y.device().is_cpu() && y.dtype() == candle_core::DType::F32 => {
+            y.contiguous()?.apply_op2(
+                &b.contiguous()?,
+                crate::bias_op::BiasAdd {
+                    bwd_part: crate::profile::backward_part("conv_bwd"),
+                },
+            )
+        }
         Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
         None => Ok(y),
     }

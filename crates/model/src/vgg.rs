@@ -659,6 +659,8 @@ impl SmaVgg8 {
             cur = max_pool2x2(&s)?;
             outs.push(unfold_tb(&cur, t)?);
         }
+        // The classifier (its LIFs count as `lif`: profile scopes are exclusive).
+        let _head = crate::profile::scope("head");
         let pooled = adaptive_avg_pool2d(&cur, self.cfg.pool_size)?.flatten_from(1)?; // [T*B, F]
         let mut z = pooled;
         for i in 0..2 {

@@ -17,6 +17,27 @@ use snnkit_model::{
 
 type Res<T> = std::result::Result<T, String>;
 
+/// The device the cases run on: `SNNKIT_TEST_DEVICE=cuda` (or `cuda:N`) for a GPU, as
+/// `tools/scripts/gpu-check.sh` sets it (needs a `--features cuda` build); the CPU otherwise.
+/// One device for the whole run: every `Device::new_cuda` call makes a distinct device.
+fn test_device() -> Device {
+    static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| match std::env::var("SNNKIT_TEST_DEVICE").as_deref() {
+            Ok(d) if d.starts_with("cuda") => {
+                let n = d
+                    .strip_prefix("cuda:")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                Device::new_cuda(n).unwrap_or_else(|err| {
+                    panic!("SNNKIT_TEST_DEVICE={d}: {err} (needs --features cuda and a GPU)")
+                })
+            }
+            _ => Device::Cpu,
+        })
+        .clone()
+}
+
 /// The fixture folders to run: `SNNKIT_PARITY_DIR` alone when set, else `parity` and
 /// `parity_msresnet` under the shared folder's `fixtures` (`snnkit_testdata`).
 fn parity_dirs() -> Vec<PathBuf> {
@@ -334,7 +355,7 @@ fn run_lif(case: &Case, rep: &mut Report) -> Res<()> {
                     out.push(v[i]);
                 }
             }
-            let vt = Tensor::from_vec(out, x.dims(), &Device::Cpu).map_err(e)?;
+            let vt = Tensor::from_vec(out, x.dims(), &test_device()).map_err(e)?;
             rep.real("membrane", "intermediate.v_seq", &vt, vref, 1e-6, 1e-7)?;
         }
     }
@@ -400,7 +421,7 @@ fn sma_config(case: &Case) -> Res<SmaConfig> {
 
 fn run_sma(case: &Case, rep: &mut Report) -> Res<()> {
     let cfg = sma_config(case)?;
-    let store = ParamStore::new(&Device::Cpu, 0);
+    let store = ParamStore::new(&test_device(), 0);
     let sma = Sma::new(&store, "", &cfg, &FiringRates::new()).map_err(e)?;
     load_state(case, &store, rep)?;
     let x = Var::from_tensor(case.get("input")?).map_err(e)?;
@@ -529,7 +550,7 @@ fn fresh_state(case: &Case, net: &SmaVgg8, after: bool, rep: &mut Report) -> Res
 /// which localises a failure (the README warns that spikes with margins down to 6e-8 may flip).
 fn run_vgg(case: &Case, rep: &mut Report) -> Res<()> {
     let cfg = vgg_config(case)?;
-    let net = SmaVgg8::new(&cfg, &Device::Cpu).map_err(e)?;
+    let net = SmaVgg8::new(&cfg, &test_device()).map_err(e)?;
     let masks: HashMap<String, Tensor> = case
         .names_with_role("dropout_mask")
         .into_iter()
@@ -679,7 +700,7 @@ fn run_folder(dir: &Path, failed: &mut Vec<String>) {
             continue;
         };
         let file = dir.join(meta["file"].as_str().unwrap_or(""));
-        let t = match candle_core::safetensors::load(&file, &Device::Cpu) {
+        let t = match candle_core::safetensors::load(&file, &test_device()) {
             Ok(t) => t,
             Err(err) => {
                 failed.push(format!("{name}: cannot load {}: {err}", file.display()));

@@ -22,6 +22,8 @@ pub struct StepBench {
     pub warmup: usize,
     /// Timed steps.
     pub iters: usize,
+    /// Also run the profiled pass for [`StepTimes::breakdown_s`] (`iters` more steps).
+    pub breakdown: bool,
 }
 
 /// Timing result (seconds).
@@ -41,12 +43,20 @@ pub struct StepTimes {
     pub samples_per_s: f64,
     /// Trainable parameters.
     pub parameters: usize,
-    /// Mean seconds per step spent in each model part (`snnkit_model::profile` parts: `lif`,
-    /// `lif_bwd`, `sma_encoder_conv`, `sma_attention`, `sma_combine`, `azo`, `batchnorm`,
-    /// `batchnorm_bwd`, `conv`, `pool`, `pool_bwd`), plus `rest` = the step's mean minus them all
-    /// (head, composed ops, candle's autograd, the update). Recorded in a separate pass so the
-    /// timers do not disturb the medians above.
+    /// Mean seconds per step in each named part, from a separate profiled pass (so the timers
+    /// do not disturb the medians above); empty when not asked for. Forward parts are the
+    /// `snnkit_model::profile` ones (`conv`, `sma_encoder_conv`, `sma_attention`,
+    /// `sma_combine`, `azo`, `batchnorm`, `lif`, `pool`, `head`), backward parts the ops with
+    /// their own backward (`conv_bwd`, `sma_encoder_conv_bwd`, `batchnorm_bwd`, `lif_bwd`,
+    /// `pool_bwd`, `sma_combine_bwd`); the phases around them are `forward_candle_ops` (candle
+    /// ops outside every part: reshapes, copies, the SMA's small tensors), `loss`,
+    /// `backward_candle_ops` (candle's autograd for its own ops: the head's linear layers, SMA
+    /// attention, reshapes, gradient accumulation) and `optimizer`; `unattributed` is the
+    /// pass's mean step minus all of them.
     pub breakdown_s: std::collections::BTreeMap<String, f64>,
+    /// Share of the profiled pass's mean step covered by named parts (all of
+    /// [`StepTimes::breakdown_s`] but `unattributed`); 0 without a breakdown.
+    pub breakdown_coverage: f64,
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -130,15 +140,25 @@ pub fn step_times(b: &StepBench, device: &Device) -> Result<StepTimes> {
         }
     }
     let med = median(&all);
-    let breakdown_s = breakdown(
-        &model,
-        &mut opt,
-        loss_fn,
-        &x,
-        &labels,
-        b.iters.max(1),
-        device,
-    )?;
+    let breakdown_s = if b.breakdown {
+        breakdown(
+            &model,
+            &mut opt,
+            loss_fn,
+            &x,
+            &labels,
+            b.iters.max(1),
+            device,
+        )?
+    } else {
+        Default::default()
+    };
+    let named: f64 = breakdown_s
+        .iter()
+        .filter(|(k, _)| k.as_str() != UNATTRIBUTED)
+        .map(|(_, v)| v)
+        .sum();
+    let total: f64 = breakdown_s.values().sum();
     Ok(StepTimes {
         median_step_s: med,
         median_forward_s: median(&fw),
@@ -147,9 +167,13 @@ pub fn step_times(b: &StepBench, device: &Device) -> Result<StepTimes> {
         steps_s: all,
         samples_per_s: b.batch as f64 / med,
         parameters: model.store().num_parameters(),
+        breakdown_coverage: if total > 0.0 { named / total } else { 0.0 },
         breakdown_s,
     })
 }
+
+/// The breakdown key for time no part claimed.
+pub const UNATTRIBUTED: &str = "unattributed";
 
 /// Mean seconds per step in each profiled model part over `iters` more steps.
 fn breakdown(
@@ -165,11 +189,27 @@ fn breakdown(
     profile::reset();
     profile::enable(true);
     let t0 = Instant::now();
+    // Phase scopes around the model's own: times are exclusive, so each phase keeps only what
+    // no model part inside it claimed.
     let mut run = || -> Result<()> {
         for _ in 0..iters {
-            let out = model.forward_t(x, true)?;
-            let loss = loss_fn.compute(&out, labels)?;
-            let grads = loss.backward()?;
+            let out = {
+                let _p = profile::scope("forward_candle_ops");
+                model.forward_t(x, true)?
+            };
+            let loss = {
+                let _p = profile::scope("loss");
+                let loss = loss_fn.compute(&out, labels)?;
+                device.synchronize()?;
+                loss
+            };
+            let grads = {
+                let _p = profile::scope("backward_candle_ops");
+                let grads = loss.backward()?;
+                device.synchronize()?;
+                grads
+            };
+            let _p = profile::scope("optimizer");
             let g = opt.grads(&grads);
             opt.step(&g)?;
             device.synchronize()?;
@@ -185,6 +225,6 @@ fn breakdown(
         .map(|(k, v)| (k.to_string(), v / iters as f64))
         .collect();
     let parts: f64 = m.values().sum();
-    m.insert("rest".into(), (per_step - parts).max(0.0));
+    m.insert(UNATTRIBUTED.into(), (per_step - parts).max(0.0));
     Ok(m)
 }

@@ -11,6 +11,27 @@ use snnkit_train::{CosineAnnealingLr, Loss, Optimizer, OptimizerConfig, Optimize
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+/// The device the cases run on: `SNNKIT_TEST_DEVICE=cuda` (or `cuda:N`) for a GPU, as
+/// `tools/scripts/gpu-check.sh` sets it (needs a `--features cuda` build); the CPU otherwise.
+/// One device for the whole run: every `Device::new_cuda` call makes a distinct device.
+fn test_device() -> Device {
+    static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| match std::env::var("SNNKIT_TEST_DEVICE").as_deref() {
+            Ok(d) if d.starts_with("cuda") => {
+                let n = d
+                    .strip_prefix("cuda:")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                Device::new_cuda(n).unwrap_or_else(|err| {
+                    panic!("SNNKIT_TEST_DEVICE={d}: {err} (needs --features cuda and a GPU)")
+                })
+            }
+            _ => Device::Cpu,
+        })
+        .clone()
+}
+
 fn parity_dir() -> PathBuf {
     if let Ok(d) = std::env::var("SNNKIT_PARITY_DIR") {
         return PathBuf::from(d);
@@ -186,7 +207,7 @@ fn run_optimizers(case: &str, t: &HashMap<String, Tensor>, entry: &Value) {
         if let Some(w32) = t.get(&format!("cosine.{ds}.lr")) {
             let g32 = Tensor::new(
                 got.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-                &Device::Cpu,
+                &test_device(),
             )
             .unwrap();
             let (a, _) = worst(&g32, w32);
@@ -217,7 +238,7 @@ fn parity_losses_and_optimizers() {
             continue; // the model crate's parity test owns the other cases
         }
         let file = dir.join(entry["file"].as_str().expect("case file"));
-        let t = candle_core::safetensors::load(&file, &Device::Cpu)
+        let t = candle_core::safetensors::load(&file, &test_device())
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         match name {
             "losses" => run_losses(name, &t),

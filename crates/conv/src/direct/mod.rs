@@ -1,17 +1,21 @@
-//! Direct AVX-512 convolution kernels (forward/input gradient, and weight gradient), used when
-//! the CPU has AVX-512F; [`crate::kernel`] holds the portable GEMM path.
+//! Direct convolution kernels (forward/input gradient, and weight gradient) for AVX-512F
+//! (16-float zmm vectors) and AVX2 + FMA (8-float ymm vectors), chosen at run time (see
+//! [`crate::isa`]); [`crate::kernel`] holds the portable GEMM path.
 //!
 //! # Why this layout
 //!
 //! A tile of input rows (or a few whole small images side by side) is copied with its zero halo
-//! into a padded NCHW buffer (row stride `wp = w + 2p`). Output rows are cut into segments of 16
-//! columns (masked at the row end); for every tap `(dy, dx)` the 16 inputs that feed a segment
-//! are one contiguous unaligned load at `segment start + dy * wp + dx` in that buffer. The
-//! forward micro-kernel keeps `UC` output channels x `NV` segments in 24 zmm accumulators; per
+//! into a padded NCHW buffer (row stride `wp = w + 2p`). Output rows are cut into segments of
+//! one vector (16 or 8 columns, masked at the row end); for every tap `(dy, dx)` the inputs that
+//! feed a segment are one contiguous unaligned load at `segment start + dy * wp + dx` in that
+//! buffer. The forward micro-kernel keeps `UC` output channels x `NV` segments in vector
+//! accumulators (8 x 3 = 24 of the 32 zmm registers; 4 x 2 = 8 of the 16 ymm ones); per
 //! `(ci, dy, dx)` step it does `NV` loads, `UC` weight broadcasts (weights stored
 //! `[co block][ci][dy][dx][UC]` so they stream) and `UC * NV` FMAs, then stores straight into
-//! the NCHW output with masked stores.
+//! the NCHW output with masked stores. Both instruction sets share the tiling; only the
+//! micro-kernels differ.
 
+mod avx2;
 mod wgrad;
 
 pub(crate) use wgrad::{conv_weight_grad, wgrad_supported};
@@ -19,36 +23,73 @@ pub(crate) use wgrad::{conv_weight_grad, wgrad_supported};
 use crate::kernel::{with_scratch, SyncPtr};
 use rayon::prelude::*;
 
-/// Output channels per micro-tile.
-const UC: usize = 8;
-/// 16-float vectors of output positions per micro-tile.
+/// Segments per AVX-512 forward micro-tile.
 const NV: usize = 3;
 /// Floats a tile's padded input aims for (1 MiB, about one core's L2).
 const TILE_TARGET_FLOATS: usize = 256 * 1024;
 
-/// Whether the running CPU can use this kernel.
-pub(crate) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
+/// The vector instruction set a direct kernel runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Simd {
+    /// 16-float zmm vectors, 32 registers.
+    Avx512,
+    /// 8-float ymm vectors with FMA, 16 registers.
+    Avx2,
+}
+
+impl Simd {
+    /// The direct family for `isa`, if it has one.
+    pub(crate) fn of(isa: crate::Isa) -> Option<Simd> {
+        match isa {
+            crate::Isa::Avx512 => Some(Simd::Avx512),
+            crate::Isa::Avx2 => Some(Simd::Avx2),
+            crate::Isa::Portable => None,
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+
+    fn supported(self) -> bool {
+        match self {
+            Simd::Avx512 => crate::Isa::Avx512.supported(),
+            Simd::Avx2 => crate::Isa::Avx2.supported(),
+        }
+    }
+
+    /// Floats per vector: the width of a row segment.
+    fn lanes(self) -> usize {
+        match self {
+            Simd::Avx512 => 16,
+            Simd::Avx2 => 8,
+        }
+    }
+
+    /// Row segments per forward micro-tile.
+    fn nv(self) -> usize {
+        match self {
+            Simd::Avx512 => NV,
+            Simd::Avx2 => 2,
+        }
+    }
+
+    /// Output channels per forward micro-tile (and per packed weight block).
+    pub(crate) fn uc(self) -> usize {
+        match self {
+            Simd::Avx512 => 8,
+            Simd::Avx2 => 4,
+        }
     }
 }
 
-/// Weights `[cout][cin][k][k]` rearranged to `[cout / UC][cin][k][k][UC]`, channels padded
-/// with zeros up to a multiple of `UC`.
-pub(crate) fn pack_weights(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
-    let kk = k * k;
-    let blocks = cout.div_ceil(UC);
-    let mut out = vec![0.0; blocks * cin * kk * UC];
+/// Weights `[cout][cin][k][k]` rearranged to `[cout / uc][cin][k][k][uc]` (`uc` =
+/// [`Simd::uc`]), channels padded with zeros up to a multiple of `uc`.
+pub(crate) fn pack_weights(simd: Simd, w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
+    let (kk, uc) = (k * k, simd.uc());
+    let blocks = cout.div_ceil(uc);
+    let mut out = vec![0.0; blocks * cin * kk * uc];
     for co in 0..cout {
-        let (b, c) = (co / UC, co % UC);
+        let (b, c) = (co / uc, co % uc);
         for ci in 0..cin {
             for t in 0..kk {
-                out[((b * cin + ci) * kk + t) * UC + c] = w[(co * cin + ci) * kk + t];
+                out[((b * cin + ci) * kk + t) * uc + c] = w[(co * cin + ci) * kk + t];
             }
         }
     }
@@ -56,9 +97,11 @@ pub(crate) fn pack_weights(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<
 }
 
 /// Same convolution `out [n, cout, h, w] = conv(x [n, cin, h, w], w)` with weights already
-/// packed by [`pack_weights`]. `out` is fully overwritten. Requires [`available`].
+/// packed by [`pack_weights`] for the same `simd`. `out` is fully overwritten. Panics if the
+/// CPU lacks `simd`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn conv_forward(
+    simd: Simd,
     n: usize,
     cin: usize,
     cout: usize,
@@ -69,13 +112,13 @@ pub(crate) fn conv_forward(
     wpk: &[f32],
     out: &mut [f32],
 ) {
-    assert!(available(), "direct kernel needs AVX-512F");
-    let (p, hw) = (k / 2, h * w);
+    assert!(simd.supported(), "direct kernel needs {simd:?}");
+    let (p, hw, lanes, uc) = (k / 2, h * w, simd.lanes(), simd.uc());
     let wp = w + 2 * p;
     assert_eq!(x.len(), n * cin * hw, "input length");
     assert_eq!(
         wpk.len(),
-        cout.div_ceil(UC) * cin * k * k * UC,
+        cout.div_ceil(uc) * cin * k * k * uc,
         "weight length"
     );
     assert_eq!(out.len(), n * cout * hw, "output length");
@@ -85,10 +128,11 @@ pub(crate) fn conv_forward(
     let rpt = h.div_ceil(tiles);
     let tiles = h.div_ceil(rpt);
     // Whole small images are grouped so a task's row segments fill the NV-segment micro-tiles
-    // (16x16 images have 16 segments: 6 micro-tiles of 3 would waste 2 of 18 slots).
-    let segs_per_image = h * w.div_ceil(16);
-    let group = if tiles == 1 && segs_per_image.div_ceil(NV) * NV * 20 > segs_per_image * 21 {
-        let g = NV / gcd(segs_per_image, NV);
+    // (16x16 images have 16 zmm segments: 6 micro-tiles of 3 would waste 2 of 18 slots).
+    let segs_per_image = h * w.div_ceil(lanes);
+    let nv = simd.nv();
+    let group = if tiles == 1 && segs_per_image.div_ceil(nv) * nv * 20 > segs_per_image * 21 {
+        let g = nv / gcd(segs_per_image, nv);
         let fits = g * cin * (h + 2 * p) * wp <= 2 * TILE_TARGET_FLOATS;
         if fits && g <= n {
             g
@@ -117,15 +161,15 @@ pub(crate) fn conv_forward(
         };
         let plane = (rows + 2 * p) * wp;
         let ci_stride = count * plane;
-        let len = cin * ci_stride + 16 + k;
+        let len = cin * ci_stride + lanes + k;
         with_scratch(len, |xp| {
             xp.fill(0.0);
-            let mut segs = Vec::with_capacity(count * rows * w.div_ceil(16));
+            let mut segs = Vec::with_capacity(count * rows * w.div_ceil(lanes));
             for slot in 0..count {
                 let img = img0 + slot;
                 let xi = &x[img * cin * hw..(img + 1) * cin * hw];
                 fill_padded_at(xi, h, w, p, y0, rows, xp, ci_stride, slot * plane);
-                for (off, r, c0, mask) in segments(rows, w, wp) {
+                for (off, r, c0, mask) in segments(rows, w, wp, lanes) {
                     let out_off = (img * cout * h + y0 + r) * w + c0;
                     segs.push((slot * plane + off, out_off, mask));
                 }
@@ -141,12 +185,17 @@ pub(crate) fn conv_forward(
                 out_len: n * cout * hw,
                 segs,
             };
-            let blocks = cout.div_ceil(UC);
+            let blocks = cout.div_ceil(uc);
             let run_block = |b: usize| {
-                let wblk = &wpk[b * cin * k * k * UC..(b + 1) * cin * k * k * UC];
-                // SAFETY: available() was checked; each (images, channel block, rows) region
-                // of `out` is written by exactly one call.
-                unsafe { channel_block(&geom, xp, wblk, b, out_ptr) };
+                let wblk = &wpk[b * cin * k * k * uc..(b + 1) * cin * k * k * uc];
+                // SAFETY: the CPU supports `simd` (checked above); each (images, channel
+                // block, rows) region of `out` is written by exactly one call.
+                unsafe {
+                    match simd {
+                        Simd::Avx512 => channel_block(&geom, xp, wblk, b, out_ptr),
+                        Simd::Avx2 => avx2::channel_block(&geom, xp, wblk, b, out_ptr),
+                    }
+                };
             };
             if inner_parallel {
                 (0..blocks).into_par_iter().for_each(run_block);
@@ -215,12 +264,13 @@ fn fill_padded_at(
 }
 
 /// Row segments of a tile: `(offset of the segment start on the padded grid, row, first
-/// column, lane mask)`, 16 output columns each (fewer, masked, at the end of a row).
-fn segments(rows: usize, w: usize, wp: usize) -> Vec<(usize, usize, usize, u16)> {
-    let mut segs = Vec::with_capacity(rows * w.div_ceil(16));
+/// column, lane mask)`, `lanes` (16 or 8) output columns each (fewer, masked, at the end of a
+/// row). Masks are prefixes: bit `i` set for the segment's first `len` columns.
+fn segments(rows: usize, w: usize, wp: usize, lanes: usize) -> Vec<(usize, usize, usize, u16)> {
+    let mut segs = Vec::with_capacity(rows * w.div_ceil(lanes));
     for r in 0..rows {
-        for c0 in (0..w).step_by(16) {
-            let len = (w - c0).min(16);
+        for c0 in (0..w).step_by(lanes) {
+            let len = (w - c0).min(lanes);
             let mask = if len == 16 {
                 u16::MAX
             } else {
@@ -232,7 +282,8 @@ fn segments(rows: usize, w: usize, wp: usize) -> Vec<(usize, usize, usize, u16)>
     segs
 }
 
-/// All micro-tiles of one block of `UC` output channels over one task's row segments.
+/// All micro-tiles of one block of `UC` output channels over one task's 16-column row
+/// segments (AVX-512).
 ///
 /// # Safety
 /// Needs AVX-512F; `out` must be the full `[n, cout, h, w]` output and no other thread may
@@ -242,6 +293,7 @@ fn segments(rows: usize, w: usize, wp: usize) -> Vec<(usize, usize, usize, u16)>
 #[allow(clippy::needless_range_loop)]
 unsafe fn channel_block(g: &TileGeom, xp: &[f32], wblk: &[f32], b: usize, out: SyncPtr) {
     use std::arch::x86_64::*;
+    const UC: usize = 8;
     // The weight pointer below walks exactly this many floats.
     assert_eq!(
         wblk.len(),
@@ -294,5 +346,5 @@ unsafe fn channel_block(g: &TileGeom, xp: &[f32], wblk: &[f32], b: usize, out: S
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn channel_block(_: &TileGeom, _: &[f32], _: &[f32], _: usize, _: SyncPtr) {
-    unreachable!("direct kernel is only used where available() is true")
+    unreachable!("direct kernel is only used where the CPU supports it")
 }

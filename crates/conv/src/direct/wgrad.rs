@@ -1,20 +1,21 @@
-//! Direct AVX-512 weight gradient (see the parent module for the padded layout).
+//! Direct weight gradient, AVX-512 or AVX2 (see the parent module for the padded layout).
 
-use super::{available, fill_padded_at, segments, TILE_TARGET_FLOATS};
+use super::{avx2, fill_padded_at, segments, Simd, TILE_TARGET_FLOATS};
 use crate::kernel::with_scratch;
 use rayon::prelude::*;
 
 /// Weight gradient `sum_n corr(x[n], gout[n])` as `[cout][cin][k][k]`, for `k` in 3, 5, 7
-/// (see [`wgrad_supported`]). Requires [`available`].
+/// (see [`wgrad_supported`]). Panics if the CPU lacks `simd`.
 ///
 /// Per task (a tile of rows, or a few whole small images), the input is padded as in the
 /// forward pass and cut into the same 16-column row segments; the output gradient is read in
 /// place with masked loads, so columns past the row end add nothing. The micro-kernel takes
 /// `UCO` output channels and the `k` taps of one kernel row `(ci, dy, 0..k)`, runs over all
-/// segments of the task with `UCO * k` vector accumulators (`UCO * k <= 24`), and reduces each
-/// to one sum.
+/// segments of the task with `UCO * k` vector accumulators (`UCO * k <= 24` with AVX-512; see
+/// `avx2.rs` for the AVX2 sizes), and reduces each to one sum.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn conv_weight_grad(
+    simd: Simd,
     n: usize,
     cin: usize,
     cout: usize,
@@ -25,10 +26,10 @@ pub(crate) fn conv_weight_grad(
     gout: &[f32],
 ) -> Vec<f32> {
     assert!(
-        available() && wgrad_supported(k),
-        "direct weight gradient for k = {k}"
+        simd.supported() && wgrad_supported(k),
+        "direct weight gradient for k = {k} on {simd:?}"
     );
-    let (p, hw) = (k / 2, h * w);
+    let (p, hw, lanes) = (k / 2, h * w, simd.lanes());
     let wp = w + 2 * p;
     assert_eq!(x.len(), n * cin * hw, "input length");
     assert_eq!(gout.len(), n * cout * hw, "gradient length");
@@ -37,11 +38,11 @@ pub(crate) fn conv_weight_grad(
     let rpt = h.div_ceil(tiles);
     let tiles = h.div_ceil(rpt);
     // Small images are grouped (`group` images per task) so each accumulator runs over at
-    // least ~64 row segments before its horizontal sum: that sum is the overhead here.
-    let segs_per_image = h * w.div_ceil(16);
+    // least ~64 16-float row segments before its horizontal sum: that sum is the overhead here.
+    let segs_per_image = h * w.div_ceil(lanes);
     let plane_full = (h + 2 * p) * wp;
     let group = if tiles == 1 {
-        64usize
+        (64 * 16 / lanes)
             .div_ceil(segs_per_image)
             .min(2 * TILE_TARGET_FLOATS / (cin * plane_full).max(1))
             // Keep at least one task per thread.
@@ -68,15 +69,15 @@ pub(crate) fn conv_weight_grad(
         };
         let plane = (rows + 2 * p) * wp;
         let ci_stride = count * plane;
-        let xlen = cin * ci_stride + 16 + k;
+        let xlen = cin * ci_stride + lanes + k;
         with_scratch(xlen, |xp| {
             xp.fill(0.0);
-            let mut segs = Vec::with_capacity(count * rows * w.div_ceil(16));
+            let mut segs = Vec::with_capacity(count * rows * w.div_ceil(lanes));
             for slot in 0..count {
                 let img = img0 + slot;
                 let xi = &x[img * cin * hw..(img + 1) * cin * hw];
                 fill_padded_at(xi, h, w, p, y0, rows, xp, ci_stride, slot * plane);
-                for (off, r, c0, mask) in segments(rows, w, wp) {
+                for (off, r, c0, mask) in segments(rows, w, wp, lanes) {
                     let g_off = (img * cout * h + y0 + r) * w + c0;
                     segs.push((slot * plane + off, g_off, mask));
                 }
@@ -90,12 +91,16 @@ pub(crate) fn conv_weight_grad(
                 hw,
                 segs,
             };
-            // SAFETY: available() checked above; buffer lengths are checked inside.
+            // SAFETY: the CPU supports `simd` (checked above); buffer lengths are checked
+            // inside.
             unsafe {
-                match k {
-                    3 => wgrad_tile::<8, 3>(&t, xp, gout, acc),
-                    5 => wgrad_tile::<4, 5>(&t, xp, gout, acc),
-                    _ => wgrad_tile::<3, 7>(&t, xp, gout, acc),
+                match (simd, k) {
+                    (Simd::Avx512, 3) => wgrad_tile::<8, 3>(&t, xp, gout, acc),
+                    (Simd::Avx512, 5) => wgrad_tile::<4, 5>(&t, xp, gout, acc),
+                    (Simd::Avx512, _) => wgrad_tile::<3, 7>(&t, xp, gout, acc),
+                    (Simd::Avx2, 3) => avx2::wgrad_tile::<3, 3>(&t, xp, gout, acc),
+                    (Simd::Avx2, 5) => avx2::wgrad_tile::<2, 5>(&t, xp, gout, acc),
+                    (Simd::Avx2, _) => avx2::wgrad_tile::<1, 7>(&t, xp, gout, acc),
                 }
             }
         });
@@ -123,17 +128,17 @@ pub(crate) fn wgrad_supported(k: usize) -> bool {
 }
 
 /// One task's geometry for the weight gradient.
-struct WTile {
-    cin: usize,
-    cout: usize,
-    k: usize,
-    wp: usize,
+pub(super) struct WTile {
+    pub(super) cin: usize,
+    pub(super) cout: usize,
+    pub(super) k: usize,
+    pub(super) wp: usize,
     /// Distance between input channel planes in the padded buffer.
-    ci_stride: usize,
+    pub(super) ci_stride: usize,
     /// Distance between output-gradient channels.
-    hw: usize,
+    pub(super) hw: usize,
     /// Row segments: (padded-input offset, output-gradient offset of channel 0, lane mask).
-    segs: Vec<(usize, usize, u16)>,
+    pub(super) segs: Vec<(usize, usize, u16)>,
 }
 
 /// Adds one task's weight gradient into `acc [cout][cin][K][K]`; `gout` is the whole output
@@ -219,5 +224,5 @@ unsafe fn wgrad_tile<const UCO: usize, const K: usize>(
     _: &[f32],
     _: &mut [f32],
 ) {
-    unreachable!("direct kernel is only used where available() is true")
+    unreachable!("direct kernel is only used where the CPU supports it")
 }

@@ -168,7 +168,7 @@ fn recover_dropout_mask(case: &Case, net: &MsResNet, p: f64) -> Res<Tensor> {
         return Tensor::from_vec(
             mask.iter().map(|&v| v as f32).collect(),
             (b, f),
-            &Device::Cpu,
+            &super::test_device(),
         )
         .map_err(e);
     }
@@ -183,7 +183,7 @@ fn recover_dropout_mask(case: &Case, net: &MsResNet, p: f64) -> Res<Tensor> {
             (parts.first().copied(), parts.get(1).copied())
         })
         .ok_or("no residual BN bias gradient in conv5_x")?;
-    let ones = Tensor::ones((b, f), DType::F32, &Device::Cpu).map_err(e)?;
+    let ones = Tensor::ones((b, f), DType::F32, &super::test_device()).map_err(e)?;
     net.set_dropout_mask(ones);
     let xv = Var::from_tensor(x5).map_err(e)?;
     let out = net.forward_from(xv.as_tensor(), 5, true).map_err(e)?.output;
@@ -229,7 +229,7 @@ fn recover_dropout_mask(case: &Case, net: &MsResNet, p: f64) -> Res<Tensor> {
     Tensor::from_vec(
         mask.iter().map(|&v| v as f32).collect(),
         (b, f),
-        &Device::Cpu,
+        &super::test_device(),
     )
     .map_err(e)
 }
@@ -300,7 +300,7 @@ fn check_after_and_grads(
 /// the eval output.
 pub(crate) fn run_msresnet(case: &Case, rep: &mut Report) -> Res<()> {
     let cfg = resnet_config(case)?;
-    let net = MsResNet::new(&cfg, &Device::Cpu).map_err(e)?;
+    let net = MsResNet::new(&cfg, &super::test_device()).map_err(e)?;
     let file = case.meta["file"].as_str().unwrap_or("");
     net.load_safetensors(&parity_dir_of(case).join(file))
         .map_err(e)?;

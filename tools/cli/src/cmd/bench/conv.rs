@@ -1,6 +1,7 @@
 //! `snnkit bench conv`: forward and forward+backward times of `snnkit_conv::conv2d_same` per
-//! shape, with PyTorch's figures for the same shapes and (unless `--no-candle`) candle's own
-//! convolution for comparison.
+//! shape and (unless `--no-candle`) candle's own convolution for comparison. Figures are only
+//! ever from this run on this machine: `tools/bench/conv_step_vs_torch.py` times PyTorch beside
+//! it.
 
 use anyhow::Context;
 use candle_core::{Device, Tensor, Var};
@@ -16,30 +17,30 @@ pub struct Args {
     #[arg(long)]
     no_candle: bool,
     /// Timed runs per measurement; the median is reported.
-    #[arg(long, default_value_t = 7)]
-    reps: usize,
+    #[arg(long, default_value_t = 7, alias = "reps", alias = "repeats")]
+    iters: usize,
     /// Untimed warm-up runs before each measurement.
     #[arg(long, default_value_t = 2)]
     warmup: usize,
     /// Timed runs for candle's convolution (after one warm-up run).
-    #[arg(long, default_value_t = 3)]
-    candle_reps: usize,
+    #[arg(long, default_value_t = 3, alias = "candle-reps")]
+    candle_iters: usize,
     /// Shape to run instead of the standard list, as N,Cin,Cout,H,W,k (repeatable).
     #[arg(long = "shape", value_parser = parse_shape)]
     shapes: Vec<[usize; 6]>,
 }
 
-/// The standard shapes `[N, Cin, Cout, H, W, k]` with PyTorch 2.0.1 (oneDNN, 2 threads) forward
-/// and backward milliseconds on the reference machine.
-const STANDARD: [([usize; 6], f64, f64); 8] = [
-    ([32, 2, 64, 64, 64, 3], 22.8, 50.0),
-    ([32, 64, 128, 32, 32, 3], 17.9, 41.9),
-    ([32, 128, 128, 32, 32, 1], 7.8, 23.1),
-    ([32, 128, 128, 32, 32, 3], 36.8, 97.2),
-    ([32, 128, 128, 32, 32, 5], 90.0, 187.6),
-    ([32, 128, 128, 32, 32, 7], 190.7, 377.2),
-    ([32, 256, 256, 16, 16, 7], 140.0, 319.2),
-    ([64, 64, 64, 48, 48, 3], 62.6, 134.9),
+/// The standard shapes `[N, Cin, Cout, H, W, k]`: SMA-VGG8's convolutions and the SMA encoder's
+/// 1/3/5/7 kernels at batch 32 (the list `tools/bench/conv_step_vs_torch.py` also times).
+const STANDARD: [[usize; 6]; 8] = [
+    [32, 2, 64, 64, 64, 3],
+    [32, 64, 128, 32, 32, 3],
+    [32, 128, 128, 32, 32, 1],
+    [32, 128, 128, 32, 32, 3],
+    [32, 128, 128, 32, 32, 5],
+    [32, 128, 128, 32, 32, 7],
+    [32, 256, 256, 16, 16, 7],
+    [64, 64, 64, 48, 48, 3],
 ];
 
 fn parse_shape(s: &str) -> Result<[usize; 6], String> {
@@ -110,7 +111,6 @@ struct Row {
     fwd_cpu_ms: Option<f64>,
     fwd_bwd_cpu_ms: Option<f64>,
     gflop_fwd: f64,
-    pytorch: Option<(f64, f64)>,
     candle: Option<(f64, f64)>,
 }
 
@@ -121,12 +121,12 @@ fn measure(args: &Args, shape: [usize; 6]) -> anyhow::Result<Row> {
     let wt = (Tensor::randn(0f32, 1., (cout, cin, k, k), &dev)? * 0.05)?;
     let g = Tensor::randn(0f32, 1., (n, cout, h, w), &dev)?;
 
-    let fwd = time_runs(args.warmup, args.reps, || {
+    let fwd = time_runs(args.warmup, args.iters, || {
         snnkit_conv::conv2d_same(&x, &wt)?;
         Ok(())
     })?;
     // Forward plus both gradients: what a training step's backward through this layer costs.
-    let fwd_bwd = time_runs(args.warmup, args.reps, || {
+    let fwd_bwd = time_runs(args.warmup, args.iters, || {
         snnkit_conv::conv2d_same(&x, &wt)?;
         snnkit_conv::conv2d_same_backward(&x, &wt, &g)?;
         Ok(())
@@ -134,7 +134,7 @@ fn measure(args: &Args, shape: [usize; 6]) -> anyhow::Result<Row> {
     let candle = if args.no_candle {
         None
     } else {
-        let reps = args.candle_reps;
+        let reps = args.candle_iters;
         let fwd = time_runs(1, reps, || {
             x.conv2d(&wt, k / 2, 1, 1, 1)?;
             Ok(())
@@ -149,10 +149,6 @@ fn measure(args: &Args, shape: [usize; 6]) -> anyhow::Result<Row> {
         .median_ms;
         Some((fwd, fwd_bwd))
     };
-    let pytorch = STANDARD
-        .iter()
-        .find(|(s, _, _)| *s == shape)
-        .map(|&(_, f, b)| (f, f + b));
     Ok(Row {
         shape,
         fwd_ms: fwd.median_ms,
@@ -160,7 +156,6 @@ fn measure(args: &Args, shape: [usize; 6]) -> anyhow::Result<Row> {
         fwd_cpu_ms: fwd.cpu_ms_per_thread,
         fwd_bwd_cpu_ms: fwd_bwd.cpu_ms_per_thread,
         gflop_fwd: 2.0 * (n * cout * cin * k * k * h * w) as f64 / 1e9,
-        pytorch,
         candle,
     })
 }
@@ -172,7 +167,7 @@ fn gflops(gflop: f64, ms: f64) -> f64 {
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let shapes: Vec<[usize; 6]> = if args.shapes.is_empty() {
-        STANDARD.iter().map(|(s, _, _)| *s).collect()
+        STANDARD.to_vec()
     } else {
         args.shapes.clone()
     };
@@ -191,15 +186,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     "fwd_bwd_ms": r.fwd_bwd_ms,
                     "fwd_gflops": gflops(r.gflop_fwd, r.fwd_ms),
                     "fwd_bwd_gflops": gflops(3.0 * r.gflop_fwd, r.fwd_bwd_ms),
+                    "kernels": snnkit_conv::active_isa().name(),
+                    "threads": rayon::current_num_threads(),
                 });
                 if let (Some(f), Some(fb)) = (r.fwd_cpu_ms, r.fwd_bwd_cpu_ms) {
                     o["fwd_cpu_ms_per_thread"] = f.into();
                     o["fwd_bwd_cpu_ms_per_thread"] = fb.into();
-                }
-                if let Some((f, fb)) = r.pytorch {
-                    o["pytorch_fwd_ms"] = f.into();
-                    o["pytorch_fwd_bwd_ms"] = fb.into();
-                    o["ratio_vs_pytorch_fwd_bwd"] = (r.fwd_bwd_ms / fb).into();
                 }
                 if let Some((f, fb)) = r.candle {
                     o["candle_fwd_ms"] = f.into();
@@ -218,71 +210,67 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<24} {:>9} {:>7} {:>11} {:>7} {:>9} | {:>8} {:>11} {:>6} | {:>10} {:>13}",
-        "N,Cin->Cout,HxW,k",
+        "{:<26} {:>9} {:>8} {:>12} {:>8} {:>13} | {:>11} {:>14}",
+        "N, Cin->Cout, HxW, k",
         "fwd ms",
-        "GF/s",
+        "GFLOP/s",
         "fwd+bwd ms",
-        "GF/s",
-        "cpu f+b",
-        "torch fw",
-        "torch fw+bw",
-        "ratio",
+        "GFLOP/s",
+        "CPU ms/thread",
         "candle fwd",
-        "candle fw+bw"
+        "candle fwd+bwd"
     );
     for r in rows {
         let [n, ci, co, h, w, k] = r.shape;
-        let (tf, tfb, ratio) = match r.pytorch {
-            Some((f, fb)) => (
-                format!("{f:.1}"),
-                format!("{fb:.1}"),
-                format!("{:.2}", r.fwd_bwd_ms / fb),
-            ),
-            None => ("-".into(), "-".into(), "-".into()),
-        };
         let (cf, cfb) = match r.candle {
-            Some((f, fb)) => (format!("{f:.1}"), format!("{fb:.1}")),
+            Some((f, fb)) => (format!("{f:.1} ms"), format!("{fb:.1} ms")),
             None => ("-".into(), "-".into()),
         };
         println!(
-            "{:<24} {:>9.2} {:>7.0} {:>11.2} {:>7.0} {:>9} | {:>8} {:>11} {:>6} | {:>10} {:>13}",
-            format!("{n},{ci}->{co},{h}x{w},{k}"),
+            "{:<26} {:>9.2} {:>8.0} {:>12.2} {:>8.0} {:>13} | {:>11} {:>14}",
+            format!("{n}, {ci}->{co}, {h}x{w}, {k}x{k}"),
             r.fwd_ms,
             gflops(r.gflop_fwd, r.fwd_ms),
             r.fwd_bwd_ms,
             gflops(3.0 * r.gflop_fwd, r.fwd_bwd_ms),
             r.fwd_bwd_cpu_ms.map_or("-".into(), |c| format!("{c:.0}")),
-            tf,
-            tfb,
-            ratio,
             cf,
             cfb
         );
     }
 }
 
-/// Compares with PyTorch's table (on stderr, so `--json` output stays one JSON document).
-fn closing_note(args: &Args, rows: &[Row]) {
-    let compared: Vec<(&Row, f64)> = rows
-        .iter()
-        .filter_map(|r| r.pytorch.map(|(_, fb)| (r, r.fwd_bwd_ms / fb)))
-        .collect();
+/// What was measured and how (on stderr, so `--json` output stays one JSON document).
+fn closing_note(args: &Args, _rows: &[Row]) {
     eprintln!(
-        "note: medians of {} runs after {} warm-up; forward+backward = forward, input gradient \
-         and weight gradient; {} rayon threads; timings move with machine load (`cpu f+b` = \
-         process CPU ms per run and thread, about the time on idle cores).",
-        args.reps,
+        "note: medians of {} runs after {} warm-up; fwd+bwd = forward, input gradient and weight \
+         gradient; kernels: {} ({}); {} threads; `CPU ms/thread` = process CPU time per run and \
+         thread, about the wall time on idle cores (wall times move with machine load).",
+        args.iters,
         args.warmup,
+        snnkit_conv::active_isa(),
+        isa_note(),
         rayon::current_num_threads()
     );
-    if let Some((worst, ratio)) = compared.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
-        let within = compared.iter().filter(|(_, r)| *r <= 2.0).count();
-        eprintln!(
-            "note: vs PyTorch 2.0.1/oneDNN (2 threads) forward+backward: {within}/{} shapes within \
-             2x (target), worst {ratio:.2}x at {:?}.",
-            compared.len(),
-            worst.shape
-        );
+    if cfg!(debug_assertions) {
+        eprintln!("note: this is a debug build; build with --release for representative figures");
+    }
+    eprintln!(
+        "note: tools/bench/conv_step_vs_torch.py times PyTorch on the same shapes beside this."
+    );
+}
+
+/// How the kernel family was chosen, for the note.
+fn isa_note() -> String {
+    match std::env::var("SNNKIT_CONV_ISA") {
+        Ok(v) => format!("SNNKIT_CONV_ISA={v}"),
+        Err(_) => format!(
+            "best of {} on this CPU; SNNKIT_CONV_ISA forces one",
+            snnkit_conv::supported_isas()
+                .iter()
+                .map(|i| i.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }

@@ -27,8 +27,8 @@ pub struct Args {
     #[arg(long)]
     frames: Option<usize>,
     /// Batch size.
-    #[arg(long, default_value_t = 2)]
-    batch: usize,
+    #[arg(long, default_value_t = 2, alias = "batch")]
+    batch_size: usize,
     /// Input height and width.
     #[arg(long, default_value_t = 64)]
     size: usize,
@@ -48,8 +48,11 @@ pub struct Args {
     #[arg(long, default_value_t = 2)]
     warmup: usize,
     /// Timed steps.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, alias = "reps", alias = "repeats")]
     iters: usize,
+    /// Skip the per-part breakdown (a second, profiled pass of `--iters` steps).
+    #[arg(long)]
+    no_breakdown: bool,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -97,16 +100,17 @@ pub fn run(args: Args) -> Result<()> {
     let device = snnkit_train::parse_device(&args.device)?;
     let b = StepBench {
         model: NetworkConfig::Vgg8(m.clone()),
-        batch: args.batch,
+        batch: args.batch_size,
         warmup: args.warmup,
         iters: args.iters,
+        breakdown: !args.no_breakdown,
     };
     let t = step_times(&b, &device)?;
     let setting = serde_json::json!({
         "widths": m.widths,
         "head": m.head,
         "frames": m.time_steps,
-        "batch": args.batch,
+        "batch": args.batch_size,
         "size": args.size,
         "sma": m.sma,
         "azo": m.azo.is_some(),
@@ -117,7 +121,7 @@ pub fn run(args: Args) -> Result<()> {
         m.widths,
         m.head,
         m.time_steps,
-        args.batch,
+        args.batch_size,
         args.size,
         args.size,
         m.sma,
@@ -160,9 +164,10 @@ fn run_resnet(args: Args) -> Result<()> {
     let device = snnkit_train::parse_device(&args.device)?;
     let b = StepBench {
         model: NetworkConfig::MsResNet(m.clone()),
-        batch: args.batch,
+        batch: args.batch_size,
         warmup: args.warmup,
         iters: args.iters,
+        breakdown: !args.no_breakdown,
     };
     let t = step_times(&b, &device)?;
     let setting = serde_json::json!({
@@ -170,7 +175,7 @@ fn run_resnet(args: Args) -> Result<()> {
         "width_mult": m.width_mult,
         "widths": m.stage_widths(),
         "frames": m.time_steps,
-        "batch": args.batch,
+        "batch": args.batch_size,
         "size": args.size,
         "sma": m.sma,
         "azo": m.azo.is_some(),
@@ -181,7 +186,7 @@ fn run_resnet(args: Args) -> Result<()> {
         arch.name(),
         m.stage_widths(),
         m.time_steps,
-        args.batch,
+        args.batch_size,
         args.size,
         args.size,
         m.sma,
@@ -211,16 +216,68 @@ fn report(
     }
     println!("{headline}");
     println!(
-        "median step {:.4} s (forward+loss {:.4} s, backward {:.4} s, update {:.4} s), {:.1} samples/s over {} steps",
-        t.median_step_s, t.median_forward_s, t.median_backward_s, t.median_update_s, t.samples_per_s, iters
+        "median step {:.3} s (forward + loss {:.3} s, backward {:.3} s, optimizer {:.3} s), \
+         {:.1} samples/s, median of {iters} steps",
+        t.median_step_s,
+        t.median_forward_s,
+        t.median_backward_s,
+        t.median_update_s,
+        t.samples_per_s,
     );
-    let total: f64 = t.breakdown_s.values().sum();
-    println!("breakdown (mean seconds per step, separate profiled pass):");
-    for (k, v) in &t.breakdown_s {
+    if !t.breakdown_s.is_empty() {
+        let total: f64 = t.breakdown_s.values().sum();
         println!(
-            "  {k:<18} {v:>8.4} s  {:>5.1}%",
-            100.0 * v / total.max(1e-12)
+            "where a step goes (mean of {iters} more steps with timers on; {:.0}% in named parts):",
+            100.0 * t.breakdown_coverage
         );
+        let mut parts: Vec<(&String, &f64)> = t.breakdown_s.iter().collect();
+        parts.sort_by(|a, b| b.1.total_cmp(a.1));
+        for (k, v) in parts {
+            println!(
+                "  {:<34} {:>8.3} s {:>6.1}%",
+                part_label(k),
+                v,
+                100.0 * v / total.max(1e-12)
+            );
+        }
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("note: this is a debug build; build with --release for representative figures");
     }
     Ok(())
+}
+
+/// A user-facing name for a breakdown key (the JSON keeps the keys).
+fn part_label(key: &str) -> String {
+    let (base, bwd) = match key.strip_suffix("_bwd") {
+        Some(b) => (b, true),
+        None => (key, false),
+    };
+    let name = match base {
+        "conv" => "convolutions (host blocks)",
+        "sma_encoder_conv" => "SMA encoder convolutions",
+        "sma_attention" => "SMA attention",
+        "sma_combine" => "SMA weighting + sum",
+        "azo" => "AZO selection",
+        "batchnorm" => "BatchNorm",
+        "lif" => "LIF neurons",
+        "pool" => "max-pooling",
+        "head" => "head (pool, linear, dropout)",
+        "forward_candle_ops" => "other forward ops (candle)",
+        "backward_candle_ops" => "other backward ops (candle autograd)",
+        "loss" => "loss",
+        "optimizer" => "optimizer",
+        "unattributed" => "unattributed",
+        other => other,
+    };
+    if bwd {
+        format!("{name}, backward")
+    } else if matches!(
+        base,
+        "forward_candle_ops" | "backward_candle_ops" | "loss" | "optimizer" | "unattributed"
+    ) {
+        name.to_string()
+    } else {
+        format!("{name}, forward")
+    }
 }
