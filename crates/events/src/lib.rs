@@ -34,7 +34,9 @@
 #![deny(missing_docs)]
 
 pub use error::Error;
-pub use format::{Aedat2Layout, AtisOverflow, Format, ParseNameError, Profile, ReadOptions};
+pub use format::{
+    Aedat2Layout, Aedat2Orientation, AtisOverflow, Format, ParseNameError, Profile, ReadOptions,
+};
 pub use read::{decode_bytes, detect_file, read_file, Recording, Summary};
 pub use types::{Event, Events, EventsRef};
 
