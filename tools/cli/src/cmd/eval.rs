@@ -91,7 +91,7 @@ pub fn run(args: Args) -> Result<()> {
                 &cfg,
                 &data,
                 args.split.as_deref(),
-                args.batch_size,
+                batch,
                 &device,
                 &mut bars,
             )?

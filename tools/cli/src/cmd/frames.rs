@@ -5,7 +5,7 @@
 
 use crate::cmd::inspect::DecodeArgs;
 use crate::usage::usage;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use ndarray::Array4;
 use snnkit_frames::{integrate, FrameSpec, SensorSize};
 use std::path::PathBuf;
@@ -191,10 +191,12 @@ pub fn run(args: Args) -> Result<()> {
         _ => match (args.decode.profile, rec.width, rec.height) {
             (Some(p), _, _) => SensorSize::from(p.sensor_size()),
             (None, Some(w), Some(h)) => SensorSize::from((w, h)),
-            _ => bail!(
-                "{}: the file does not state its sensor size; give --height H --width W or --profile",
-                file.display()
-            ),
+            _ => {
+                return Err(usage!(
+                    "{}: the file does not state its sensor size; give --height H --width W or --profile",
+                    file.display()
+                ))
+            }
         },
     };
     let frames = integrate(rec.events.as_ref(), sensor, &spec)
