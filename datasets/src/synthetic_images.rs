@@ -166,7 +166,10 @@ pub fn generate(
             }
         }
     }
-    write_atomic(&out.join(crate::synthetic::CONFIG_FILE), cfg.to_toml().as_bytes())?;
+    write_atomic(
+        &out.join(crate::synthetic::CONFIG_FILE),
+        cfg.to_toml().as_bytes(),
+    )?;
     Ok(ImageSynthSummary {
         train_images: cfg.classes * cfg.train_per_class,
         val_images: cfg.classes * cfg.val_per_class,

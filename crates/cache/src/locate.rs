@@ -53,7 +53,10 @@ impl CacheLocation {
             .collect();
         Err(LocateError {
             path: self.dir.clone(),
-            message: format!("no split {split:?} here ({split}.h5); splits: {}", list(&have)),
+            message: format!(
+                "no split {split:?} here ({split}.h5); splits: {}",
+                list(&have)
+            ),
         })
     }
 

@@ -143,7 +143,8 @@ pub(crate) fn unsupported_name(head: &[u8]) -> Option<String> {
             "format" => val.split(';').next().unwrap_or("").trim().to_string(),
             _ => continue,
         };
-        if !name.is_empty() && !matches!(evt_name(&name.replace(' ', "")), Some(Evt::V2 | Evt::V3)) {
+        if !name.is_empty() && !matches!(evt_name(&name.replace(' ', "")), Some(Evt::V2 | Evt::V3))
+        {
             return Some(name);
         }
     }

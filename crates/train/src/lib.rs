@@ -32,8 +32,8 @@ pub use config::{
 pub use data::{device_name, locate_split, open_loader, parse_device};
 pub use error::{Error, Result};
 pub use eval::{
-    evaluate, evaluate_checkpoint, evaluate_weights, model_from_checkpoint, topk_count,
-    report_file_names, write_report, ClassAccuracy, EvalReport, EvalStats,
+    evaluate, evaluate_checkpoint, evaluate_weights, model_from_checkpoint, report_file_names,
+    topk_count, write_report, ClassAccuracy, EvalReport, EvalStats,
 };
 pub use explain::{explain, ExplainOptions, ExplainReport};
 pub use loss::{one_hot, Loss};

@@ -173,7 +173,17 @@ pub fn train(
             // Nothing to train: report the run as it stands, rewrite nothing.
             return Ok(RunResult {
                 out: out.clone(),
-                summary: summarize(cfg, out, &history, start_epoch, best_acc, best_epoch, &model, dev, (0.0, 0, 0.0)),
+                summary: summarize(
+                    cfg,
+                    out,
+                    &history,
+                    start_epoch,
+                    best_acc,
+                    best_epoch,
+                    &model,
+                    dev,
+                    (0.0, 0, 0.0),
+                ),
                 metrics: history,
                 already_complete: true,
             });

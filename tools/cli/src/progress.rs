@@ -237,7 +237,10 @@ mod tests {
             start: Instant::now() - Duration::from_secs(10),
         };
         let l = s.line();
-        assert!(l.starts_with("epoch 1/3 train: 2/6 batches, loss 0.5000, "), "{l}");
+        assert!(
+            l.starts_with("epoch 1/3 train: 2/6 batches, loss 0.5000, "),
+            "{l}"
+        );
         assert!(l.ends_with("20s left"), "{l}");
         assert_eq!(human_duration(133.0), "2m 13s");
         assert_eq!(human_duration(3900.0), "1h 05m");

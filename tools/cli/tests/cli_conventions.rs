@@ -38,7 +38,10 @@ fn ok(o: &Output, what: &str) {
 fn fails(o: &Output, code: i32, needle: &str, what: &str) {
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(code), "{what}: {err}");
-    assert!(err.contains(needle), "{what}: stderr lacks {needle:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{what}: stderr lacks {needle:?}: {err}"
+    );
     assert!(!err.contains("panicked"), "{what}: {err}");
 }
 
@@ -47,7 +50,7 @@ fn s(p: &Path) -> &str {
 }
 
 /// The shared data: `root/raw` (synthetic recordings), `root/cache/synthetic/{frames4_number,
-/// frames2_number}/{train,test}.h5` and `root/tiny.toml`.
+/// frames4_time}/{train,test}.h5` and `root/tiny.toml`.
 struct Data {
     root: PathBuf,
 }
@@ -104,7 +107,7 @@ fn data() -> &'static Data {
             "1500",
         ]);
         ok(&o, "synth");
-        for t in ["4", "2"] {
+        for split_by in ["number", "time"] {
             let o = run(&[
                 "convert",
                 "--dataset",
@@ -112,9 +115,9 @@ fn data() -> &'static Data {
                 "--root",
                 s(&raw),
                 "--frames",
-                t,
+                "4",
                 "--split-by",
-                "number",
+                split_by,
                 "--out",
                 s(&root.join("cache")),
                 "--quiet",
@@ -154,7 +157,10 @@ fn train_logs_epochs_and_interval_progress_without_a_terminal() {
         err.contains("epoch 1/2 train: loading first batch"),
         "{err}"
     );
-    assert!(err.contains("epoch   1: lr") && err.contains("epoch   2: lr"), "{err}");
+    assert!(
+        err.contains("epoch   1: lr") && err.contains("epoch   2: lr"),
+        "{err}"
+    );
     // Default interval (30 s): no progress line in a run of a few seconds.
     assert!(!err.contains("batches, loss"), "{err}");
     assert!(text(&o.stdout).contains("best test accuracy"));
@@ -219,7 +225,11 @@ fn resume_says_complete_and_extends_with_a_new_horizon() {
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let o = train(d, &out, &["--resume"]);
     ok(&o, "resume of a finished run");
-    assert!(text(&o.stdout).contains("is complete"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("is complete"),
+        "{}",
+        text(&o.stdout)
+    );
     assert_eq!(
         std::fs::read_to_string(out.join("metrics.jsonl")).unwrap(),
         metrics,
@@ -278,12 +288,19 @@ fn resume_says_complete_and_extends_with_a_new_horizon() {
     // Every --cache form reaches the same files; several settings need --setting.
     let split_file = d.setting().join("test.h5");
     for form in [split_file, d.setting()] {
-        let o = run(&["eval", "--checkpoint", s(&best), "--cache", s(&form), "--json"]);
+        let o = run(&[
+            "eval",
+            "--checkpoint",
+            s(&best),
+            "--cache",
+            s(&form),
+            "--json",
+        ]);
         ok(&o, &format!("eval --cache {}", form.display()));
     }
     for form in [d.dataset(), d.cache()] {
         let o = run(&["eval", "--checkpoint", s(&best), "--cache", s(&form)]);
-        fails(&o, 1, "frames2_number, frames4_number", "two settings");
+        fails(&o, 1, "frames4_number, frames4_time", "two settings");
         assert!(text(&o.stderr).contains("--setting"));
         let o = run(&[
             "eval",
@@ -309,11 +326,7 @@ fn train_takes_a_split_file_or_a_dataset_folder_with_setting() {
     let d = data();
     let out = d.run_dir("split_file");
     let file = d.setting().join("train.h5");
-    let o = train(
-        d,
-        &out,
-        &["--cache", s(&file), "--quiet"],
-    );
+    let o = train(d, &out, &["--cache", s(&file), "--quiet"]);
     ok(&o, "train --cache train.h5");
     let out = d.run_dir("dataset_folder");
     let o = train(
@@ -323,13 +336,13 @@ fn train_takes_a_split_file_or_a_dataset_folder_with_setting() {
             "--cache",
             s(&d.dataset()),
             "--setting",
-            "frames2_number",
+            "frames4_time",
             "--quiet",
         ],
     );
     ok(&o, "train --cache DATASET --setting");
     let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
-    assert!(cfg.contains("frames2_number"), "{cfg}");
+    assert!(cfg.contains("frames4_time"), "{cfg}");
 }
 
 #[test]
@@ -338,15 +351,25 @@ fn cache_info_accepts_folders() {
     let o = run(&["cache", "info", s(&d.setting())]);
     ok(&o, "cache info SETTING");
     let out = text(&o.stdout);
-    assert!(out.contains("synthetic / train") && out.contains("synthetic / test"), "{out}");
-    let o = run(&["cache", "info", s(&d.dataset()), "--setting", "frames2_number", "--json"]);
+    assert!(
+        out.contains("synthetic / train") && out.contains("synthetic / test"),
+        "{out}"
+    );
+    let o = run(&[
+        "cache",
+        "info",
+        s(&d.dataset()),
+        "--setting",
+        "frames4_time",
+        "--json",
+    ]);
     ok(&o, "cache info DATASET --setting");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let list = v.as_array().expect("a list for a folder");
     assert_eq!(list.len(), 2);
-    assert!(list.iter().all(|f| f["frames"] == 2));
+    assert!(list.iter().all(|f| f["setting"] == "frames4_time"), "{v}");
     let o = run(&["cache", "info", s(&d.cache())]);
-    fails(&o, 1, "frames2_number, frames4_number", "cache info ROOT");
+    fails(&o, 1, "frames4_number, frames4_time", "cache info ROOT");
     let o = run(&["cache", "info", s(&d.setting().join("train.h5")), "--json"]);
     ok(&o, "cache info FILE");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -371,7 +394,12 @@ fn outputs_create_folders_and_must_match_their_extension() {
     ]);
     ok(&o, "frames --out new/dir/x.npy");
     assert!(out.is_file());
-    let o = run(&["events", s(&rec), "--out", s(&dir.path().join("a/b/ev.npy"))]);
+    let o = run(&[
+        "events",
+        s(&rec),
+        "--out",
+        s(&dir.path().join("a/b/ev.npy")),
+    ]);
     ok(&o, "events --out a/b/ev.npy");
     for (cmd, out) in [("frames", "x.npz"), ("events", "ev.csv")] {
         let target = dir.path().join(out);
@@ -397,24 +425,143 @@ fn usage_errors_exit_2_and_name_the_flag() {
     let o = s(&o);
     let cases: Vec<(Vec<&str>, &str)> = vec![
         // missing or conflicting modes
-        (vec!["frames", rec, "--frames", "4", "--out", o], "--split-by"),
-        (vec!["frames", rec, "--frames", "4", "--split-by", "number", "--window", "5", "--out", o], "--window"),
-        (vec!["frames", rec, "--split-by", "number", "--out", o], "--frames"),
+        (
+            vec!["frames", rec, "--frames", "4", "--out", o],
+            "--split-by",
+        ),
+        (
+            vec![
+                "frames",
+                rec,
+                "--frames",
+                "4",
+                "--split-by",
+                "number",
+                "--window",
+                "5",
+                "--out",
+                o,
+            ],
+            "--window",
+        ),
+        (
+            vec!["frames", rec, "--split-by", "number", "--out", o],
+            "--frames",
+        ),
         (vec!["frames", rec, "--out", o], "--frames"),
-        (vec!["convert", "--dataset", "synthetic", "--root", s(&raw), "--frames", "4", "--out", s(&cache)], "--split-by"),
-        (vec!["convert", "--dataset", "synthetic", "--root", s(&raw), "--out", s(&cache)], "--frames"),
+        (
+            vec![
+                "convert",
+                "--dataset",
+                "synthetic",
+                "--root",
+                s(&raw),
+                "--frames",
+                "4",
+                "--out",
+                s(&cache),
+            ],
+            "--split-by",
+        ),
+        (
+            vec![
+                "convert",
+                "--dataset",
+                "synthetic",
+                "--root",
+                s(&raw),
+                "--out",
+                s(&cache),
+            ],
+            "--frames",
+        ),
         // bad values
-        (vec!["frames", rec, "--frames", "0", "--split-by", "number", "--out", o], "--frames"),
-        (vec!["train", "--preset", "synthetic", "--cache", s(&cache), "--out", o, "--epochs", "0"], "--epochs"),
-        (vec!["train", "--preset", "synthetic", "--cache", s(&cache), "--out", o, "--batch-size", "0"], "--batch-size"),
+        (
+            vec![
+                "frames",
+                rec,
+                "--frames",
+                "0",
+                "--split-by",
+                "number",
+                "--out",
+                o,
+            ],
+            "--frames",
+        ),
+        (
+            vec![
+                "train",
+                "--preset",
+                "synthetic",
+                "--cache",
+                s(&cache),
+                "--out",
+                o,
+                "--epochs",
+                "0",
+            ],
+            "--epochs",
+        ),
+        (
+            vec![
+                "train",
+                "--preset",
+                "synthetic",
+                "--cache",
+                s(&cache),
+                "--out",
+                o,
+                "--batch-size",
+                "0",
+            ],
+            "--batch-size",
+        ),
         // unknown names
-        (vec!["convert", "--dataset", "foo", "--root", s(&raw), "--frames", "4", "--split-by", "number", "--out", s(&cache)], "--dataset"),
+        (
+            vec![
+                "convert",
+                "--dataset",
+                "foo",
+                "--root",
+                s(&raw),
+                "--frames",
+                "4",
+                "--split-by",
+                "number",
+                "--out",
+                s(&cache),
+            ],
+            "--dataset",
+        ),
         (vec!["inspect", rec, "--profile", "foo"], "--profile"),
-        (vec!["train", "--preset", "foo", "--cache", s(&cache), "--out", o], "--preset"),
-        (vec!["train", "--preset", "synthetic", "--cache", s(&cache), "--out", o, "--device", "tpu"], "--device"),
-        (vec!["inspect", rec, "--orientation", "sideways"], "--orientation"),
+        (
+            vec!["train", "--preset", "foo", "--cache", s(&cache), "--out", o],
+            "--preset",
+        ),
+        (
+            vec![
+                "train",
+                "--preset",
+                "synthetic",
+                "--cache",
+                s(&cache),
+                "--out",
+                o,
+                "--device",
+                "tpu",
+            ],
+            "--device",
+        ),
+        (
+            vec!["inspect", rec, "--orientation", "sideways"],
+            "--orientation",
+        ),
         // flags of another mode
-        (vec!["synth", "--out", o, "--image-classes", "3"], "--images"),
+        (
+            vec!["synth", "--out", o, "--image-classes", "3"],
+            "--images",
+        ),
         (vec!["train", "--cache", s(&cache), "--out", o], "--preset"),
     ];
     for (args, flag) in cases {
@@ -450,9 +597,15 @@ fn old_spellings_are_hidden_aliases() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["train_samples"], 1);
     let help = text(&run(&["synth", "--help"]).stdout);
-    assert!(help.contains("--samples-per-class") && !help.contains("--repeats"), "{help}");
+    assert!(
+        help.contains("--samples-per-class") && !help.contains("--repeats"),
+        "{help}"
+    );
     let help = text(&run(&["train", "--help"]).stdout);
-    assert!(help.contains("--batch-size") && !help.contains("--batch "), "{help}");
+    assert!(
+        help.contains("--batch-size") && !help.contains("--batch "),
+        "{help}"
+    );
     // The settings are recorded as TOML.
     let cfg = std::fs::read_to_string(dir.path().join("d/synth_config.toml")).unwrap();
     assert!(cfg.contains("samples_per_class = 1"), "{cfg}");
@@ -496,7 +649,10 @@ fn shared() -> Option<PathBuf> {
 fn npy_i64(p: &Path) -> Vec<[i64; 4]> {
     use ndarray_npy::ReadNpyExt;
     let a = ndarray::Array2::<i64>::read_npy(std::fs::File::open(p).unwrap()).unwrap();
-    a.rows().into_iter().map(|r| [r[0], r[1], r[2], r[3]]).collect()
+    a.rows()
+        .into_iter()
+        .map(|r| [r[0], r[1], r[2], r[3]])
+        .collect()
 }
 
 #[test]
@@ -517,7 +673,8 @@ fn aedat2_davis_orientation_option() {
     fails(&o, 1, "upright", "upright without a sensor size");
     // The same recording with the chip line jAER writes for a DAVIS240.
     let bytes = std::fs::read(&src).unwrap();
-    let mut with_chip = b"#!AER-DAT2.0\r\n# AEChip: eu.seebetter.ini.chips.davis.DAVIS240C\r\n".to_vec();
+    let mut with_chip =
+        b"#!AER-DAT2.0\r\n# AEChip: eu.seebetter.ini.chips.davis.DAVIS240C\r\n".to_vec();
     with_chip.extend_from_slice(&bytes["#!AER-DAT2.0\r\n".len()..]);
     assert!(bytes.starts_with(b"#!AER-DAT2.0\r\n"));
     let file = d.join("davis240.aedat");
@@ -525,11 +682,25 @@ fn aedat2_davis_orientation_option() {
     let (default, native, upright) = (d.join("d.npy"), d.join("n.npy"), d.join("u.npy"));
     ok(&run(&["events", s(&file), "--out", s(&default)]), "events");
     ok(
-        &run(&["events", s(&file), "--orientation", "native", "--out", s(&native)]),
+        &run(&[
+            "events",
+            s(&file),
+            "--orientation",
+            "native",
+            "--out",
+            s(&native),
+        ]),
         "events native",
     );
     ok(
-        &run(&["events", s(&file), "--orientation", "upright", "--out", s(&upright)]),
+        &run(&[
+            "events",
+            s(&file),
+            "--orientation",
+            "upright",
+            "--out",
+            s(&upright),
+        ]),
         "events upright",
     );
     let (a, n, u) = (npy_i64(&default), npy_i64(&native), npy_i64(&upright));
@@ -537,7 +708,10 @@ fn aedat2_davis_orientation_option() {
     assert!(!n.is_empty());
     assert_eq!(n.len(), u.len());
     for (e, f) in n.iter().zip(&u) {
-        assert_eq!([f[0], f[1], f[2], f[3]], [e[0], 239 - e[1], 179 - e[2], e[3]]);
+        assert_eq!(
+            [f[0], f[1], f[2], f[3]],
+            [e[0], 239 - e[1], 179 - e[2], e[3]]
+        );
     }
     // Frames follow: the upright frames are the native ones rotated by 180°.
     let (fnat, fup) = (d.join("fn.npy"), d.join("fu.npy"));
@@ -573,7 +747,11 @@ fn aedat2_davis_orientation_option() {
 fn prophesee_headers_are_decoded_or_named() {
     let Some(sh) = shared() else { return };
     for f in ["real_evt2.raw", "real_evt3.raw", "real_dat2.dat"] {
-        let o = run(&["inspect", s(&sh.join("fixtures/prophesee").join(f)), "--json"]);
+        let o = run(&[
+            "inspect",
+            s(&sh.join("fixtures/prophesee").join(f)),
+            "--json",
+        ]);
         ok(&o, f);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert!(v["events"].as_u64().unwrap() > 0, "{f}: {v}");
@@ -581,7 +759,11 @@ fn prophesee_headers_are_decoded_or_named() {
     let dir = tempfile::tempdir().unwrap();
     for (name, head, needle) in [
         ("a.raw", "% evt 2.1\n% end\n", "EVT 2.1"),
-        ("b.raw", "% date 2024\n% format EVT4;width=640;height=480\n% end\n", "EVT4"),
+        (
+            "b.raw",
+            "% date 2024\n% format EVT4;width=640;height=480\n% end\n",
+            "EVT4",
+        ),
     ] {
         let p = dir.path().join(name);
         let mut b = head.as_bytes().to_vec();

@@ -172,10 +172,16 @@ fn spec(a: &Args) -> Result<FrameSpec> {
         }
     };
     if !matches!(a.tonic_mode, Some(TonicMode::TimeWindow)) && a.window.is_some() {
-        return Err(unused("--window", "this mode (only --tonic-mode time-window)"));
+        return Err(unused(
+            "--window",
+            "this mode (only --tonic-mode time-window)",
+        ));
     }
     if !matches!(a.tonic_mode, Some(TonicMode::EventCount)) && a.count.is_some() {
-        return Err(unused("--count", "this mode (only --tonic-mode event-count)"));
+        return Err(unused(
+            "--count",
+            "this mode (only --tonic-mode event-count)",
+        ));
     }
     Ok(spec)
 }

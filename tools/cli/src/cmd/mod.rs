@@ -20,13 +20,14 @@ pub fn device_arg(s: &str) -> Result<String, String> {
     let s = s.trim();
     let ok = s == "cpu"
         || s == "cuda"
-        || s
-            .strip_prefix("cuda:")
+        || s.strip_prefix("cuda:")
             .is_some_and(|n| n.parse::<usize>().is_ok());
     if ok {
         Ok(s.to_string())
     } else {
-        Err(format!("unknown device {s:?}; expected cpu, cuda or cuda:N"))
+        Err(format!(
+            "unknown device {s:?}; expected cpu, cuda or cuda:N"
+        ))
     }
 }
 
@@ -36,7 +37,10 @@ pub fn preset_arg(s: &str) -> Result<String, String> {
     if names.contains(&s) {
         Ok(s.to_string())
     } else {
-        Err(format!("unknown preset {s:?}; presets: {}", names.join(", ")))
+        Err(format!(
+            "unknown preset {s:?}; presets: {}",
+            names.join(", ")
+        ))
     }
 }
 
