@@ -99,7 +99,7 @@ fn run_images(a: Args) -> Result<()> {
         format,
     };
     cfg.validate().map_err(|e| usage!("{e}"))?;
-    let ticker = Ticker::new(Mode::detect(a.json), "synth", "images", 0);
+    let ticker = Ticker::new(Mode::detect(false), "synth", "images", 0);
     let s = synthetic_images::generate(&cfg, &a.out, |done, total| {
         ticker.set_total(total as u64);
         ticker.set(done as u64, String::new());
