@@ -134,8 +134,11 @@ impl Ticker {
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        let left = next.saturating_duration_since(Instant::now());
-                        std::thread::sleep(left.min(Duration::from_millis(50)));
+                        // `finish` unparks the thread, so stopping never waits out the interval.
+                        std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        return;
                     }
                     eprintln!("{}", lock(&state).line());
                     next += every;
@@ -211,6 +214,7 @@ impl Ticker {
         }
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
     }
