@@ -24,7 +24,9 @@ enum Cmd {
 #[derive(clap::Args)]
 struct InfoArgs {
     /// A cache file (`CACHE_DIR/<dataset>/<setting>/<split>.h5`), or a setting folder, a dataset
-    /// folder or a cache root (every split of the setting is shown).
+    /// folder or a cache root (every split of the setting is shown). Named FILE as in the CLI
+    /// contract (`cache info CACHE_FILE`).
+    #[arg(value_name = "FILE")]
     path: PathBuf,
     /// The setting folder to show when the dataset folder holds several (e.g. frames16_number).
     #[arg(long)]
