@@ -4,7 +4,7 @@
 //! [`generate`] writes `userNN_<lighting>.aedat` (AEDAT 3.1, 128×128, written with
 //! `snnkit_events::aedat3`), `userNN_<lighting>_labels.csv`, `trials_to_train.txt`,
 //! `trials_to_test.txt`, plus `classes.txt` (class names in label order) and
-//! `synth_config.txt` (the configuration, for provenance). [`Synthetic`] reads the folder back
+//! `synth_config.toml` (the configuration, for provenance). [`Synthetic`] reads the folder back
 //! with the DVS128 Gesture rules.
 //!
 //! The classes differ only in how things move ([`SynthClass`]): a bar rotating clockwise or
@@ -127,6 +127,37 @@ pub struct SynthConfig {
     pub hot_pixels: usize,
     /// Events per second of each hot pixel.
     pub hot_pixel_rate_hz: f64,
+}
+
+/// The file [`generate`] records the configuration in (TOML, for provenance).
+pub const CONFIG_FILE: &str = "synth_config.toml";
+
+impl SynthConfig {
+    /// The configuration as TOML (`key = value` lines, `classes` as a list of names).
+    pub fn to_toml(&self) -> String {
+        let classes: Vec<String> = self
+            .classes
+            .iter()
+            .map(|c| format!("\"{}\"", c.name()))
+            .collect();
+        format!(
+            "# snnkit synth: the generator's settings (samples_per_class = samples of each class per recording)\n\
+             seed = {}\nusers = {}\ntest_users = {}\nclasses = [{}]\nsamples_per_class = {}\n\
+             gesture_us = {}\ngap_us = {}\nevents_per_gesture = {}\nbackground_rate_hz = {:?}\n\
+             hot_pixels = {}\nhot_pixel_rate_hz = {:?}\n",
+            self.seed,
+            self.users,
+            self.test_users,
+            classes.join(", "),
+            self.repeats,
+            self.gesture_us,
+            self.gap_us,
+            self.events_per_gesture,
+            self.background_rate_hz,
+            self.hot_pixels,
+            self.hot_pixel_rate_hz,
+        )
+    }
 }
 
 impl Default for SynthConfig {
@@ -253,10 +284,7 @@ pub fn generate(out_dir: &Path, cfg: &SynthConfig) -> Result<SynthSummary> {
         &out_dir.join("trials_to_test.txt"),
         list(&recordings[n_train..]).as_bytes(),
     )?;
-    write_atomic(
-        &out_dir.join("synth_config.txt"),
-        format!("{cfg:#?}\n").as_bytes(),
-    )?;
+    write_atomic(&out_dir.join(CONFIG_FILE), cfg.to_toml().as_bytes())?;
     let classes: String = cfg.classes.iter().map(|c| format!("{c}\n")).collect();
     write_atomic(&out_dir.join("classes.txt"), classes.as_bytes())?;
     let per_user = cfg.classes.len() * cfg.repeats;
@@ -508,5 +536,35 @@ impl Dataset for Synthetic {
     }
     fn samples(&self, split: Split) -> Result<Vec<Sample>> {
         self.layout.samples(split)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_is_toml_with_every_setting() {
+        let cfg = SynthConfig {
+            seed: 5,
+            classes: vec![SynthClass::RotateCw, SynthClass::Expand],
+            background_rate_hz: 4000.0,
+            ..SynthConfig::default()
+        };
+        let v: toml::Table = toml::from_str(&cfg.to_toml()).unwrap();
+        assert_eq!(v["seed"].as_integer(), Some(5));
+        assert_eq!(
+            v["samples_per_class"].as_integer(),
+            Some(cfg.repeats as i64)
+        );
+        assert_eq!(v["background_rate_hz"].as_float(), Some(4000.0));
+        let classes: Vec<&str> = v["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c.as_str())
+            .collect();
+        assert_eq!(classes, ["rotate_cw", "expand"]);
+        assert_eq!(v.len(), 11);
     }
 }

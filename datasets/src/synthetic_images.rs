@@ -2,7 +2,7 @@
 //! ResNet training, evaluation) runs with no download.
 //!
 //! [`generate`] writes `OUT/train/<class>/<class>_NNNN.{png,jpg}`,
-//! `OUT/val/<class>/<class>_NNNN.{png,jpg}` and `OUT/synth_config.txt`. Each class is a texture
+//! `OUT/val/<class>/<class>_NNNN.{png,jpg}` and `OUT/synth_config.toml`. Each class is a texture
 //! ([`PATTERNS`]: horizontal stripes, vertical stripes, a checkerboard, concentric rings, ...)
 //! drawn in a colour around the class's own hue on a dark background, with a random period, phase,
 //! brightness and pixel noise. Every pattern survives a horizontal flip and a random resized crop
@@ -65,6 +65,21 @@ pub struct ImageSynthConfig {
     pub height: usize,
     /// PNG or JPEG.
     pub format: ImageFormat,
+}
+
+impl ImageSynthConfig {
+    /// The configuration as TOML (`key = value` lines).
+    pub fn to_toml(&self) -> String {
+        let format = match self.format {
+            ImageFormat::Png => "format = \"png\"\n".to_string(),
+            ImageFormat::Jpeg(q) => format!("format = \"jpeg\"\nquality = {q}\n"),
+        };
+        format!(
+            "# snnkit synth --images: the generator's settings\n\
+             seed = {}\nclasses = {}\ntrain_per_class = {}\nval_per_class = {}\nwidth = {}\nheight = {}\n{format}",
+            self.seed, self.classes, self.train_per_class, self.val_per_class, self.width, self.height,
+        )
+    }
 }
 
 impl Default for ImageSynthConfig {
@@ -152,8 +167,8 @@ pub fn generate(
         }
     }
     write_atomic(
-        &out.join("synth_config.txt"),
-        format!("{cfg:#?}\n").as_bytes(),
+        &out.join(crate::synthetic::CONFIG_FILE),
+        cfg.to_toml().as_bytes(),
     )?;
     Ok(ImageSynthSummary {
         train_images: cfg.classes * cfg.train_per_class,

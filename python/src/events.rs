@@ -56,6 +56,7 @@ fn options(
             .map(str::parse::<Aedat2Layout>)
             .transpose()
             .map_err(parse_err)?,
+        aedat2_orientation: Default::default(),
     })
 }
 

@@ -31,6 +31,10 @@
 //!   [`convert_dataset`]`(&`[`DatasetConvert`]`, progress)` does a whole dataset (all splits) from `snnkit_datasets`
 //!   + `snnkit_frames` into `CACHE_DIR/<dataset>/<setting>/<split>.h5` ([`split_path`]).
 //!
+//! Finding files: [`locate`]`(path, dataset, setting)` resolves a split file, a setting folder, a dataset folder
+//! or a cache root to a [`CacheLocation`] (`.split(name)` → `<split>.h5`), listing the candidates when a choice
+//! is ambiguous.
+//!
 //! The on-disk layout is documented in `docs/cache-format.md` and in [`mod@format`].
 
 #![deny(missing_docs)]
@@ -43,6 +47,7 @@ pub mod fingerprint;
 pub mod format;
 mod h5util;
 mod loader;
+pub mod locate;
 mod reader;
 pub mod writer;
 
@@ -61,5 +66,6 @@ pub use format::{
 pub use loader::{
     Augment, Batch, Downsample, EpochIter, HostBatch, Loader, LoaderConfig, Pool, Prefetch,
 };
+pub use locate::{locate, CacheLocation, LocateError};
 pub use reader::{CacheInfo, CacheReader};
 pub use writer::{CacheWriter, ResumeState};

@@ -16,11 +16,15 @@
 //! `x = 127 − y_raw, y = 127 − x_raw, p = 1 − p_raw` to DVS128 words. jAER itself shows DVS128
 //! events at `x = 127 − x_raw`, `y = y_raw` (from the bottom) with ON = raw polarity 0.
 //!
+//! [`ReadOptions::aedat2_orientation`] `Upright` rotates the fields by 180° within the sensor
+//! (`x → W − 1 − x`, `y → H − 1 − y`, Tonic's `read_davis_346` convention, upright like AEDAT 4);
+//! the default `Native` keeps them as stored.
+//!
 //! The header is skipped as SpikingJelly does: every line that decodes as UTF-8 and, stripped of
 //! whitespace, is non-empty and starts with `#`. An odd number of 4-byte words is an error.
 
 use crate::error::{Ctx, Error};
-use crate::format::{Aedat2Layout, Format, Profile, ReadOptions};
+use crate::format::{Aedat2Layout, Aedat2Orientation, Format, Profile, ReadOptions};
 use crate::recording::{finish, Recording};
 use crate::source::{decode_fixed, show_bytes};
 use crate::types::Events;
@@ -128,12 +132,24 @@ pub(crate) struct Mapping {
     layout: Aedat2Layout,
     cifar: bool,
     strict: bool,
+    /// `(width, height)` to rotate by 180° within ([`Aedat2Orientation::Upright`]).
+    upright: Option<(u16, u16)>,
 }
 
 impl Mapping {
     /// `(x, y, p)` of a word, or `None` for skipped words.
     #[inline(always)]
     pub(crate) fn map(self, a: u32) -> Option<(u16, u16, u8)> {
+        let (x, y, p) = self.map_native(a)?;
+        Some(match self.upright {
+            // Outside the sensor stays as stored, so the range check reports the stored value.
+            Some((w, h)) if x < w && y < h => (w - 1 - x, h - 1 - y, p),
+            _ => (x, y, p),
+        })
+    }
+
+    #[inline(always)]
+    fn map_native(self, a: u32) -> Option<(u16, u16, u8)> {
         match self.layout {
             Aedat2Layout::Dvs128 => {
                 if self.strict && a & 0xFFFF_8000 != 0 {
@@ -209,6 +225,23 @@ pub(crate) fn body<'a>(b: &'a [u8], ctx: Ctx, opts: &ReadOptions) -> Result<Body
         // Seven address bits cannot exceed the DVS128 array.
         (layout == Aedat2Layout::Dvs128).then_some((128, 128)),
     );
+    let upright = match opts.aedat2_orientation {
+        Aedat2Orientation::Native => None,
+        Aedat2Orientation::Upright if cifar => {
+            return Err(ctx.invalid(
+                0,
+                "no upright orientation with the cifar10-dvs profile (it applies SpikingJelly's own mapping)",
+                "orientation upright",
+            ))
+        }
+        Aedat2Orientation::Upright => Some(size.ok_or_else(|| {
+            ctx.invalid(
+                header.data_start,
+                "a sensor size for the upright orientation (a `# AEChip:` header line naming the camera, or a profile)",
+                "no chip line",
+            )
+        })?),
+    };
     Ok(Body {
         data_start: header.data_start,
         words: body,
@@ -216,6 +249,7 @@ pub(crate) fn body<'a>(b: &'a [u8], ctx: Ctx, opts: &ReadOptions) -> Result<Body
             layout,
             cifar,
             strict: opts.strict,
+            upright,
         },
         size,
     })
@@ -369,6 +403,37 @@ mod tests {
         let plain = read(&path, &ReadOptions::default()).unwrap().events;
         assert_eq!(plain.x[7], 127 - ev.y[7]);
         assert_eq!(plain.p[7], 1 - ev.p[7]);
+    }
+
+    #[test]
+    fn upright_rotates_within_the_sensor_and_needs_its_size() {
+        let words: [(u32, u32); 2] = [
+            ((100 << 22) | (200 << 12) | (1 << 11), 10), // ON at (200, 100) as stored
+            ((179 << 22) | (239 << 12), 13),             // OFF at (239, 179), the far corner
+        ];
+        let body: Vec<u8> = words
+            .iter()
+            .flat_map(|(a, t)| [a.to_be_bytes(), t.to_be_bytes()].concat())
+            .collect();
+        let chip = b"#!AER-DAT2.0\r\n# AEChip: eu.seebetter.ini.chips.davis.DAVIS240C\r\n";
+        let upright = ReadOptions {
+            aedat2_orientation: Aedat2Orientation::Upright,
+            ..Default::default()
+        };
+        let rec = decode_bytes(&[&chip[..], &body].concat(), &upright).unwrap();
+        assert_eq!((rec.events.x[0], rec.events.y[0]), (39, 79));
+        assert_eq!((rec.events.x[1], rec.events.y[1]), (0, 0));
+        assert_eq!(rec.events.p, vec![1, 0]);
+        // Without a chip line the DAVIS sensor size is unknown: refused, not guessed.
+        let e = decode_bytes(&[&b"#!AER-DAT2.0\r\n"[..], &body].concat(), &upright).unwrap_err();
+        assert!(e.to_string().contains("upright"), "{e}");
+        // DVS128 words: the array is always 128 x 128.
+        let dvs = encode(&sample(3), &Aedat2WriteOptions::default()).unwrap();
+        let native = decode_bytes(&dvs, &ReadOptions::default()).unwrap().events;
+        let up = decode_bytes(&dvs, &upright).unwrap().events;
+        for i in 0..3 {
+            assert_eq!((up.x[i], up.y[i]), (127 - native.x[i], 127 - native.y[i]));
+        }
     }
 
     #[test]

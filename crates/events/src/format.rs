@@ -223,6 +223,49 @@ impl FromStr for Aedat2Layout {
     }
 }
 
+/// Orientation of AEDAT 2.0 coordinates.
+///
+/// jAER stores addresses with the origin at the lower left of the array (and, for the DVS128,
+/// with x mirrored: jAER itself shows `x = 127 − x_raw`). AEDAT 4 (DV) and Tonic put the origin at
+/// the upper left, so raw AEDAT 2.0 fields look rotated by 180° against an AEDAT 4 recording of
+/// the same kind of camera. Tonic's `read_davis_346` applies `x = 345 − x_raw`, `y = 259 − y_raw`;
+/// SpikingJelly has no DAVIS AEDAT 2.0 reader and maps CIFAR10-DVS (DVS128) its own way
+/// ([`Profile::Cifar10Dvs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Aedat2Orientation {
+    /// The address fields as stored (origin lower left); the default, which the oracles use.
+    #[default]
+    Native,
+    /// Rotated by 180° within the sensor (`x → W − 1 − x`, `y → H − 1 − y`), as Tonic reads DAVIS
+    /// files: upright like AEDAT 4. Needs the sensor size (the `# AEChip:` line or a profile).
+    Upright,
+}
+
+impl Aedat2Orientation {
+    /// `native` or `upright`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aedat2Orientation::Native => "native",
+            Aedat2Orientation::Upright => "upright",
+        }
+    }
+}
+
+impl FromStr for Aedat2Orientation {
+    type Err = ParseNameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "native" => Ok(Aedat2Orientation::Native),
+            "upright" => Ok(Aedat2Orientation::Upright),
+            _ => Err(ParseNameError {
+                kind: "AEDAT 2.0 orientation",
+                name: s.to_string(),
+                expected: "native, upright",
+            }),
+        }
+    }
+}
+
 /// Options for [`read_file`](crate::read_file) and the per-format readers.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
@@ -238,6 +281,9 @@ pub struct ReadOptions {
     pub atis_overflow: AtisOverflow,
     /// AEDAT 2.0 address layout; from the `# AEChip:` header line (or the addresses) when `None`.
     pub aedat2_layout: Option<Aedat2Layout>,
+    /// AEDAT 2.0 orientation: [`Aedat2Orientation::Native`] (default) keeps the address fields,
+    /// [`Aedat2Orientation::Upright`] rotates them by 180° as Tonic does. Other formats ignore it.
+    pub aedat2_orientation: Aedat2Orientation,
 }
 
 impl ReadOptions {
@@ -266,6 +312,10 @@ mod tests {
         assert!("aedat5".parse::<Format>().is_err());
         assert_eq!("davis".parse::<Aedat2Layout>(), Ok(Aedat2Layout::Davis));
         assert_eq!("dvs128".parse::<Aedat2Layout>(), Ok(Aedat2Layout::Dvs128));
+        for o in [Aedat2Orientation::Native, Aedat2Orientation::Upright] {
+            assert_eq!(o.name().parse::<Aedat2Orientation>(), Ok(o));
+        }
+        assert!("flipped".parse::<Aedat2Orientation>().is_err());
         let e = "mnist".parse::<Profile>().unwrap_err().to_string();
         assert!(e.contains("n-mnist"), "{e}");
         assert_eq!(Profile::NCaltech101.sensor_size(), (240, 180));

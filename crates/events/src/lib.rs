@@ -38,7 +38,9 @@ pub use error::Error;
 /// Version of the decoders' output. Bump it whenever any decoder returns different events (or a different
 /// sensor size) for the same input bytes; caches record it and are rebuilt when it changes.
 pub const DECODER_VERSION: u64 = 1;
-pub use format::{Aedat2Layout, AtisOverflow, Format, ParseNameError, Profile, ReadOptions};
+pub use format::{
+    Aedat2Layout, Aedat2Orientation, AtisOverflow, Format, ParseNameError, Profile, ReadOptions,
+};
 pub use read::{decode_bytes, detect_file, read_file};
 pub use recording::{Recording, Summary};
 pub use types::{Event, Events, EventsRef};

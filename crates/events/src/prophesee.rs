@@ -128,6 +128,29 @@ pub(crate) fn sniff(head: &[u8]) -> Option<Evt> {
     parse_header(&head[..cut], Ctx::memory()).ok()?.evt
 }
 
+/// The encoding a Prophesee `%` header names when snnkit does not decode it (`EVT 2.1`, or the
+/// name of a `% format` line such as `EVT4`), so that detection can say which format a file is.
+pub(crate) fn unsupported_name(head: &[u8]) -> Option<String> {
+    if head.first() != Some(&b'%') {
+        return None;
+    }
+    let text = String::from_utf8_lossy(head);
+    for line in text.lines().take_while(|l| l.starts_with('%')) {
+        let body = line[1..].trim();
+        let (key, val) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
+        let name = match key {
+            "evt" => format!("EVT {}", val.trim()),
+            "format" => val.split(';').next().unwrap_or("").trim().to_string(),
+            _ => continue,
+        };
+        if !name.is_empty() && !matches!(evt_name(&name.replace(' ', "")), Some(Evt::V2 | Evt::V3))
+        {
+            return Some(name);
+        }
+    }
+    None
+}
+
 /// Writes the header lines of a `.raw` file; `name` is `EVT2` or `EVT3`.
 pub(crate) fn raw_header(version: &str, name: &str, size: Option<(u16, u16)>) -> String {
     let mut h = format!("% evt {version}\n");
@@ -159,6 +182,22 @@ pub(crate) fn check_sensor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsupported_encodings_are_named() {
+        assert_eq!(
+            unsupported_name(b"% evt 2.1\n% end\n").as_deref(),
+            Some("EVT 2.1")
+        );
+        assert_eq!(
+            unsupported_name(b"% date x\n% format EVT4;width=3\n").as_deref(),
+            Some("EVT4")
+        );
+        assert_eq!(unsupported_name(b"% evt 3.0\n% end\n"), None);
+        assert_eq!(unsupported_name(b"% format EVT2;height=2\n"), None);
+        assert_eq!(unsupported_name(b"% date x\n"), None);
+        assert_eq!(unsupported_name(b"#!AER-DAT2.0\n"), None);
+    }
 
     #[test]
     fn header_keys_and_end() {

@@ -45,8 +45,18 @@ pub fn detect_file(path: &Path) -> Result<Format, Error> {
             Err(e) => return Err(ctx.io(e)),
         }
     }
-    Format::detect(&head[..n], path).ok_or_else(|| Error::UnknownFormat {
-        path: path.to_path_buf(),
+    Format::detect(&head[..n], path).ok_or_else(|| {
+        // A Prophesee header naming an encoding snnkit does not decode: say which.
+        match crate::prophesee::unsupported_name(&head[..n]) {
+            Some(name) => ctx.invalid(
+                0,
+                "an event format snnkit decodes (aedat2, aedat3, aedat4, atis-bin, hdf5, evt2, evt3, dat)",
+                format!("a Prophesee header naming {name}, which is not supported"),
+            ),
+            None => Error::UnknownFormat {
+                path: path.to_path_buf(),
+            },
+        }
     })
 }
 

@@ -6,64 +6,17 @@ use candle_core::Device;
 use snnkit_cache::{Augment, Downsample, Loader, LoaderConfig};
 use std::path::{Path, PathBuf};
 
-/// The cache file of `split` for this configuration. `cache` may be the folder holding
-/// `<split>.h5` itself, or a cache root laid out as `CACHE_DIR/<dataset>/<setting>/<split>.h5`
-/// (with `data.setting` empty, the dataset folder must hold exactly one setting).
+/// The cache file of `split` for this configuration. `cache` may be a split file, a setting
+/// folder, a dataset folder or a cache root (see [`snnkit_cache::locate`]); `dataset` and
+/// `data.setting` choose among several.
 pub fn locate_split(cache: &Path, cfg: &TrainConfig, split: &str) -> Result<PathBuf> {
-    let file = format!("{split}.h5");
-    let direct = cache.join(&file);
-    if direct.is_file() {
-        return Ok(direct);
-    }
-    let layout = |message: String| Error::CacheLayout {
-        path: cache.to_path_buf(),
-        message,
+    let layout = |e: snnkit_cache::LocateError| Error::CacheLayout {
+        path: e.path,
+        message: e.message,
     };
-    if cfg.dataset.is_empty() {
-        return Err(layout(format!(
-            "no {file} here, and the config names no dataset"
-        )));
-    }
-    let ds = cache.join(&cfg.dataset);
-    if !cfg.data.setting.is_empty() {
-        let p = ds.join(&cfg.data.setting).join(&file);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(layout(format!(
-                "no {} (data.setting = {:?})",
-                p.display(),
-                cfg.data.setting
-            )))
-        };
-    }
-    let mut found: Vec<PathBuf> = match std::fs::read_dir(&ds) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join(&file))
-            .filter(|p| p.is_file())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    found.sort();
-    match found.len() {
-        0 => Err(layout(format!(
-            "no {file} and no {}/<setting>/{file} (run `snnkit convert` first)",
-            cfg.dataset
-        ))),
-        1 => Ok(found.remove(0)),
-        _ => Err(layout(format!(
-            "several settings hold {file} ({}); choose one with data.setting",
-            found
-                .iter()
-                .filter_map(|p| p
-                    .parent()?
-                    .file_name()
-                    .map(|s| s.to_string_lossy().into_owned()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
+    snnkit_cache::locate(cache, Some(&cfg.dataset), Some(&cfg.data.setting))
+        .and_then(|l| l.split(split))
+        .map_err(layout)
 }
 
 /// Loader settings for training (`train = true`: shuffled, drop_last, augmentation) or testing.

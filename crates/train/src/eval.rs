@@ -139,6 +139,9 @@ pub struct EvalReport {
     pub checkpoint: PathBuf,
     /// The cache file evaluated on.
     pub cache_file: PathBuf,
+    /// The split evaluated (names the report files, see [`report_file_names`]).
+    #[serde(default)]
+    pub split: String,
     /// Epochs the checkpoint had trained.
     pub epoch: usize,
     /// Samples evaluated.
@@ -279,6 +282,7 @@ fn evaluate_model(
     Ok(EvalReport {
         checkpoint: source.to_path_buf(),
         cache_file: loader.path(),
+        split,
         epoch,
         samples: stats.samples,
         accuracy: stats.accuracy,
@@ -306,17 +310,24 @@ pub(crate) fn check_fits(model: &Network, shape: &DataShape, path: &Path) -> Res
     Ok(())
 }
 
-/// File names [`write_report`] uses.
-pub const CONFUSION_JSON: &str = "confusion.json";
-/// See [`CONFUSION_JSON`].
-pub const CONFUSION_PNG: &str = "confusion.png";
+/// The file names [`write_report`] gives the report of `split`: `confusion_<split>.json` and
+/// `confusion_<split>.png`, so that evaluating another split never overwrites a report.
+pub fn report_file_names(split: &str) -> (String, String) {
+    let split = if split.is_empty() { "test" } else { split };
+    (
+        format!("confusion_{split}.json"),
+        format!("confusion_{split}.png"),
+    )
+}
 
-/// Writes `report` as `dir/confusion.json` (the whole report, pretty JSON) and its confusion
-/// matrix as `dir/confusion.png`, creating `dir` if needed. Returns the two paths.
+/// Writes `report` as `dir/confusion_<split>.json` (the whole report, pretty JSON) and its
+/// confusion matrix as `dir/confusion_<split>.png` ([`report_file_names`]), creating `dir` if
+/// needed. Returns the two paths.
 pub fn write_report(report: &EvalReport, dir: &Path) -> Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let json = dir.join(CONFUSION_JSON);
-    let png = dir.join(CONFUSION_PNG);
+    let (json_name, png_name) = report_file_names(&report.split);
+    let json = dir.join(json_name);
+    let png = dir.join(png_name);
     write_json(&json, report)?;
     crate::plot::confusion(
         &png,

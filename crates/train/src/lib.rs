@@ -14,7 +14,7 @@
 //!   `snnkit_model::SmaVgg8`, writing a run folder (`config.toml`, `metrics.jsonl`,
 //!   `last.safetensors`, `best.safetensors`, `curves.png`, `summary.json`); resumable.
 //! - [`evaluate_checkpoint`] → [`EvalReport`]: accuracy, per-class accuracy, confusion matrix,
-//!   firing rates; [`write_report`] saves it as `confusion.json` and `confusion.png`
+//!   firing rates; [`write_report`] saves it as `confusion_<split>.json` and `.png`
 //!   ([`plot::confusion`] draws the matrix).
 //! - [`explain()`] with [`ExplainOptions`] → [`ExplainReport`] (`report.json`): firing-rate
 //!   heatmaps, spike counts per layer, scale importance per SMA module and class, energy.
@@ -32,8 +32,8 @@ pub use config::{
 pub use data::{device_name, locate_split, open_loader, parse_device};
 pub use error::{Error, Result};
 pub use eval::{
-    evaluate, evaluate_checkpoint, evaluate_weights, model_from_checkpoint, topk_count,
-    write_report, ClassAccuracy, EvalReport, EvalStats, CONFUSION_JSON, CONFUSION_PNG,
+    evaluate, evaluate_checkpoint, evaluate_weights, model_from_checkpoint, report_file_names,
+    topk_count, write_report, ClassAccuracy, EvalReport, EvalStats,
 };
 pub use explain::{explain, ExplainOptions, ExplainReport};
 pub use loss::{one_hot, Loss};

@@ -67,6 +67,8 @@ pub struct RunResult {
     pub summary: Summary,
     /// Every epoch's metrics (including those of earlier, resumed-from sessions).
     pub metrics: Vec<EpochMetrics>,
+    /// True when `--resume` found every planned epoch done: nothing was trained or rewritten.
+    pub already_complete: bool,
 }
 
 /// Trains `cfg` on the cache of `opts`, writing the run folder. See the module docs.
@@ -77,7 +79,6 @@ pub fn train(
 ) -> Result<RunResult> {
     let dev = &opts.device;
     let out = &opts.out;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let last_path = out.join(files::LAST);
     if !opts.resume && last_path.exists() {
         return Err(Error::Config {
@@ -95,15 +96,19 @@ pub fn train(
         });
     }
     if train_loader.batches_per_epoch() == 0 {
+        // Checked before the run folder exists, so a refused run leaves nothing behind.
         return Err(Error::CacheLayout {
             path: train_loader.path(),
-            message: format!(
-                "{} training samples make no full batch of {}",
-                train_loader.len(),
-                cfg.data.batch_size
-            ),
+            message: match train_loader.len() {
+                0 => "the training split holds no samples".into(),
+                n => format!(
+                    "{n} training samples make no full batch of {}: lower the batch size to at most {n} (snnkit train --batch-size N, or data.batch_size)",
+                    cfg.data.batch_size
+                ),
+            },
         });
     }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let class_names = train_loader.class_names();
     let model = build_network(cfg, &shape, dev)?;
     if let Some(w) = &opts.init_from {
@@ -156,14 +161,6 @@ pub fn train(
             }
         }
         start_epoch = ck.meta.epoch;
-        if saved.epochs != cfg.epochs && cfg.schedule.kind == ScheduleKind::Cosine {
-            // torch's recursive cosine continues from the saved rate: a finished schedule stays at
-            // eta_min. Say so rather than silently training at a zero rate.
-            progress.message(&format!(
-                "note: epochs changed from {} to {}; the cosine schedule continues from its saved state (lr {:.3e})",
-                saved.epochs, cfg.epochs, sched.lr
-            ));
-        }
         best_acc = ck.meta.best_acc;
         best_epoch = ck.meta.best_epoch;
         if best_epoch == ck.meta.epoch {
@@ -177,6 +174,48 @@ pub fn train(
             history = read_jsonl(&mpath)?;
             // Lines written after the checkpoint (a kill between the two writes) are redone.
             history.retain(|m| m.epoch <= start_epoch);
+        }
+        if start_epoch >= cfg.epochs {
+            // Nothing to train: report the run as it stands, rewrite nothing.
+            return Ok(RunResult {
+                out: out.clone(),
+                summary: summarize(
+                    cfg,
+                    out,
+                    &history,
+                    start_epoch,
+                    best_acc,
+                    best_epoch,
+                    &model,
+                    dev,
+                    (0.0, 0, 0.0),
+                ),
+                metrics: history,
+                already_complete: true,
+            });
+        }
+        if saved.epochs != cfg.epochs && cfg.schedule.kind == ScheduleKind::Cosine {
+            if cfg.schedule.t_max == 0 {
+                // The horizon is the epoch count: recompute it, from the closed form, because
+                // torch's recursive update would keep a finished schedule at eta_min and train
+                // the added epochs at a zero rate.
+                sched = CosineAnnealingLr::resumed(
+                    cfg.optimizer.lr,
+                    cfg.t_max(),
+                    cfg.schedule.eta_min,
+                    start_epoch,
+                );
+                opt.set_lr(lr_for(cfg, &sched));
+                progress.message(&format!(
+                    "note: epochs changed from {} to {}; the cosine schedule's horizon is now {} epochs, epoch {} trains at lr {:.3e}",
+                    saved.epochs, cfg.epochs, cfg.t_max(), start_epoch + 1, sched.lr
+                ));
+            } else {
+                progress.message(&format!(
+                    "note: epochs changed from {} to {}; schedule.t_max = {} is kept, epoch {} trains at lr {:.3e}",
+                    saved.epochs, cfg.epochs, cfg.schedule.t_max, start_epoch + 1, sched.lr
+                ));
+            }
         }
         progress.message(&format!(
             "resuming {} after epoch {start_epoch} (best test accuracy so far {:.2}% at epoch {best_epoch})",
@@ -294,6 +333,44 @@ pub fn train(
         progress.epoch(&m);
     }
 
+    let summary = summarize(
+        cfg,
+        out,
+        &history,
+        start_epoch,
+        best_acc,
+        best_epoch,
+        &model,
+        dev,
+        (
+            session.elapsed().as_secs_f64(),
+            session_samples,
+            session_train_s,
+        ),
+    );
+    write_json(&out.join(files::SUMMARY), &summary)?;
+    Ok(RunResult {
+        out: out.clone(),
+        summary,
+        metrics: history,
+        already_complete: false,
+    })
+}
+
+/// The run's [`Summary`]; `session` is this session's wall seconds, training samples and
+/// training seconds.
+#[allow(clippy::too_many_arguments)]
+fn summarize(
+    cfg: &TrainConfig,
+    out: &Path,
+    history: &[EpochMetrics],
+    start_epoch: usize,
+    best_acc: f64,
+    best_epoch: usize,
+    model: &Network,
+    dev: &Device,
+    session: (f64, usize, f64),
+) -> Summary {
     let last = history.last();
     let mut files_map = BTreeMap::new();
     for f in [
@@ -306,26 +383,21 @@ pub fn train(
     ] {
         files_map.insert(f.to_string(), out.join(f).display().to_string());
     }
-    let summary = Summary {
+    let (seconds, samples, train_s) = session;
+    Summary {
         name: cfg.name.clone(),
         epochs: last.map(|m| m.epoch).unwrap_or(start_epoch),
         best_test_acc: best_acc,
         best_epoch,
         final_test_acc: last.map(|m| m.test_acc).unwrap_or(0.0),
         final_train_loss: last.map(|m| m.train_loss).unwrap_or(f64::NAN),
-        seconds: session.elapsed().as_secs_f64(),
-        train_samples_per_s: session_samples as f64 / session_train_s.max(1e-9),
+        seconds,
+        train_samples_per_s: samples as f64 / train_s.max(1e-9),
         parameters: model.store().num_parameters(),
         device: device_name(dev),
         files: files_map,
         note: "best_test_acc is the maximum test accuracy over epochs (best_epoch), the number the paper reports; final_test_acc is the last epoch's".into(),
-    };
-    write_json(&out.join(files::SUMMARY), &summary)?;
-    Ok(RunResult {
-        out: out.clone(),
-        summary,
-        metrics: history,
-    })
+    }
 }
 
 /// The learning rate the schedule gives for the next epoch.

@@ -2,6 +2,8 @@
 
 mod cmd;
 mod npy;
+mod progress;
+mod usage;
 
 use clap::{Parser, Subcommand};
 
@@ -20,7 +22,8 @@ enum Command {
     /// Decode an event file into an int64 [N, 4] .npy array (t, x, y, p), or convert it to the
     /// event format the output extension names (.aedat4, .aedat, .raw, .dat, .h5).
     Events(cmd::events::Args),
-    /// Integrate an event file into float32 [T, 2, H, W] frames (SpikingJelly semantics), as .npy.
+    /// Integrate an event file into [T, 2, H, W] frames as .npy: float32 for SpikingJelly's modes
+    /// (--split-by, --duration), int16 for Tonic's (--tonic-mode).
     Frames(cmd::frames::Args),
     /// Write a synthetic dataset in the DVS128 Gesture layout (AEDAT 3.1 files, label CSVs, trial lists).
     Synth(cmd::synth::Args),
@@ -71,13 +74,20 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             // One line, naming the file and offset where the error carries them.
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            // Usage errors exit 2 like clap's own; everything else is a runtime error (1).
+            if usage::is_usage(&e) {
+                std::process::ExitCode::from(2)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }
 
 /// Rust ignores SIGPIPE, so writing to a closed pipe (`snnkit eval --json | head`) would panic; like other
-/// command-line tools, snnkit should simply stop quietly instead.
+/// command-line tools, snnkit should simply stop quietly instead. With the default disposition the
+/// process ends at the first write to a closed pipe (status 141 from the shell, no message), so the
+/// `BrokenPipe` branches of `print_stdout` only matter where a caller ignores SIGPIPE itself.
 fn restore_default_sigpipe() {
     #[cfg(unix)]
     // SAFETY: setting a signal disposition to its default at start-up, before any other thread exists.

@@ -128,5 +128,5 @@ fn synth_train_kill_resume_eval() {
     let acc = r["accuracy"].as_f64().unwrap();
     assert!((acc - summary["best_test_acc"].as_f64().unwrap()).abs() < 1e-9);
     assert_eq!(r["class_names"].as_array().unwrap().len(), 4);
-    assert!(dir.path().join("eval/confusion.png").is_file());
+    assert!(dir.path().join("eval/confusion_test.png").is_file());
 }

@@ -29,6 +29,17 @@ impl CosineAnnealingLr {
         }
     }
 
+    /// The schedule after `last_epoch` epochs of a period `t_max`, from the closed form
+    /// `eta_min + (base_lr - eta_min) (1 + cos(pi e / t_max)) / 2` (what the recursive update gives
+    /// within the first period). Used when a resumed run changes its horizon.
+    pub fn resumed(base_lr: f64, t_max: usize, eta_min: f64, last_epoch: usize) -> Self {
+        let mut s = Self::new(base_lr, t_max, eta_min);
+        let e = last_epoch as f64 / s.t_max as f64;
+        s.last_epoch = last_epoch;
+        s.lr = eta_min + (base_lr - eta_min) * (1.0 + (std::f64::consts::PI * e).cos()) / 2.0;
+        s
+    }
+
     /// Advances one epoch and returns the new rate (torch 2.0.1 `get_lr`).
     pub fn step(&mut self) -> f64 {
         self.last_epoch += 1;
@@ -57,5 +68,20 @@ mod tests {
         let lrs: Vec<f64> = (0..10).map(|_| s.step()).collect();
         assert!((lrs[4] - 5e-4).abs() < 1e-15, "{lrs:?}");
         assert!(lrs[9].abs() < 1e-18);
+    }
+
+    #[test]
+    fn resumed_matches_stepping_and_extends_a_finished_schedule() {
+        let mut s = CosineAnnealingLr::new(1e-2, 12, 1e-4);
+        for _ in 0..5 {
+            s.step();
+        }
+        let r = CosineAnnealingLr::resumed(1e-2, 12, 1e-4, 5);
+        assert_eq!(r.last_epoch, 5);
+        assert!((r.lr - s.lr).abs() < 1e-15, "{} vs {}", r.lr, s.lr);
+        // A 3-epoch schedule that ended at 0, extended to 6 epochs: epoch 4 trains at half the rate.
+        let mut e = CosineAnnealingLr::resumed(1e-2, 6, 0.0, 3);
+        assert!((e.lr - 5e-3).abs() < 1e-15);
+        assert!(e.step() > 0.0);
     }
 }

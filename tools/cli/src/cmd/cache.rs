@@ -1,6 +1,6 @@
 //! `snnkit cache info`: what a cache file holds.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use snnkit_cache::{CacheReader, FingerprintStatus};
@@ -23,9 +23,18 @@ enum Cmd {
 /// `snnkit cache info` arguments.
 #[derive(clap::Args)]
 struct InfoArgs {
-    /// A cache file (`CACHE_DIR/<dataset>/<setting>/<split>.h5`).
-    file: PathBuf,
-    /// Print JSON on stdout.
+    /// A cache file (`CACHE_DIR/<dataset>/<setting>/<split>.h5`), or a setting folder, a dataset
+    /// folder or a cache root (every split of the setting is shown). Named FILE as in the CLI
+    /// contract (`cache info CACHE_FILE`).
+    #[arg(value_name = "FILE")]
+    path: PathBuf,
+    /// The setting folder to show when the dataset folder holds several (e.g. frames16_number).
+    #[arg(long)]
+    setting: Option<String>,
+    /// The dataset to show when the cache root holds several.
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Print JSON on stdout: an object for a cache file, a list of them for a folder.
     #[arg(long)]
     json: bool,
 }
@@ -38,8 +47,33 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn info(args: InfoArgs) -> Result<()> {
-    // Stale caches are described (their versions are reported below), not refused.
-    let reader = CacheReader::open_unchecked(&args.file)?;
+    let loc = snnkit_cache::locate(&args.path, args.dataset.as_deref(), args.setting.as_deref())?;
+    let files = match &loc.file {
+        Some(f) => vec![f.clone()],
+        None => loc.splits(),
+    };
+    let mut json = Vec::new();
+    let mut text = Vec::new();
+    for f in &files {
+        let (j, t) = describe(f)?;
+        json.push(j);
+        text.push(t);
+    }
+    if args.json {
+        let value = match (&loc.file, json.len()) {
+            (Some(_), 1) => json.remove(0),
+            _ => serde_json::Value::Array(json),
+        };
+        print_stdout(&serde_json::to_string_pretty(&value)?)
+    } else {
+        print_stdout(&text.join("\n\n"))
+    }
+}
+
+/// The JSON object and the text block describing one cache file.
+fn describe(file: &Path) -> Result<(serde_json::Value, String)> {
+    // The fingerprint is reported below, so open without the warning.
+    let reader = CacheReader::open_unchecked(file)?;
     let info = reader.info();
     let fingerprint = reader.fingerprint_status();
     let counts = reader.class_counts();
@@ -47,12 +81,13 @@ fn info(args: InfoArgs) -> Result<()> {
     let n = info.samples;
     let shape = [n, info.frames, 2, info.height, info.width];
     let raw_bytes = (n * info.sample_len() * info.dtype.size()) as u64;
+    let json;
     let per_sample = if n > 0 {
         file_bytes as f64 / n as f64
     } else {
         0.0
     };
-    if args.json {
+    {
         let classes: Vec<_> = info
             .class_names
             .iter()
@@ -92,8 +127,7 @@ fn info(args: InfoArgs) -> Result<()> {
                 "min": l.iter().min(), "max": l.iter().max()
             })),
         });
-        print_stdout(&serde_json::to_string_pretty(&value)?)?;
-        return Ok(());
+        json = value;
     }
     let mut out = String::new();
     say!(out, "{}", info.path.display());
@@ -169,6 +203,5 @@ fn info(args: InfoArgs) -> Result<()> {
     if !info.skipped_files.is_empty() {
         say!(out, "  skipped      {}", info.skipped_files.join(", "));
     }
-    print_stdout(out.trim_end())?;
-    Ok(())
+    Ok((json, out.trim_end().to_string()))
 }

@@ -3,14 +3,13 @@
 //! The work happens in `snnkit_cache::convert_dataset`; this module parses arguments, draws the progress bar and
 //! prints the summary.
 
-use std::io::IsTerminal;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use crate::progress::{Mode, Ticker};
+use crate::usage::usage;
 use snnkit_cache::convert::{ConvertOptions, Progress};
 use snnkit_cache::{
     convert_dataset, Compression, ConvertSummary, DatasetConvert, FrameSetting, SplitBy,
@@ -38,27 +37,27 @@ pub enum SplitByArg {
 #[derive(clap::Args)]
 pub struct Args {
     /// Dataset name: dvs128-gesture, cifar10-dvs, n-caltech101, n-mnist, n-cars, synthetic.
-    #[arg(long)]
+    #[arg(long, value_parser = super::dataset_arg)]
     dataset: String,
     /// Dataset root folder.
     #[arg(long)]
     root: PathBuf,
     /// Frames per sample T (with --split-by).
-    #[arg(long, requires = "split_by", conflicts_with = "duration")]
-    frames: Option<usize>,
+    #[arg(long, requires = "split_by", conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]
+    frames: Option<u64>,
     /// How events are split into the T frames.
     #[arg(long, value_enum, requires = "frames")]
     split_by: Option<SplitByArg>,
     /// Fixed frame duration in µs instead of --frames (samples are zero-padded to the longest).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     duration: Option<u64>,
-    /// Cache folder; writes CACHE_DIR/<dataset>/<setting>/{train,test}.h5.
+    /// Cache folder; writes CACHE_DIR/<dataset>/<setting>/{train,test}.h5 (folders created).
     #[arg(long)]
     out: PathBuf,
-    /// Decoding/binning threads (default: all cores).
+    /// Decoding/binning threads; 0 = all cores.
     #[arg(long, default_value_t = 0)]
     jobs: usize,
-    /// No progress bar.
+    /// No progress; the summary table stays.
     #[arg(long)]
     quiet: bool,
     /// Print the summary as JSON on stdout.
@@ -86,14 +85,18 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let setting = match (args.frames, args.split_by, args.duration) {
         (Some(frames), Some(split_by), None) => FrameSetting::Frames {
-            frames,
+            frames: frames as usize,
             split_by: match split_by {
                 SplitByArg::Number => SplitBy::Number,
                 SplitByArg::Time => SplitBy::Time,
             },
         },
         (None, None, Some(us)) => FrameSetting::Duration { us },
-        _ => bail!("give either --frames T --split-by number|time, or --duration US"),
+        _ => {
+            return Err(usage!(
+                "give either --frames T --split-by number|time, or --duration US"
+            ))
+        }
     };
     let mut req = DatasetConvert::new(&args.dataset, &args.root, setting, &args.out);
     req.compression = args.compression;
@@ -105,25 +108,22 @@ pub fn run(args: Args) -> Result<()> {
         force: args.force,
         ..ConvertOptions::default()
     };
-    let bar = progress_bar(args.quiet);
+    let ticker = Ticker::new(Mode::detect(args.quiet), "convert", "files", 0);
     let mut current_split = String::new();
     let summary = convert_dataset(&req, &mut |p: &Progress| {
         if p.split != current_split {
             current_split.clone_from(&p.split);
-            bar.reset();
-            bar.set_length(p.units_total as u64);
-            bar.set_prefix(p.split.clone());
+            ticker.set_label(&format!("convert {}", p.split));
+            ticker.set_total(p.units_total as u64);
         }
-        bar.set_position(p.units_done as u64);
         let rate = p.events_done as f64 / p.elapsed.as_secs_f64().max(1e-9);
-        bar.set_message(format!(
-            "{} samples, {:.1} M events/s",
-            p.samples_done,
-            rate / 1e6
-        ));
+        ticker.set(
+            p.units_done as u64,
+            format!("{} samples, {:.1} M events/s", p.samples_done, rate / 1e6),
+        );
         ControlFlow::Continue(())
     });
-    bar.finish_and_clear();
+    ticker.finish();
     let summary = summary?;
     if args.json {
         print_stdout(&serde_json::to_string_pretty(&summary)?)?;
@@ -131,21 +131,6 @@ pub fn run(args: Args) -> Result<()> {
         print_summary(&summary)?;
     }
     Ok(())
-}
-
-fn progress_bar(quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template(
-        "{prefix:>5} [{bar:30}] {pos}/{len} files, {msg} ({elapsed}, eta {eta})",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
-    bar.set_style(style);
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 fn print_summary(s: &ConvertSummary) -> Result<()> {

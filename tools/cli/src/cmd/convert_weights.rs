@@ -10,7 +10,8 @@ pub struct Args {
     /// The PyTorch checkpoint (`torch.save` zip format): a bare state_dict, or a dict holding one
     /// under `state_dict`, `model` or `net`. DistributedDataParallel's `module.` prefix is removed.
     pub input: PathBuf,
-    /// The safetensors file to write (float tensors as float32, integer ones as int64).
+    /// The .safetensors file to write (float tensors as float32, integer ones as int64); missing
+    /// parent folders are created.
     pub output: PathBuf,
     /// Print what was converted as JSON (name → shape and dtype).
     #[arg(long)]
@@ -19,6 +20,8 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
+    crate::usage::require_extension("OUTPUT", &args.output, "safetensors")?;
+    crate::usage::create_parent(&args.output)?;
     let sd = snnkit_train::convert_torch_checkpoint(&args.input, &args.output)?;
     if args.json {
         let tensors: serde_json::Map<String, serde_json::Value> = sd

@@ -17,8 +17,8 @@ pub struct Args {
     #[arg(long, default_value = "runs/demo")]
     pub out: PathBuf,
     /// Frames per sample (T).
-    #[arg(long, default_value_t = DEMO_FRAMES)]
-    pub frames: usize,
+    #[arg(long, default_value_t = DEMO_FRAMES, value_parser = clap::value_parser!(u64).range(1..))]
+    pub frames: u64,
     /// Override the preset's epoch count.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_parser = super::device_arg)]
     pub device: String,
     /// No progress bars or per-epoch lines.
     #[arg(long)]
@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 /// T of the demo's frames (the `synthetic` preset takes T from the cache).
-pub const DEMO_FRAMES: usize = 4;
+pub const DEMO_FRAMES: u64 = 4;
 
 /// The synthetic set the demo trains on: the generator's defaults with more users, so the
 /// held-out split has enough samples for a stable accuracy figure.
@@ -47,17 +47,25 @@ pub fn demo_synth_config(seed: u64) -> SynthConfig {
     }
 }
 
-/// Files of a previous demo run that a new one replaces (nothing else is ever deleted).
-const RUN_FILES: [&str; 8] = [
-    files::CONFIG,
-    files::METRICS,
-    files::LAST,
-    files::BEST,
-    files::CURVES,
-    files::SUMMARY,
-    snnkit_train::CONFUSION_JSON,
-    snnkit_train::CONFUSION_PNG,
-];
+/// Files of a previous demo run that a new one replaces (nothing else is ever deleted); the
+/// report names of earlier versions (`confusion.*`) included.
+fn run_files() -> Vec<String> {
+    let (json, png) = snnkit_train::report_file_names("test");
+    let mut v: Vec<String> = [
+        files::CONFIG,
+        files::METRICS,
+        files::LAST,
+        files::BEST,
+        files::CURVES,
+        files::SUMMARY,
+        "confusion.json",
+        "confusion.png",
+    ]
+    .map(String::from)
+    .to_vec();
+    v.extend([json, png]);
+    v
+}
 
 /// Runs the demo.
 pub fn run(args: Args) -> Result<()> {
@@ -88,7 +96,7 @@ pub fn run(args: Args) -> Result<()> {
     // 2. convert
     let t0 = Instant::now();
     let setting = FrameSetting::Frames {
-        frames: args.frames,
+        frames: args.frames as usize,
         split_by: SplitBy::Number,
     };
     let req = DatasetConvert::new("synthetic", &raw, setting, &cache);
@@ -195,15 +203,16 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// A stage line: stderr, like every log line (docs/cli.md); dropped by `--quiet`.
 fn say(args: &Args, msg: &str) {
     if !args.quiet {
-        println!("{msg}");
+        eprintln!("{msg}");
     }
 }
 
 /// Removes the files of an earlier demo run so training starts fresh.
 fn clear_previous_run(run_dir: &Path) -> Result<()> {
-    for f in RUN_FILES {
+    for f in run_files() {
         let p = run_dir.join(f);
         if p.exists() {
             std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;

@@ -6,11 +6,11 @@
 //! draws the progress bar.
 
 use crate::cmd::inspect::DecodeArgs;
-use anyhow::{bail, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use crate::progress::{Mode, Ticker};
+use crate::usage::usage;
+use anyhow::Result;
 use snnkit_events::convert::{convert, ConvertOptions, Target};
 use snnkit_events::Format;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Arguments of `snnkit events`.
@@ -20,6 +20,7 @@ pub struct Args {
     decode: DecodeArgs,
     /// Output file; its extension picks the format: .npy (int64 [N, 4]: t, x, y, p, in file
     /// order), .aedat4, .aedat (AEDAT 3.1), .raw (EVT 2.0/3.0, see --out-format), .dat, .h5 (DSEC).
+    /// Missing parent folders are created.
     #[arg(long)]
     out: PathBuf,
     /// Encoding of a .raw output: evt2 or evt3 (default evt3). `--format` names the input's.
@@ -50,27 +51,27 @@ pub fn run(args: Args) -> Result<()> {
     let raw = match args.out_format {
         None => Some(Format::Evt3),
         Some(f @ (Format::Evt2 | Format::Evt3)) => Some(f),
-        Some(f) => bail!("--out-format {f}: only evt2 or evt3 (for a .raw output)"),
+        Some(f) => {
+            return Err(usage!(
+                "--out-format {f}: only evt2 or evt3 (for a .raw output)"
+            ))
+        }
     };
-    let is_raw =
-        Target::from_path(&args.out, raw).is_ok_and(|t| matches!(t, Target::Evt2 | Target::Evt3));
-    if args.out_format.is_some() && !is_raw {
-        bail!(
+    // The extension picks the format: one that names none is a usage error, before any work.
+    let target = Target::from_path(&args.out, raw).map_err(|e| usage!("--out: {e}"))?;
+    if args.out_format.is_some() && !matches!(target, Target::Evt2 | Target::Evt3) {
+        return Err(usage!(
             "--out-format applies to a .raw output only; {} has another extension",
             args.out.display()
-        );
+        ));
     }
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template(
-            "{bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-        bar.set_style(style);
-        bar
-    };
+    crate::usage::create_parent(&args.out)?;
+    let ticker = Ticker::new(
+        Mode::detect(args.quiet),
+        &format!("events {}", args.decode.file.display()),
+        "bytes",
+        0,
+    );
     let opts = ConvertOptions {
         raw,
         sensor_size: args.sensor,
@@ -80,12 +81,9 @@ pub fn run(args: Args) -> Result<()> {
         &args.decode.options(),
         &args.out,
         &opts,
-        |pos, len| {
-            bar.set_length(len);
-            bar.set_position(pos);
-        },
+        |pos, len| ticker.bytes(pos, len),
     )?;
-    bar.finish_and_clear();
+    ticker.finish();
     if !args.quiet && done.to != Target::Npy {
         eprintln!(
             "{} events, {} -> {} ({})",

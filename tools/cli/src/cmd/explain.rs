@@ -10,10 +10,14 @@ pub struct Args {
     /// A checkpoint written by `snnkit train`.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Cache folder (as for `snnkit train`).
+    /// Frame cache: a split file, a setting folder, a dataset folder or a cache root (as for
+    /// `snnkit train`).
     #[arg(long)]
     pub cache: PathBuf,
-    /// Output folder: report.json, heatmap_*.png, spike_counts.png, scale_importance_*.png.
+    /// The setting folder to use when the dataset folder holds several.
+    #[arg(long)]
+    pub setting: Option<String>,
+    /// Output folder (created with its parents): report.json, heatmap_*.png, spike_counts.png, scale_importance_*.png.
     #[arg(long)]
     pub out: PathBuf,
     /// A second checkpoint whose spike counts go side by side (e.g. VGG8 without SMA).
@@ -35,17 +39,26 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub heatmaps_per_class: usize,
     /// Batch size (default: the run's evaluation batch size).
-    #[arg(long)]
+    #[arg(long, alias = "batch", value_parser = parse_batch)]
     pub batch_size: Option<usize>,
     /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_parser = super::device_arg)]
     pub device: String,
     /// Print report.json on stdout instead of the tables.
     #[arg(long)]
     pub json: bool,
-    /// No progress bar.
+    /// No progress; the tables stay.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `--batch-size`: at least 1.
+fn parse_batch(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("a batch holds at least 1 sample".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Runs the subcommand.
@@ -60,10 +73,11 @@ pub fn run(args: Args) -> Result<()> {
         heatmaps_per_class: args.heatmaps_per_class,
         compare: args.compare.clone(),
     };
-    let mut bars = super::train::Bars::new(args.quiet || args.json);
+    let cache = super::cache_with_setting(&args.cache, args.setting.as_deref())?;
+    let mut bars = super::train::Bars::new(args.quiet);
     let rep = snnkit_train::explain(
         &args.checkpoint,
-        &args.cache,
+        &cache,
         &args.out,
         &opts,
         &device,

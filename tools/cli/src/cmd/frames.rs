@@ -4,7 +4,8 @@
 //! SpikingJelly's loaders return; Tonic modes (`--tonic-mode ...`) write int16, as Tonic does.
 
 use crate::cmd::inspect::DecodeArgs;
-use anyhow::{bail, Context, Result};
+use crate::usage::usage;
+use anyhow::{Context, Result};
 use ndarray::Array4;
 use snnkit_frames::{integrate, FrameSpec, SensorSize};
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ pub enum SplitBy {
 }
 
 /// Tonic `ToFrame` modes.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TonicMode {
     /// `time_window=--window`, overlap in µs.
     TimeWindow,
@@ -45,84 +46,150 @@ pub struct Args {
     #[arg(long, requires = "height")]
     width: Option<usize>,
     /// Number of frames T (SpikingJelly split, or Tonic n-time-bins / n-event-bins).
-    #[arg(long)]
-    frames: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    frames: Option<u64>,
     /// SpikingJelly split_by (with --frames).
     #[arg(long, value_enum, conflicts_with_all = ["duration", "tonic_mode"])]
     split_by: Option<SplitBy>,
     /// SpikingJelly fixed frame duration in µs (T = ceil(span / duration)).
-    #[arg(long, conflicts_with_all = ["frames", "tonic_mode"])]
+    #[arg(long, conflicts_with_all = ["frames", "tonic_mode"], value_parser = clap::value_parser!(i64).range(1..))]
     duration: Option<i64>,
     /// Tonic ToFrame mode instead of SpikingJelly; output is int16 like Tonic's.
     #[arg(long, value_enum)]
     tonic_mode: Option<TonicMode>,
     /// Tonic time-window length in µs (with --tonic-mode time-window).
-    #[arg(long)]
+    #[arg(long, requires = "tonic_mode", conflicts_with_all = ["frames", "count"])]
     window: Option<f64>,
     /// Tonic events per frame (with --tonic-mode event-count).
-    #[arg(long)]
-    count: Option<usize>,
+    #[arg(long, requires = "tonic_mode", conflicts_with_all = ["frames", "window"], value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
     /// Tonic overlap: µs (time-window), events (event-count), or bin fraction (n-*-bins).
     #[arg(long, default_value_t = 0.0)]
     overlap: f64,
     /// Tonic include_incomplete (time-window, event-count).
     #[arg(long)]
     include_incomplete: bool,
-    /// Output `.npy` file.
+    /// Output `.npy` file (float32 for SpikingJelly's modes, int16 for Tonic's); missing parent
+    /// folders are created.
     #[arg(long)]
     out: PathBuf,
 }
 
+/// The frame mode the flags select; a missing, conflicting or unused flag is a usage error.
 fn spec(a: &Args) -> Result<FrameSpec> {
-    let need_frames = || a.frames.context("--frames T is required for this mode");
-    Ok(match (a.tonic_mode, a.split_by, a.duration) {
+    let frames = a.frames.map(|f| f as usize);
+    let need_frames = |mode: &str| frames.ok_or_else(|| usage!("{mode} needs --frames T"));
+    let tonic = a.tonic_mode.is_some();
+    if !tonic && a.overlap != 0.0 {
+        return Err(usage!("--overlap applies to --tonic-mode only"));
+    }
+    if a.include_incomplete
+        && !matches!(
+            a.tonic_mode,
+            Some(TonicMode::TimeWindow | TonicMode::EventCount)
+        )
+    {
+        return Err(usage!(
+            "--include-incomplete applies to --tonic-mode time-window or event-count only"
+        ));
+    }
+    let unused = |flag: &str, mode: &str| usage!("{flag} does not apply to {mode}");
+    let spec = match (a.tonic_mode, a.split_by, a.duration) {
         (Some(mode), _, _) => match mode {
-            TonicMode::TimeWindow => FrameSpec::TimeWindow {
-                window: a
+            TonicMode::TimeWindow => {
+                let window = a
                     .window
-                    .context("--tonic-mode time-window needs --window US")?,
-                overlap: a.overlap,
-                include_incomplete: a.include_incomplete,
-                start_time: None,
-                end_time: None,
-            },
+                    .ok_or_else(|| usage!("--tonic-mode time-window needs --window US"))?;
+                if !(window.is_finite() && window > 0.0) {
+                    return Err(usage!("--window {window}: a positive number of µs"));
+                }
+                FrameSpec::TimeWindow {
+                    window,
+                    overlap: a.overlap,
+                    include_incomplete: a.include_incomplete,
+                    start_time: None,
+                    end_time: None,
+                }
+            }
             TonicMode::EventCount => {
                 if a.overlap < 0.0 || a.overlap.fract() != 0.0 {
-                    bail!("--overlap for event-count is a whole number of events");
+                    return Err(usage!(
+                        "--overlap {}: for event-count, a whole number of events",
+                        a.overlap
+                    ));
                 }
                 FrameSpec::EventCount {
                     count: a
                         .count
-                        .context("--tonic-mode event-count needs --count N")?,
+                        .ok_or_else(|| usage!("--tonic-mode event-count needs --count N"))?
+                        as usize,
                     overlap: a.overlap as usize,
                     include_incomplete: a.include_incomplete,
                 }
             }
-            TonicMode::NTimeBins => FrameSpec::TimeBins {
-                bins: need_frames()?,
-                overlap: a.overlap,
-            },
-            TonicMode::NEventBins => FrameSpec::EventBins {
-                bins: need_frames()?,
-                overlap: a.overlap,
-            },
+            TonicMode::NTimeBins | TonicMode::NEventBins => {
+                let name = if mode == TonicMode::NTimeBins {
+                    "--tonic-mode n-time-bins"
+                } else {
+                    "--tonic-mode n-event-bins"
+                };
+                if a.window.is_some() {
+                    return Err(unused("--window", name));
+                }
+                if a.count.is_some() {
+                    return Err(unused("--count", name));
+                }
+                let bins = need_frames(name)?;
+                if mode == TonicMode::NTimeBins {
+                    FrameSpec::TimeBins {
+                        bins,
+                        overlap: a.overlap,
+                    }
+                } else {
+                    FrameSpec::EventBins {
+                        bins,
+                        overlap: a.overlap,
+                    }
+                }
+            }
         },
         (None, Some(SplitBy::Number), None) => FrameSpec::SplitByNumber {
-            frames: need_frames()?,
+            frames: need_frames("--split-by number")?,
         },
         (None, Some(SplitBy::Time), None) => FrameSpec::SplitByTime {
-            frames: need_frames()?,
+            frames: need_frames("--split-by time")?,
         },
         (None, None, Some(duration)) => FrameSpec::FixedDuration { duration },
-        _ => bail!(
-            "choose one mode: --frames T --split-by number|time, --duration US, or --tonic-mode ..."
-        ),
-    })
+        (None, None, None) if frames.is_some() => {
+            return Err(usage!(
+                "--frames T needs --split-by number|time (SpikingJelly) or --tonic-mode n-time-bins|n-event-bins"
+            ))
+        }
+        _ => {
+            return Err(usage!(
+                "choose one mode: --frames T --split-by number|time, --duration US, or --tonic-mode ..."
+            ))
+        }
+    };
+    if !matches!(a.tonic_mode, Some(TonicMode::TimeWindow)) && a.window.is_some() {
+        return Err(unused(
+            "--window",
+            "this mode (only --tonic-mode time-window)",
+        ));
+    }
+    if !matches!(a.tonic_mode, Some(TonicMode::EventCount)) && a.count.is_some() {
+        return Err(unused(
+            "--count",
+            "this mode (only --tonic-mode event-count)",
+        ));
+    }
+    Ok(spec)
 }
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
     let spec = spec(&args)?;
+    crate::usage::require_extension("--out", &args.out, "npy")?;
     let rec = args.decode.read()?;
     let file = &args.decode.file;
     let sensor = match (args.height, args.width) {
@@ -130,15 +197,18 @@ pub fn run(args: Args) -> Result<()> {
         _ => match (args.decode.profile, rec.width, rec.height) {
             (Some(p), _, _) => SensorSize::from(p.sensor_size()),
             (None, Some(w), Some(h)) => SensorSize::from((w, h)),
-            _ => bail!(
-                "{}: the file does not state its sensor size; give --height H --width W or --profile",
-                file.display()
-            ),
+            _ => {
+                return Err(usage!(
+                    "{}: the file does not state its sensor size; give --height H --width W or --profile",
+                    file.display()
+                ))
+            }
         },
     };
     let frames = integrate(rec.events.as_ref(), sensor, &spec)
         .with_context(|| format!("{}", file.display()))?;
     let shape = frames.shape();
+    crate::usage::create_parent(&args.out)?;
     if spec.is_spikingjelly() {
         let a = Array4::from_shape_vec(shape, frames.to_f32())?;
         crate::npy::write_atomic(&args.out, &a)?;

@@ -1,7 +1,9 @@
 //! `snnkit inspect FILE`: format, sensor size, event count, time span and polarity counts.
 
 use anyhow::Result;
-use snnkit_events::{Aedat2Layout, AtisOverflow, Format, Profile, ReadOptions, Recording};
+use snnkit_events::{
+    Aedat2Layout, Aedat2Orientation, AtisOverflow, Format, Profile, ReadOptions, Recording,
+};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -30,6 +32,11 @@ pub struct DecodeArgs {
     /// from the addresses).
     #[arg(long)]
     pub aedat2_layout: Option<Aedat2Layout>,
+    /// AEDAT 2.0 orientation: native keeps jAER's stored fields (origin lower left; the default,
+    /// as the reference readers use), upright rotates them by 180° (x -> W-1-x, y -> H-1-y) as
+    /// Tonic's read_davis_346 does, matching AEDAT 4 recordings. Needs the sensor size.
+    #[arg(long, default_value = "native", value_name = "native|upright")]
+    pub orientation: Aedat2Orientation,
 }
 
 impl DecodeArgs {
@@ -45,6 +52,7 @@ impl DecodeArgs {
                 AtisOverflow::SpikingJelly
             },
             aedat2_layout: self.aedat2_layout,
+            aedat2_orientation: self.orientation,
         }
     }
 

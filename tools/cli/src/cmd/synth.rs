@@ -1,7 +1,9 @@
 //! `snnkit synth`: write the synthetic dataset (DVS128 Gesture layout, AEDAT 3.1) into a folder,
 //! or with `--images` a synthetic static-image set (ImageFolder layout, PNG or JPEG).
 
-use anyhow::{bail, Context, Result};
+use crate::progress::{Mode, Ticker};
+use crate::usage::usage;
+use anyhow::{Context, Result};
 use snnkit_datasets::synthetic::{generate, SynthClass, SynthConfig};
 use snnkit_datasets::synthetic_images::{self, ImageFormat, ImageSynthConfig};
 use std::path::PathBuf;
@@ -9,38 +11,38 @@ use std::path::PathBuf;
 /// Arguments (defaults are `SynthConfig::default()`).
 #[derive(clap::Args)]
 pub struct Args {
-    /// Output folder (created if needed).
+    /// Output folder (created with its parents); synth_config.toml records the settings.
     #[arg(long)]
     out: PathBuf,
     /// Seed of every random choice.
     #[arg(long, default_value_t = SynthConfig::default().seed)]
     seed: u64,
     /// Number of recordings (one per user).
-    #[arg(long, default_value_t = SynthConfig::default().users)]
+    #[arg(long, conflicts_with = "images", default_value_t = SynthConfig::default().users)]
     users: usize,
     /// How many of the last users form the test split.
-    #[arg(long, default_value_t = SynthConfig::default().test_users)]
+    #[arg(long, conflicts_with = "images", default_value_t = SynthConfig::default().test_users)]
     test_users: usize,
     /// Comma-separated classes (rotate_cw, rotate_ccw, move_left, move_right, move_up,
     /// move_down, expand, contract); default all.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', conflicts_with = "images")]
     classes: Vec<String>,
     /// Samples of each class per recording.
-    #[arg(long, default_value_t = SynthConfig::default().repeats)]
-    repeats: usize,
+    #[arg(long, conflicts_with = "images", alias = "repeats", default_value_t = SynthConfig::default().repeats)]
+    samples_per_class: usize,
     /// Gesture length in ms.
-    #[arg(long, default_value_t = SynthConfig::default().gesture_us / 1000)]
+    #[arg(long, conflicts_with = "images", default_value_t = SynthConfig::default().gesture_us / 1000)]
     gesture_ms: i64,
     /// Motion events per gesture.
-    #[arg(long, default_value_t = SynthConfig::default().events_per_gesture)]
+    #[arg(long, conflicts_with = "images", default_value_t = SynthConfig::default().events_per_gesture)]
     events_per_gesture: usize,
     /// Background-activity events per second (whole sensor).
-    #[arg(long, default_value_t = SynthConfig::default().background_rate_hz)]
+    #[arg(long, conflicts_with = "images", default_value_t = SynthConfig::default().background_rate_hz)]
     background_rate: f64,
     /// Hot pixels per recording.
-    #[arg(long, default_value_t = SynthConfig::default().hot_pixels)]
+    #[arg(long, conflicts_with = "images", default_value_t = SynthConfig::default().hot_pixels)]
     hot_pixels: usize,
-    /// Print the summary as JSON.
+    /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
     /// Write a static-image dataset instead: OUT/train/<class>/*.png, OUT/val/<class>/*.png
@@ -48,22 +50,22 @@ pub struct Args {
     #[arg(long)]
     images: bool,
     /// Image classes (1..=8) with --images.
-    #[arg(long, default_value_t = ImageSynthConfig::default().classes)]
+    #[arg(long, requires = "images", default_value_t = ImageSynthConfig::default().classes)]
     image_classes: usize,
     /// Training images per class with --images.
-    #[arg(long, default_value_t = ImageSynthConfig::default().train_per_class)]
+    #[arg(long, requires = "images", default_value_t = ImageSynthConfig::default().train_per_class)]
     train_per_class: usize,
     /// Validation images per class with --images.
-    #[arg(long, default_value_t = ImageSynthConfig::default().val_per_class)]
+    #[arg(long, requires = "images", default_value_t = ImageSynthConfig::default().val_per_class)]
     val_per_class: usize,
     /// Image size WIDTHxHEIGHT with --images (ImageNet-sized: 500x375).
-    #[arg(long, default_value = "48x48")]
+    #[arg(long, requires = "images", default_value = "48x48")]
     size: String,
     /// Image file format with --images: png or jpeg.
-    #[arg(long, default_value = "png")]
+    #[arg(long, requires = "images", default_value = "png")]
     format: String,
     /// JPEG quality (1..=100) with --format jpeg.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, requires = "images", default_value_t = 90)]
     quality: u8,
 }
 
@@ -71,11 +73,11 @@ pub struct Args {
 fn parse_size(s: &str) -> Result<(usize, usize)> {
     let (w, h) = s
         .split_once(['x', 'X'])
-        .with_context(|| format!("--size {s:?}: expected WIDTHxHEIGHT, e.g. 500x375"))?;
+        .ok_or_else(|| usage!("--size {s:?}: expected WIDTHxHEIGHT, e.g. 500x375"))?;
     let n = |v: &str| {
         v.trim()
             .parse::<usize>()
-            .with_context(|| format!("--size {s:?}: {v:?} is not a pixel count"))
+            .map_err(|_| usage!("--size {s:?}: {v:?} is not a pixel count"))
     };
     Ok((n(w)?, n(h)?))
 }
@@ -85,7 +87,7 @@ fn run_images(a: Args) -> Result<()> {
     let format = match a.format.as_str() {
         "png" => ImageFormat::Png,
         "jpeg" | "jpg" => ImageFormat::Jpeg(a.quality),
-        f => bail!("--format {f:?}: expected png or jpeg"),
+        f => return Err(usage!("--format {f:?}: expected png or jpeg")),
     };
     let cfg = ImageSynthConfig {
         seed: a.seed,
@@ -96,18 +98,14 @@ fn run_images(a: Args) -> Result<()> {
         height,
         format,
     };
-    cfg.validate()?;
-    let bar = indicatif::ProgressBar::new(0).with_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} images ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_message("synth");
+    cfg.validate().map_err(|e| usage!("{e}"))?;
+    let ticker = Ticker::new(Mode::detect(false), "synth", "images", 0);
     let s = synthetic_images::generate(&cfg, &a.out, |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
+        ticker.set_total(total as u64);
+        ticker.set(done as u64, String::new());
     })
     .with_context(|| format!("writing {}", a.out.display()))?;
-    bar.finish_and_clear();
+    ticker.finish();
     let classes = &synthetic_images::PATTERNS[..cfg.classes];
     if a.json {
         let v = serde_json::json!({
@@ -142,14 +140,15 @@ pub fn run(a: Args) -> Result<()> {
         a.classes
             .iter()
             .map(|c| c.trim().parse::<SynthClass>())
-            .collect::<Result<_, _>>()?
+            .collect::<Result<_, _>>()
+            .map_err(|e| usage!("--classes: {e}"))?
     };
     let cfg = SynthConfig {
         seed: a.seed,
         users: a.users,
         test_users: a.test_users,
         classes,
-        repeats: a.repeats,
+        repeats: a.samples_per_class,
         gesture_us: a.gesture_ms.saturating_mul(1000),
         events_per_gesture: a.events_per_gesture,
         background_rate_hz: a.background_rate,
