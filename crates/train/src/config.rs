@@ -293,6 +293,16 @@ impl ModelConfig {
         self.arch == "sma-vgg8" || self.arch == "vgg8"
     }
 
+    /// Resets the table of the network `arch` does not name to its defaults: it is ignored, and
+    /// a written configuration leaves it out, so a configuration equals itself read back.
+    pub fn reset_unused(&mut self) {
+        if self.is_vgg8() {
+            self.resnet = MsResNetConfig::default();
+        } else {
+            self.vgg8 = Vgg8Config::default();
+        }
+    }
+
     /// The network `arch` names, for data of `time_steps` frames of `channels × height ×
     /// width`, `num_classes` classes. Fails when the config pins T or the class count to other
     /// values.
@@ -409,7 +419,10 @@ fn dropout_seed(seed: u64) -> u64 {
 /// `[model.vgg8]`; `width_mult` and `resnet_t_reduction` (as `t_reduction`) to `[model.resnet]`;
 /// `sma`, `sma_kernels`, `c_reduction` and `azo` / `rcr` / `rtr` (as `azo = false` or
 /// `{ rcr, rtr }`) to both, as they applied to whichever network `arch` chose; `bn_bias_init`
-/// and `head_gain` to `[model.init]`. A key given in both spellings is an error naming it.
+/// and `head_gain` to `[model.init]`. When the table names its `arch` (a whole configuration, as
+/// run folders and checkpoints hold), only that network's table receives keys, the other
+/// network's keys are dropped as they were ignored before; a partial file without `arch` (merged
+/// over a preset) fills both. A key given in both spellings is an error naming it.
 pub fn upgrade_legacy_model(config: &mut toml::Value, origin: &str) -> Result<()> {
     const VGG: [&str; 8] = [
         "widths",
@@ -429,6 +442,12 @@ pub fn upgrade_legacy_model(config: &mut toml::Value, origin: &str) -> Result<()
         .and_then(|m| m.as_table_mut())
     else {
         return Ok(());
+    };
+    // Which tables take keys: the named network's, or both when the file does not say.
+    let (to_vgg8, to_resnet) = match model.get("arch").and_then(|a| a.as_str()) {
+        Some("sma-vgg8" | "vgg8") => (true, false),
+        Some(_) => (false, true),
+        None => (true, true),
     };
     let mut moves: Vec<(&str, String, toml::Value)> = Vec::new();
     for k in VGG {
@@ -485,6 +504,11 @@ pub fn upgrade_legacy_model(config: &mut toml::Value, origin: &str) -> Result<()
         moves.push(("vgg8", "azo".into(), v.clone()));
         moves.push(("resnet", "azo".into(), v));
     }
+    moves.retain(|(table, _, _)| match *table {
+        "vgg8" => to_vgg8,
+        "resnet" => to_resnet,
+        _ => true,
+    });
     for (table, key, value) in moves {
         let slot = model
             .entry(table)
@@ -650,12 +674,13 @@ impl TrainConfig {
             merge_toml(&mut value, u);
         }
         check_no_data_fields(&value, &origin)?;
-        let cfg: TrainConfig = value
+        let mut cfg: TrainConfig = value
             .try_into()
             .map_err(|e: toml::de::Error| Error::Config {
                 origin: origin.clone(),
                 message: e.to_string(),
             })?;
+        cfg.model.reset_unused();
         cfg.validate(&origin)?;
         Ok(cfg)
     }
@@ -666,12 +691,13 @@ impl TrainConfig {
         let mut value = parse_toml(text, origin)?;
         upgrade_legacy_model(&mut value, origin)?;
         check_no_data_fields(&value, origin)?;
-        let cfg: TrainConfig = value
+        let mut cfg: TrainConfig = value
             .try_into()
             .map_err(|e: toml::de::Error| Error::Config {
                 origin: origin.into(),
                 message: e.to_string(),
             })?;
+        cfg.model.reset_unused();
         cfg.validate(origin)?;
         Ok(cfg)
     }

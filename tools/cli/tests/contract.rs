@@ -185,12 +185,14 @@ const CONTRACT: &[(&[&str], &[(&str, Option<&str>)])] = &[
 /// Flags the contract names that may be hidden aliases (accepted, not listed in `--help`).
 const ALIASES: &[(&str, &str)] = &[("bench step", "--batch")];
 
-/// Subcommand names listed under `Commands:` in a help text (without `help`).
+/// Subcommand names listed under `Commands:` in a help text (without `help`); a wrapped
+/// description's continuation lines are indented deeper than the names.
 fn commands(help: &str) -> Vec<String> {
     help.lines()
         .skip_while(|l| !l.starts_with("Commands:"))
         .skip(1)
         .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|c| *c != "help")
         .map(str::to_string)
@@ -384,7 +386,7 @@ fn convert_then_cache_info_json() {
         ] {
             assert!(j.get(key).is_some(), "cache info --json lacks {key}: {j}");
         }
-        assert_eq!(j["format_version"].as_u64(), Some(1));
+        assert!(j["format_version"].as_u64().is_some_and(|v| v >= 1), "{j}");
         assert_eq!((j["dataset"].as_str(), j["split"].as_str()), (Some("synthetic"), Some(split)));
         let n = j["samples"].as_u64().unwrap();
         assert!(n > 0, "{split}: {j}");
@@ -396,7 +398,8 @@ fn convert_then_cache_info_json() {
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["rotate_cw", "move_left"], "{j}");
+        assert_eq!(names.len(), 2, "{j}");
+        assert!(names.contains(&"rotate_cw") && names.contains(&"move_left"), "{j}");
     }
 }
 
@@ -408,8 +411,9 @@ fn convert_partial_ncaltech101() {
     let root = dir.path().join("Caltech101");
     for (i, class) in ["airplanes", "Faces_easy"].iter().enumerate() {
         std::fs::create_dir_all(root.join(class)).unwrap();
-        for k in 0..3 {
-            let ev: Events = (0..50)
+        // 10 recordings per class: 9 train, 1 test (the 9:1 split).
+        for k in 0..10 {
+            let ev: Events = (0..20)
                 .map(|j| Event {
                     t: 100 * j + k,
                     x: (j as u16 * 5 + i as u16) % 240,
@@ -444,7 +448,9 @@ fn convert_partial_ncaltech101() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Faces_easy", "airplanes"]);
-    assert_eq!(j["shape"][2..], [2, 180, 240]);
+    let shape: Vec<u64> = serde_json::from_value(j["shape"].clone()).unwrap();
+    assert_eq!(shape[1..], [2, 2, 180, 240]);
+    assert_eq!(j["samples"].as_u64(), Some(18));
     // Same fingerprint on reading back: the partial tree is what was converted.
     assert_eq!(j["fingerprint"]["status"], "match", "{}", j["fingerprint"]);
 }
@@ -452,8 +458,8 @@ fn convert_partial_ncaltech101() {
 #[test]
 fn bench_step_json_has_median_step_s() {
     let o = ok(&[
-        "bench", "step", "--widths", "2,2,2,2,2", "--head", "4,4", "--frames", "2", "--batch",
-        "1", "--size", "32", "--warmup", "0", "--iters", "1", "--json",
+        "bench", "step", "--widths", "8,16,16,16,16", "--head", "16,16", "--frames", "4",
+        "--batch", "1", "--size", "32", "--warmup", "0", "--iters", "1", "--json",
     ]);
     let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let m = j["median_step_s"].as_f64().unwrap_or_else(|| panic!("{j}"));
