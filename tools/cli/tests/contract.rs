@@ -70,7 +70,9 @@ fn read_npy(path: &Path) -> Npy {
     let header = std::str::from_utf8(&bytes[start..start + len]).unwrap();
     assert_eq!((start + len) % 16, 0, "data is 16-byte aligned: {header}");
     let field = |key: &str| -> &str {
-        let at = header.find(&format!("'{key}':")).unwrap_or_else(|| panic!("{key} in {header}"));
+        let at = header
+            .find(&format!("'{key}':"))
+            .unwrap_or_else(|| panic!("{key} in {header}"));
         header[at + key.len() + 3..].trim_start()
     };
     let descr = field("descr").split('\'').nth(1).unwrap().to_string();
@@ -239,7 +241,9 @@ fn help_names_and_parser_accepts_the_contract_flags() {
             }
             // `--flag` followed by a space, `=`, a value name or the line end in clap's layout.
             let shown = help.lines().any(|l| {
-                l.trim_start().split([' ', ',', '=', '<']).any(|w| w == *flag)
+                l.trim_start()
+                    .split([' ', ',', '=', '<'])
+                    .any(|w| w == *flag)
             });
             assert!(shown, "snnkit {label} --help does not list {flag}:\n{help}");
         }
@@ -275,15 +279,23 @@ fn inspect_events_and_frames_outputs() {
     // inspect --json: one object with at least the contract's keys, and the file's facts.
     let o = ok(&["inspect", s(&file), "--profile", "dvs128-gesture", "--json"]);
     let j: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
-    for key in ["format", "width", "height", "events", "t_min", "t_max", "on", "off"] {
+    for key in [
+        "format", "width", "height", "events", "t_min", "t_max", "on", "off",
+    ] {
         assert!(j.get(key).is_some(), "inspect --json lacks {key}: {j}");
     }
     assert_eq!(j["format"], "aedat3");
-    assert_eq!((j["width"].as_u64(), j["height"].as_u64()), (Some(128), Some(128)));
+    assert_eq!(
+        (j["width"].as_u64(), j["height"].as_u64()),
+        (Some(128), Some(128))
+    );
     assert_eq!(j["events"].as_u64(), Some(n as u64));
     assert_eq!(j["t_min"].as_i64(), Some(ev.t[0]));
     assert_eq!(j["t_max"].as_i64(), Some(ev.t[n - 1]));
-    assert_eq!((j["on"].as_u64(), j["off"].as_u64()), (Some(on), Some(n as u64 - on)));
+    assert_eq!(
+        (j["on"].as_u64(), j["off"].as_u64()),
+        (Some(on), Some(n as u64 - on))
+    );
 
     // events: int64 [N, 4], columns t, x, y, p, in file order (C order, little-endian).
     let out = d.join("ev.npy");
@@ -306,8 +318,16 @@ fn inspect_events_and_frames_outputs() {
     // events in channel 1.
     let out = d.join("fr.npy");
     ok(&[
-        "frames", s(&file), "--profile", "dvs128-gesture", "--frames", "4", "--split-by",
-        "number", "--out", s(&out),
+        "frames",
+        s(&file),
+        "--profile",
+        "dvs128-gesture",
+        "--frames",
+        "4",
+        "--split-by",
+        "number",
+        "--out",
+        s(&out),
     ]);
     let f = read_npy(&out);
     assert_eq!((f.descr.as_str(), f.fortran), ("<f4", false));
@@ -323,12 +343,24 @@ fn inspect_events_and_frames_outputs() {
         assert_eq!(frame, (n / 4) as f32, "frame {t}");
     }
     let on_sum: f32 = (0..4)
-        .map(|t| v[(t * 2 + 1) * plane..(t * 2 + 2) * plane].iter().sum::<f32>())
+        .map(|t| {
+            v[(t * 2 + 1) * plane..(t * 2 + 2) * plane]
+                .iter()
+                .sum::<f32>()
+        })
         .sum();
     assert_eq!(on_sum, on as f32);
     // --height/--width set the frame size; --duration gives [T, 2, H, W] too.
     ok(&[
-        "frames", s(&file), "--height", "130", "--width", "140", "--duration", "3000", "--out",
+        "frames",
+        s(&file),
+        "--height",
+        "130",
+        "--width",
+        "140",
+        "--duration",
+        "3000",
+        "--out",
         s(&out),
     ]);
     let f = read_npy(&out);
@@ -358,14 +390,29 @@ fn convert_then_cache_info_json() {
         "300",
     ]);
     let o = ok(&[
-        "convert", "--dataset", "synthetic", "--root", s(&raw), "--frames", "3", "--split-by",
-        "number", "--out", s(&cache), "--jobs", "1", "--quiet", "--json",
+        "convert",
+        "--dataset",
+        "synthetic",
+        "--root",
+        s(&raw),
+        "--frames",
+        "3",
+        "--split-by",
+        "number",
+        "--out",
+        s(&cache),
+        "--jobs",
+        "1",
+        "--quiet",
+        "--json",
     ]);
     let summary: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(summary["dataset"], "synthetic");
     // CACHE_DIR/<dataset>/<setting>/<split>.h5
     for split in ["train", "test"] {
-        let file = cache.join("synthetic/frames3_number").join(format!("{split}.h5"));
+        let file = cache
+            .join("synthetic/frames3_number")
+            .join(format!("{split}.h5"));
         assert!(file.is_file(), "{}", file.display());
         let o = ok(&["cache", "info", s(&file), "--json"]);
         let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -387,7 +434,10 @@ fn convert_then_cache_info_json() {
             assert!(j.get(key).is_some(), "cache info --json lacks {key}: {j}");
         }
         assert!(j["format_version"].as_u64().is_some_and(|v| v >= 1), "{j}");
-        assert_eq!((j["dataset"].as_str(), j["split"].as_str()), (Some("synthetic"), Some(split)));
+        assert_eq!(
+            (j["dataset"].as_str(), j["split"].as_str()),
+            (Some("synthetic"), Some(split))
+        );
         let n = j["samples"].as_u64().unwrap();
         assert!(n > 0, "{split}: {j}");
         let shape: Vec<u64> = serde_json::from_value(j["shape"].clone()).unwrap();
@@ -399,7 +449,10 @@ fn convert_then_cache_info_json() {
             .map(|c| c["name"].as_str().unwrap())
             .collect();
         assert_eq!(names.len(), 2, "{j}");
-        assert!(names.contains(&"rotate_cw") && names.contains(&"move_left"), "{j}");
+        assert!(
+            names.contains(&"rotate_cw") && names.contains(&"move_left"),
+            "{j}"
+        );
     }
 }
 
@@ -426,14 +479,29 @@ fn convert_partial_ncaltech101() {
     }
     let cache = dir.path().join("cache");
     let args = [
-        "convert", "--dataset", "n-caltech101", "--root", s(&root), "--frames", "2", "--split-by",
-        "number", "--out", s(&cache), "--jobs", "1", "--quiet",
+        "convert",
+        "--dataset",
+        "n-caltech101",
+        "--root",
+        s(&root),
+        "--frames",
+        "2",
+        "--split-by",
+        "number",
+        "--out",
+        s(&cache),
+        "--jobs",
+        "1",
+        "--quiet",
     ];
     let o = snnkit(&args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains("found 2 class folder(s)") && err.contains("--allow-missing-classes"), "{err}");
+    assert!(
+        err.contains("found 2 class folder(s)") && err.contains("--allow-missing-classes"),
+        "{err}"
+    );
 
     let mut args = args.to_vec();
     args.push("--allow-missing-classes");
@@ -458,8 +526,23 @@ fn convert_partial_ncaltech101() {
 #[test]
 fn bench_step_json_has_median_step_s() {
     let o = ok(&[
-        "bench", "step", "--widths", "8,16,16,16,16", "--head", "16,16", "--frames", "4",
-        "--batch", "1", "--size", "32", "--warmup", "0", "--iters", "1", "--json",
+        "bench",
+        "step",
+        "--widths",
+        "8,16,16,16,16",
+        "--head",
+        "16,16",
+        "--frames",
+        "4",
+        "--batch",
+        "1",
+        "--size",
+        "32",
+        "--warmup",
+        "0",
+        "--iters",
+        "1",
+        "--json",
     ]);
     let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let m = j["median_step_s"].as_f64().unwrap_or_else(|| panic!("{j}"));
@@ -479,9 +562,34 @@ fn exit_codes() {
         (&["inspect"], "<FILE>"),
         (&["inspect", s(&file), "--bogus"], "--bogus"),
         (&["events", s(&file)], "--out"),
-        (&["frames", s(&file), "--frames", "2", "--split-by", "diagonal", "--out", s(&out)], "diagonal"),
+        (
+            &[
+                "frames",
+                s(&file),
+                "--frames",
+                "2",
+                "--split-by",
+                "diagonal",
+                "--out",
+                s(&out),
+            ],
+            "diagonal",
+        ),
         (&["inspect", s(&file), "--format", "mp4"], "mp4"),
-        (&["convert", "--root", "x", "--out", "y", "--frames", "2", "--split-by", "time"], "--dataset"),
+        (
+            &[
+                "convert",
+                "--root",
+                "x",
+                "--out",
+                "y",
+                "--frames",
+                "2",
+                "--split-by",
+                "time",
+            ],
+            "--dataset",
+        ),
         (&["cache", "info"], "<FILE>"),
     ];
     for (args, needle) in usage {
@@ -496,7 +604,19 @@ fn exit_codes() {
     let runtime: &[(&[&str], &Path)] = &[
         (&["inspect", s(&missing)], &missing),
         (&["events", s(&missing), "--out", s(&out)], &missing),
-        (&["frames", s(&missing), "--frames", "2", "--split-by", "time", "--out", s(&out)], &missing),
+        (
+            &[
+                "frames",
+                s(&missing),
+                "--frames",
+                "2",
+                "--split-by",
+                "time",
+                "--out",
+                s(&out),
+            ],
+            &missing,
+        ),
         (&["cache", "info", s(&not_a_cache)], &not_a_cache),
     ];
     for (args, path) in runtime {
@@ -505,7 +625,10 @@ fn exit_codes() {
         assert_eq!(o.status.code(), Some(1), "snnkit {}: {err}", args.join(" "));
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
         assert!(err.starts_with("error: "), "{err}");
-        assert!(err.contains(&path.display().to_string()), "names the file: {err}");
+        assert!(
+            err.contains(&path.display().to_string()),
+            "names the file: {err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
     }
     assert!(!out.exists(), "no output is left behind by a failed run");
