@@ -107,7 +107,10 @@ fn sample_events(n: usize) -> Events {
 /// The contract's flags per subcommand (architecture.md, "CLI contract (version 1)"), each with
 /// a value when it takes one. `bench step --batch` is the contract's spelling; it may be a hidden
 /// alias of `--batch-size`, so it is checked as accepted rather than as shown in the help.
-const CONTRACT: &[(&[&str], &[(&str, Option<&str>)])] = &[
+/// A flag and its value (`None` for a switch).
+type Flag = (&'static str, Option<&'static str>);
+
+const CONTRACT: &[(&[&str], &[Flag])] = &[
     (
         &["inspect"],
         &[
