@@ -233,8 +233,7 @@ impl NCaltech101 {
             // A partial tree, accepted on request: SpikingJelly's DatasetFolder also labels
             // whatever class folders it finds by their sorted names.
             Ok(c)
-                if options.allow_missing_classes
-                    && (1..NCALTECH101_CLASSES).contains(&c.len()) =>
+                if options.allow_missing_classes && (1..NCALTECH101_CLASSES).contains(&c.len()) =>
             {
                 (c, None)
             }

@@ -257,7 +257,11 @@ fn ncaltech101_partial_tree_needs_the_option() {
         assert!(of_class[0].source.starts_with(class));
         // The events are those written for that folder.
         let i = names.iter().position(|n| n == class).unwrap() as i64;
-        let k: usize = of_class[0].name.trim_start_matches("image_").parse().unwrap();
+        let k: usize = of_class[0]
+            .name
+            .trim_start_matches("image_")
+            .parse()
+            .unwrap();
         assert_eq!(
             load_sample(ds.as_ref(), of_class[0]).unwrap(),
             events(100 * i, 5 + k, 240, 180)

@@ -45,9 +45,9 @@ pub struct Vgg8Config {
     pub dropout: f64,
     /// Insert SMA modules at all (false = the plain VGG ablation, whatever `sma_blocks` says).
     pub sma: bool,
-    /// Blocks (1-based, 1..=5) that carry an SMA (the paper's Fig. 2: T1 = none, T2 = [1],
-    /// T3 = [2, 3, 4, 5], T4 = all, S1 = [3, 5], S2 = [2, 4], S3 = [2, 3] the released default,
-    /// S4 = [4, 5]).
+    /// Blocks (1-based, 1..=5) that carry an SMA (the paper's Fig. 2: T1 = none, T2 = `[1]`,
+    /// T3 = `[2, 3, 4, 5]`, T4 = all, S1 = `[3, 5]`, S2 = `[2, 4]`, S3 = `[2, 3]` the released
+    /// default, S4 = `[4, 5]`).
     pub sma_blocks: Vec<usize>,
     /// Where inside its block the SMA sits (L1 after the conv, the default; L2 after BN; L3
     /// after the LIF).

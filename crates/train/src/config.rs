@@ -293,6 +293,16 @@ impl ModelConfig {
         self.arch == "sma-vgg8" || self.arch == "vgg8"
     }
 
+    /// Resets the table of the network `arch` does not name to its defaults: it is ignored, and
+    /// a written configuration leaves it out, so a configuration equals itself read back.
+    pub fn reset_unused(&mut self) {
+        if self.is_vgg8() {
+            self.resnet = MsResNetConfig::default();
+        } else {
+            self.vgg8 = Vgg8Config::default();
+        }
+    }
+
     /// The network `arch` names, for data of `time_steps` frames of `channels × height ×
     /// width`, `num_classes` classes. Fails when the config pins T or the class count to other
     /// values.
@@ -409,7 +419,10 @@ fn dropout_seed(seed: u64) -> u64 {
 /// `[model.vgg8]`; `width_mult` and `resnet_t_reduction` (as `t_reduction`) to `[model.resnet]`;
 /// `sma`, `sma_kernels`, `c_reduction` and `azo` / `rcr` / `rtr` (as `azo = false` or
 /// `{ rcr, rtr }`) to both, as they applied to whichever network `arch` chose; `bn_bias_init`
-/// and `head_gain` to `[model.init]`. A key given in both spellings is an error naming it.
+/// and `head_gain` to `[model.init]`. When the table names its `arch` (a whole configuration, as
+/// run folders and checkpoints hold), only that network's table receives keys, the other
+/// network's keys are dropped as they were ignored before; a partial file without `arch` (merged
+/// over a preset) fills both. A key given in both spellings is an error naming it.
 pub fn upgrade_legacy_model(config: &mut toml::Value, origin: &str) -> Result<()> {
     const VGG: [&str; 8] = [
         "widths",
@@ -429,6 +442,12 @@ pub fn upgrade_legacy_model(config: &mut toml::Value, origin: &str) -> Result<()
         .and_then(|m| m.as_table_mut())
     else {
         return Ok(());
+    };
+    // Which tables take keys: the named network's, or both when the file does not say.
+    let (to_vgg8, to_resnet) = match model.get("arch").and_then(|a| a.as_str()) {
+        Some("sma-vgg8" | "vgg8") => (true, false),
+        Some(_) => (false, true),
+        None => (true, true),
     };
     let mut moves: Vec<(&str, String, toml::Value)> = Vec::new();
     for k in VGG {
@@ -454,7 +473,11 @@ pub fn upgrade_legacy_model(config: &mut toml::Value, origin: &str) -> Result<()
         moves.push(("resnet", "t_reduction".into(), v));
     }
     // `azo` was a flag with the ratios beside it; now it is `false` or the ratios.
-    let (flag, rcr, rtr) = (model.remove("azo"), model.remove("rcr"), model.remove("rtr"));
+    let (flag, rcr, rtr) = (
+        model.remove("azo"),
+        model.remove("rcr"),
+        model.remove("rtr"),
+    );
     let ratios_or_flag = flag.is_some() || rcr.is_some() || rtr.is_some();
     let azo = match flag {
         Some(toml::Value::Boolean(false)) => Some(toml::Value::Boolean(false)),
@@ -485,6 +508,11 @@ pub fn upgrade_legacy_model(config: &mut toml::Value, origin: &str) -> Result<()
         moves.push(("vgg8", "azo".into(), v.clone()));
         moves.push(("resnet", "azo".into(), v));
     }
+    moves.retain(|(table, _, _)| match *table {
+        "vgg8" => to_vgg8,
+        "resnet" => to_resnet,
+        _ => true,
+    });
     for (table, key, value) in moves {
         let slot = model
             .entry(table)
@@ -650,12 +678,14 @@ impl TrainConfig {
             merge_toml(&mut value, u);
         }
         check_no_data_fields(&value, &origin)?;
-        let cfg: TrainConfig = value
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::Config {
-                origin: origin.clone(),
-                message: e.to_string(),
-            })?;
+        let mut cfg: TrainConfig =
+            value
+                .try_into()
+                .map_err(|e: toml::de::Error| Error::Config {
+                    origin: origin.clone(),
+                    message: e.to_string(),
+                })?;
+        cfg.model.reset_unused();
         cfg.validate(&origin)?;
         Ok(cfg)
     }
@@ -666,12 +696,14 @@ impl TrainConfig {
         let mut value = parse_toml(text, origin)?;
         upgrade_legacy_model(&mut value, origin)?;
         check_no_data_fields(&value, origin)?;
-        let cfg: TrainConfig = value
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::Config {
-                origin: origin.into(),
-                message: e.to_string(),
-            })?;
+        let mut cfg: TrainConfig =
+            value
+                .try_into()
+                .map_err(|e: toml::de::Error| Error::Config {
+                    origin: origin.into(),
+                    message: e.to_string(),
+                })?;
+        cfg.model.reset_unused();
         cfg.validate(origin)?;
         Ok(cfg)
     }
@@ -869,7 +901,11 @@ head_gain = 1.0
         assert_eq!(c.model.vgg8.azo, Some(AzoConfig { rcr: 4, rtr: 4 }));
         assert_eq!(c.model.vgg8.widths, [8; 5]);
         assert_eq!(c.model.init.bn_bias_init, 0.5);
-        assert_eq!(c.model.vgg8.head, [2048, 1024], "the preset's other keys stay");
+        assert_eq!(
+            c.model.vgg8.head,
+            [2048, 1024],
+            "the preset's other keys stay"
+        );
         std::fs::write(&p, "[model]\nazo = false\n").unwrap();
         let c = TrainConfig::resolve(Some("dvs128-gesture"), Some(&p)).unwrap();
         assert_eq!((c.model.vgg8.azo, c.model.resnet.azo), (None, None));
@@ -896,7 +932,9 @@ head_gain = 1.0
             "[model]\nwidths = [8, 8, 8, 8, 8]\n[model.vgg8]\nwidths = [4, 4, 4, 4, 4]\n",
         )
         .unwrap();
-        let e = TrainConfig::resolve(None, Some(&p)).unwrap_err().to_string();
+        let e = TrainConfig::resolve(None, Some(&p))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("[model] widths is the old spelling"), "{e}");
     }
 
@@ -918,14 +956,23 @@ head_gain = 1.0
         );
         let n = TrainConfig::preset("n-caltech101").unwrap();
         assert_eq!(n.model.vgg8.azo, Some(AzoConfig { rcr: 24, rtr: 4 }));
-        assert!(n.model.to_network(16, 101, [2, 180, 240], 0).is_err(), "T pinned to 14");
+        assert!(
+            n.model.to_network(16, 101, [2, 180, 240], 0).is_err(),
+            "T pinned to 14"
+        );
 
         // The written configuration holds only the chosen network's table, without data fields.
         let text = g.to_toml_string().unwrap();
-        assert!(text.contains("[model.vgg8]") && text.contains("[model.init]"), "{text}");
+        assert!(
+            text.contains("[model.vgg8]") && text.contains("[model.init]"),
+            "{text}"
+        );
         assert!(!text.contains("[model.resnet]"), "{text}");
         let vgg8 = &text[text.find("[model.vgg8]").unwrap()..];
-        assert!(!vgg8.contains("init_seed") && !vgg8.contains("height"), "{text}");
+        assert!(
+            !vgg8.contains("init_seed") && !vgg8.contains("height"),
+            "{text}"
+        );
         let r = TrainConfig::preset("ms-resnet18-synthetic").unwrap();
         let text = r.to_toml_string().unwrap();
         assert!(text.contains("[model.resnet]") && !text.contains("[model.vgg8]"));
@@ -956,7 +1003,10 @@ head_gain = 1.0
         m.apply_ablation("T1").unwrap();
         assert!(!m.vgg8.sma && m.vgg8.azo.is_none() && m.vgg8.sma_blocks.is_empty());
         m.apply_ablation("N3").unwrap();
-        assert_eq!((m.vgg8.sma, m.vgg8.sma_kernels.clone()), (true, vec![1, 3, 5]));
+        assert_eq!(
+            (m.vgg8.sma, m.vgg8.sma_kernels.clone()),
+            (true, vec![1, 3, 5])
+        );
         let e = m.apply_ablation("Q1").unwrap_err().to_string();
         assert!(e.contains("--ablation") && e.contains("N6"), "{e}");
         let mut r = TrainConfig::preset("ms-resnet18-synthetic").unwrap().model;

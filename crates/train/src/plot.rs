@@ -1,6 +1,6 @@
 //! PNG plots: training curves (`curves.png`), confusion matrices, and the analysis figures of
 //! `snnkit explain` (heatmaps, spike counts, scale importance), drawn with plotters' bitmap
-//! backend. Text uses the bundled DejaVu Sans (see [`crate::font`]), so no system font library is
+//! backend. Text uses the bundled DejaVu Sans (the private `font` module), so no system font library is
 //! needed.
 
 use crate::error::{Error, Result};
