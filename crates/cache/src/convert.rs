@@ -244,7 +244,7 @@ pub fn write_split(
                     Err(e) => {
                         outcome = Err(Error::Source {
                             file: source.unit_name(next_write),
-                            source: e,
+                            source: Box::new(e),
                         });
                         break 'units;
                     }

@@ -78,13 +78,13 @@ pub enum Error {
     Source {
         /// The raw file (relative to the dataset root where known).
         file: String,
-        /// Why; for decode errors it names the file and byte offset.
+        /// Why; for decode errors it names the file and byte offset (boxed: keeps `Result`s small).
         #[source]
-        source: UnitError,
+        source: Box<UnitError>,
     },
     /// The dataset definition failed (missing folder, bad label file, ...); the error names the path.
     #[error(transparent)]
-    Dataset(#[from] snnkit_datasets::Error),
+    Dataset(Box<snnkit_datasets::Error>),
     /// Conversion was stopped by the caller (progress callback) or an injected failure.
     #[error("conversion interrupted: {0}")]
     Interrupted(String),
@@ -100,6 +100,12 @@ pub enum Error {
     /// A tensor could not be built on the requested device.
     #[error("tensor error")]
     Candle(#[from] candle_core::Error),
+}
+
+impl From<snnkit_datasets::Error> for Error {
+    fn from(e: snnkit_datasets::Error) -> Self {
+        Error::Dataset(Box::new(e))
+    }
 }
 
 /// Why one conversion unit (a raw file) gave no samples. Kept typed, so that a caller can still ask a

@@ -194,10 +194,10 @@ fn corrupt_recording_is_named_or_skipped_and_fingerprint_changes() {
     assert!(err.to_string().contains(&victim_name), "{err}");
     // The decoder's error stays typed through the cache crate: its file and byte offset can be asked for.
     match &err {
-        Error::Source {
-            file,
-            source: UnitError::Dataset(snnkit_datasets::Error::Events(e)),
-        } => {
+        Error::Source { file, source } => {
+            let UnitError::Dataset(snnkit_datasets::Error::Events(e)) = source.as_ref() else {
+                panic!("expected a typed decode error, got {source:?}");
+            };
             assert_eq!(file, &victim_name);
             assert_eq!(e.path(), victim_path.as_path());
             let offset = e.offset().expect("a decode error has a byte offset");
@@ -242,7 +242,7 @@ fn opening_a_cache_does_not_walk_the_raw_tree() {
     let before = snnkit_cache::raw_walks_on_this_thread();
     let loader = Loader::open(&train, LoaderConfig::eval(2), &candle_core::Device::Cpu).unwrap();
     let reader = CacheReader::open(&train).unwrap();
-    assert!(loader.len() > 0);
+    assert!(!loader.is_empty());
     assert_eq!(
         snnkit_cache::raw_walks_on_this_thread(),
         before,
