@@ -234,7 +234,7 @@ fn report(
         parts.sort_by(|a, b| b.1.total_cmp(a.1));
         for (k, v) in parts {
             println!(
-                "  {:<34} {:>8.3} s {:>6.1}%",
+                "  {:<40} {:>8.3} s {:>6.1}%",
                 part_label(k),
                 v,
                 100.0 * v / total.max(1e-12)
