@@ -31,7 +31,7 @@
 //!   [`convert_dataset`]`(&`[`DatasetConvert`]`, progress)` does a whole dataset (all splits) from `snnkit_datasets`
 //!   + `snnkit_frames` into `CACHE_DIR/<dataset>/<setting>/<split>.h5` ([`split_path`]).
 //!
-//! Finding files: [`locate`]`(path, dataset, setting)` resolves a split file, a setting folder, a dataset folder
+//! Finding files: [`locate()`]`(path, dataset, setting)` resolves a split file, a setting folder, a dataset folder
 //! or a cache root to a [`CacheLocation`] (`.split(name)` → `<split>.h5`), listing the candidates when a choice
 //! is ambiguous.
 //!

@@ -7,7 +7,7 @@ use snnkit_cache::{Augment, Downsample, Loader, LoaderConfig};
 use std::path::{Path, PathBuf};
 
 /// The cache file of `split` for this configuration. `cache` may be a split file, a setting
-/// folder, a dataset folder or a cache root (see [`snnkit_cache::locate`]); `dataset` and
+/// folder, a dataset folder or a cache root (see [`snnkit_cache::locate()`]); `dataset` and
 /// `data.setting` choose among several.
 pub fn locate_split(cache: &Path, cfg: &TrainConfig, split: &str) -> Result<PathBuf> {
     let layout = |e: snnkit_cache::LocateError| Error::CacheLayout {
