@@ -13,7 +13,12 @@ fn script() -> PathBuf {
 /// returns (status code, stderr).
 fn run_with_path(bin: &Path) -> (Option<i32>, String) {
     let start = Instant::now();
-    let out = Command::new("bash")
+    // An absolute path: with `PATH` replaced, `Command` would look for `bash` in `bin`.
+    let bash = ["/bin/bash", "/usr/bin/bash"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("bash exists");
+    let out = Command::new(bash)
         .arg(script())
         .env("PATH", bin)
         .output()
