@@ -4,7 +4,7 @@
 //! filled all 16 and spilled accumulators); AVX2 has no mask registers, so partial row segments
 //! use `vmaskmovps` with a lane mask built from the segment length.
 
-use super::TileGeom;
+use super::{tap_rows, Seg, TileGeom};
 use crate::kernel::SyncPtr;
 
 /// Output channels per AVX2 forward micro-tile (must equal `Simd::Avx2.uc()`).
@@ -44,21 +44,22 @@ pub(super) unsafe fn channel_block(g: &TileGeom, xp: &[f32], wblk: &[f32], b: us
     let last_co = (b * UC + UC).min(g.cout) - 1;
     for group in g.segs.chunks(NV) {
         // A short last group repeats its last segment (computed twice, stored twice).
-        let sg: [(usize, usize, u16); NV] = std::array::from_fn(|v| group[v.min(group.len() - 1)]);
-        for &(x_off, out_off, mask) in &sg {
-            assert!(x_off + reach < xp.len(), "padded tile too short");
-            assert!(last_co * g.hw + out_off + mask.count_ones() as usize <= g.out_len);
+        let sg: [Seg; NV] = std::array::from_fn(|v| group[v.min(group.len() - 1)]);
+        for s in &sg {
+            assert!(s.x + reach < xp.len(), "padded tile too short");
+            assert!(last_co * g.hw + s.out + s.mask.count_ones() as usize <= g.out_len);
         }
+        let taps = tap_rows(sg[0].y, sg[NV - 1].y, g.h, g.k);
         let mut acc = [[_mm256_setzero_ps(); NV]; UC];
-        let mut wptr = wblk.as_ptr();
         for ci in 0..g.cin {
             let xc = xp.as_ptr().add(ci * g.ci_stride);
-            for dy in 0..g.k {
+            for dy in taps.clone() {
                 let xr = xc.add(dy * g.wp);
+                let mut wptr = wblk.as_ptr().add(((ci * g.k + dy) * g.k) * UC);
                 for dx in 0..g.k {
                     let xs = xr.add(dx);
                     let xv: [__m256; NV] =
-                        std::array::from_fn(|v| _mm256_loadu_ps(xs.add(sg[v].0)));
+                        std::array::from_fn(|v| _mm256_loadu_ps(xs.add(sg[v].x)));
                     for (c, a) in acc.iter_mut().enumerate() {
                         let wv = _mm256_broadcast_ss(&*wptr.add(c));
                         for v in 0..NV {
@@ -76,12 +77,12 @@ pub(super) unsafe fn channel_block(g: &TileGeom, xp: &[f32], wblk: &[f32], b: us
                 break;
             }
             for v in 0..NV {
-                let (_, out_off, mask) = sg[v];
-                let dst = out.get().add(co * g.hw + out_off);
-                if mask == 0xff {
+                let s = sg[v];
+                let dst = out.get().add(co * g.hw + s.out);
+                if s.mask == 0xff {
                     _mm256_storeu_ps(dst, acc[c][v]);
                 } else {
-                    _mm256_maskstore_ps(dst, prefix_mask(mask.count_ones()), acc[c][v]);
+                    _mm256_maskstore_ps(dst, prefix_mask(s.mask.count_ones()), acc[c][v]);
                 }
             }
         }
@@ -115,30 +116,34 @@ pub(super) unsafe fn wgrad_tile<const UCO: usize, const K: usize>(
     assert_eq!(acc.len(), t.cout * t.cin * K * K);
     // Largest indices read: input (last plane, kernel row, tap, lane) and gradient (last
     // channel; masked lanes are not read).
-    for &(x_off, g_off, mask) in &t.segs {
-        assert!((t.cin - 1) * t.ci_stride + (K - 1) * t.wp + (K - 1) + x_off + 8 <= xp.len());
-        assert!((t.cout - 1) * t.hw + g_off + mask.count_ones() as usize <= gout.len());
+    for seg in &t.segs {
+        assert!((t.cin - 1) * t.ci_stride + (K - 1) * t.wp + (K - 1) + seg.x + 8 <= xp.len());
+        assert!((t.cout - 1) * t.hw + seg.out + seg.mask.count_ones() as usize <= gout.len());
     }
+    let ranges = t.tap_ranges();
     for cb in 0..t.cout.div_ceil(UCO) {
         // Channels past the end repeat the last one; their sums are dropped.
         let gptr: [*const f32; UCO] =
             std::array::from_fn(|c| gout.as_ptr().add((cb * UCO + c).min(t.cout - 1) * t.hw));
         for ci in 0..t.cin {
-            for dy in 0..K {
+            for (dy, segs) in ranges.iter().enumerate() {
+                if segs.is_empty() {
+                    continue;
+                }
                 let xr = xp.as_ptr().add(ci * t.ci_stride + dy * t.wp);
                 let mut s = [[_mm256_setzero_ps(); K]; UCO];
-                for &(x_off, g_off, mask) in &t.segs {
-                    let xs = xr.add(x_off);
+                for seg in &t.segs[segs.clone()] {
+                    let xs = xr.add(seg.x);
                     let mut gv = [_mm256_setzero_ps(); UCO];
-                    if mask == 0xff {
+                    if seg.mask == 0xff {
                         for c in 0..UCO {
-                            gv[c] = _mm256_loadu_ps(gptr[c].add(g_off));
+                            gv[c] = _mm256_loadu_ps(gptr[c].add(seg.out));
                         }
                     } else {
                         // Row end: lanes past it read nothing and add zero.
-                        let m = prefix_mask(mask.count_ones());
+                        let m = prefix_mask(seg.mask.count_ones());
                         for c in 0..UCO {
-                            gv[c] = _mm256_maskload_ps(gptr[c].add(g_off), m);
+                            gv[c] = _mm256_maskload_ps(gptr[c].add(seg.out), m);
                         }
                     }
                     for dx in 0..K {

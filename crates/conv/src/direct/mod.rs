@@ -127,12 +127,14 @@ pub(crate) fn conv_forward(
     let tiles = h.div_ceil(fit);
     let rpt = h.div_ceil(tiles);
     let tiles = h.div_ceil(rpt);
-    // Whole small images are grouped so a task's row segments fill the NV-segment micro-tiles
-    // (16x16 images have 16 zmm segments: 6 micro-tiles of 3 would waste 2 of 18 slots).
-    let segs_per_image = h * w.div_ceil(lanes);
+    // Whole small images are grouped so that the same row of every image in the group fills a
+    // whole number of NV-segment micro-tiles (16x16 images: one zmm segment per row, so rows of
+    // 3 images side by side). A micro-tile then lies in one image row, and the kernel rows that
+    // read only the zero halo for that row are skipped (see `tap_rows`).
+    let segs_per_row = w.div_ceil(lanes);
     let nv = simd.nv();
-    let group = if tiles == 1 && segs_per_image.div_ceil(nv) * nv * 20 > segs_per_image * 21 {
-        let g = nv / gcd(segs_per_image, nv);
+    let group = if tiles == 1 {
+        let g = nv / gcd(segs_per_row, nv);
         let fits = g * cin * (h + 2 * p) * wp <= 2 * TILE_TARGET_FLOATS;
         if fits && g <= n {
             g
@@ -164,21 +166,30 @@ pub(crate) fn conv_forward(
         let len = cin * ci_stride + lanes + k;
         with_scratch(len, |xp| {
             xp.fill(0.0);
-            let mut segs = Vec::with_capacity(count * rows * w.div_ceil(lanes));
             for slot in 0..count {
                 let img = img0 + slot;
                 let xi = &x[img * cin * hw..(img + 1) * cin * hw];
                 fill_padded_at(xi, h, w, p, y0, rows, xp, ci_stride, slot * plane);
-                for (off, r, c0, mask) in segments(rows, w, wp, lanes) {
-                    let out_off = (img * cout * h + y0 + r) * w + c0;
-                    segs.push((slot * plane + off, out_off, mask));
-                }
             }
+            let segs = task_segments(
+                TaskRows {
+                    count,
+                    y0,
+                    rows,
+                    plane,
+                    image_stride: cout * hw,
+                    first_image: img0 * cout * hw,
+                },
+                w,
+                wp,
+                lanes,
+            );
             let xp = &*xp;
             let geom = TileGeom {
                 cin,
                 cout,
                 k,
+                h,
                 wp,
                 ci_stride,
                 hw,
@@ -224,6 +235,8 @@ struct TileGeom {
     cin: usize,
     cout: usize,
     k: usize,
+    /// Image height (rows outside `0..h` are the zero halo).
+    h: usize,
     wp: usize,
     /// Distance between input channel planes in the padded buffer.
     ci_stride: usize,
@@ -231,8 +244,8 @@ struct TileGeom {
     hw: usize,
     /// Length of the whole output, for the bounds check.
     out_len: usize,
-    /// Row segments: (padded-input offset, output offset of channel 0, lane mask).
-    segs: Vec<(usize, usize, u16)>,
+    /// Row segments in row-major order across the task's images.
+    segs: Vec<Seg>,
 }
 
 /// Copies input rows `y0 - p .. y0 + rows + p` of one image `[cin, h, w]` into an already
@@ -263,23 +276,69 @@ fn fill_padded_at(
     }
 }
 
-/// Row segments of a tile: `(offset of the segment start on the padded grid, row, first
-/// column, lane mask)`, `lanes` (16 or 8) output columns each (fewer, masked, at the end of a
-/// row). Masks are prefixes: bit `i` set for the segment's first `len` columns.
-fn segments(rows: usize, w: usize, wp: usize, lanes: usize) -> Vec<(usize, usize, usize, u16)> {
-    let mut segs = Vec::with_capacity(rows * w.div_ceil(lanes));
-    for r in 0..rows {
-        for c0 in (0..w).step_by(lanes) {
-            let len = (w - c0).min(lanes);
-            let mask = if len == 16 {
-                u16::MAX
-            } else {
-                (1u16 << len) - 1
-            };
-            segs.push((r * wp + c0, r, c0, mask));
+/// One row segment of a task: `lanes` (16 or 8) output columns of one image row, fewer (masked)
+/// at the end of a row.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Seg {
+    /// Offset of the segment's first input column (tap `(0, 0)`) in the padded buffer.
+    pub(super) x: usize,
+    /// Offset of the segment's first output (or output-gradient) value in channel 0.
+    pub(super) out: usize,
+    /// Lane mask: bit `i` set for the segment's first `len` columns.
+    pub(super) mask: u16,
+    /// Image row of the segment (`0..h`).
+    pub(super) y: usize,
+}
+
+/// Which rows of which images a task covers, and where they sit in the padded buffer and in
+/// the output.
+pub(super) struct TaskRows {
+    /// Images side by side in the padded buffer (one slot each).
+    pub(super) count: usize,
+    /// First image row of the task.
+    pub(super) y0: usize,
+    /// Rows per image.
+    pub(super) rows: usize,
+    /// Floats per image slot and input channel in the padded buffer.
+    pub(super) plane: usize,
+    /// Floats per image in the output (`channels * h * w`).
+    pub(super) image_stride: usize,
+    /// Output offset of the task's first image.
+    pub(super) first_image: usize,
+}
+
+/// The task's row segments in row-major order across its images (row `r` of every image, then
+/// row `r + 1`), so segments that share a row are neighbours and a run of them shares the
+/// kernel rows it can skip.
+pub(super) fn task_segments(t: TaskRows, w: usize, wp: usize, lanes: usize) -> Vec<Seg> {
+    let mut segs = Vec::with_capacity(t.count * t.rows * w.div_ceil(lanes));
+    for r in 0..t.rows {
+        let y = t.y0 + r;
+        for slot in 0..t.count {
+            for c0 in (0..w).step_by(lanes) {
+                let len = (w - c0).min(lanes);
+                segs.push(Seg {
+                    x: slot * t.plane + r * wp + c0,
+                    out: t.first_image + slot * t.image_stride + y * w + c0,
+                    mask: if len == 16 {
+                        u16::MAX
+                    } else {
+                        (1u16 << len) - 1
+                    },
+                    y,
+                });
+            }
         }
     }
     segs
+}
+
+/// Kernel rows `dy` that read at least one real input row for output rows `y_min..=y_max` of an
+/// image `h` rows high with kernel size `k`: the others read only the zero halo and add nothing.
+pub(super) fn tap_rows(y_min: usize, y_max: usize, h: usize, k: usize) -> std::ops::Range<usize> {
+    let p = k / 2;
+    // Input row y + dy - p must lie in 0..h for some y in y_min..=y_max.
+    p.saturating_sub(y_max)..(h + p - y_min).min(k)
 }
 
 /// All micro-tiles of one block of `UC` output channels over one task's 16-column row
@@ -305,21 +364,22 @@ unsafe fn channel_block(g: &TileGeom, xp: &[f32], wblk: &[f32], b: usize, out: S
     let last_co = (b * UC + UC).min(g.cout) - 1;
     for group in g.segs.chunks(NV) {
         // A short last group repeats its last segment (computed twice, stored twice).
-        let sg: [(usize, usize, u16); NV] = std::array::from_fn(|v| group[v.min(group.len() - 1)]);
-        for &(x_off, out_off, mask) in &sg {
-            assert!(x_off + reach < xp.len(), "padded tile too short");
-            assert!(last_co * g.hw + out_off + mask.count_ones() as usize <= g.out_len);
+        let sg: [Seg; NV] = std::array::from_fn(|v| group[v.min(group.len() - 1)]);
+        for s in &sg {
+            assert!(s.x + reach < xp.len(), "padded tile too short");
+            assert!(last_co * g.hw + s.out + s.mask.count_ones() as usize <= g.out_len);
         }
+        let taps = tap_rows(sg[0].y, sg[NV - 1].y, g.h, g.k);
         let mut acc = [[_mm512_setzero_ps(); NV]; UC];
-        let mut wptr = wblk.as_ptr();
         for ci in 0..g.cin {
             let xc = xp.as_ptr().add(ci * g.ci_stride);
-            for dy in 0..g.k {
+            for dy in taps.clone() {
                 let xr = xc.add(dy * g.wp);
+                let mut wptr = wblk.as_ptr().add(((ci * g.k + dy) * g.k) * UC);
                 for dx in 0..g.k {
                     let xs = xr.add(dx);
                     let xv: [__m512; NV] =
-                        std::array::from_fn(|v| _mm512_loadu_ps(xs.add(sg[v].0)));
+                        std::array::from_fn(|v| _mm512_loadu_ps(xs.add(sg[v].x)));
                     for (c, a) in acc.iter_mut().enumerate() {
                         let wv = _mm512_set1_ps(*wptr.add(c));
                         for v in 0..NV {
@@ -337,8 +397,8 @@ unsafe fn channel_block(g: &TileGeom, xp: &[f32], wblk: &[f32], b: usize, out: S
                 break;
             }
             for v in 0..NV {
-                let (_, out_off, mask) = sg[v];
-                _mm512_mask_storeu_ps(out.get().add(co * g.hw + out_off), mask, acc[c][v]);
+                let s = sg[v];
+                _mm512_mask_storeu_ps(out.get().add(co * g.hw + s.out), s.mask, acc[c][v]);
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Direct weight gradient, AVX-512 or AVX2 (see the parent module for the padded layout).
 
-use super::{avx2, fill_padded_at, segments, Simd, TILE_TARGET_FLOATS};
+use super::{avx2, fill_padded_at, task_segments, Seg, Simd, TaskRows, TILE_TARGET_FLOATS};
 use crate::kernel::with_scratch;
 use rayon::prelude::*;
 
@@ -72,20 +72,29 @@ pub(crate) fn conv_weight_grad(
         let xlen = cin * ci_stride + lanes + k;
         with_scratch(xlen, |xp| {
             xp.fill(0.0);
-            let mut segs = Vec::with_capacity(count * rows * w.div_ceil(lanes));
             for slot in 0..count {
                 let img = img0 + slot;
                 let xi = &x[img * cin * hw..(img + 1) * cin * hw];
                 fill_padded_at(xi, h, w, p, y0, rows, xp, ci_stride, slot * plane);
-                for (off, r, c0, mask) in segments(rows, w, wp, lanes) {
-                    let g_off = (img * cout * h + y0 + r) * w + c0;
-                    segs.push((slot * plane + off, g_off, mask));
-                }
             }
+            let segs = task_segments(
+                TaskRows {
+                    count,
+                    y0,
+                    rows,
+                    plane,
+                    image_stride: cout * hw,
+                    first_image: img0 * cout * hw,
+                },
+                w,
+                wp,
+                lanes,
+            );
             let t = WTile {
                 cin,
                 cout,
                 k,
+                h,
                 wp,
                 ci_stride,
                 hw,
@@ -132,13 +141,33 @@ pub(super) struct WTile {
     pub(super) cin: usize,
     pub(super) cout: usize,
     pub(super) k: usize,
+    /// Image height (rows outside `0..h` are the zero halo).
+    pub(super) h: usize,
     pub(super) wp: usize,
     /// Distance between input channel planes in the padded buffer.
     pub(super) ci_stride: usize,
     /// Distance between output-gradient channels.
     pub(super) hw: usize,
-    /// Row segments: (padded-input offset, output-gradient offset of channel 0, lane mask).
-    pub(super) segs: Vec<(usize, usize, u16)>,
+    /// Row segments in row-major order ([`task_segments`]); `out` is the output-gradient offset.
+    pub(super) segs: Vec<Seg>,
+}
+
+impl WTile {
+    /// For each kernel row `dy`, the run of segments whose input row `y + dy - k / 2` is a real
+    /// row: the others would only multiply the zero halo. Segments are sorted by row, so each
+    /// run is contiguous.
+    pub(super) fn tap_ranges(&self) -> Vec<std::ops::Range<usize>> {
+        let p = self.k / 2;
+        (0..self.k)
+            .map(|dy| {
+                // Real input rows y + dy - p in 0..h: y in p - dy .. h + p - dy.
+                let (lo_y, hi_y) = (p.saturating_sub(dy), self.h + p - dy);
+                let lo = self.segs.partition_point(|s| s.y < lo_y);
+                let hi = self.segs.partition_point(|s| s.y < hi_y);
+                lo..hi.max(lo)
+            })
+            .collect()
+    }
 }
 
 /// Adds one task's weight gradient into `acc [cout][cin][K][K]`; `gout` is the whole output
@@ -160,20 +189,24 @@ unsafe fn wgrad_tile<const UCO: usize, const K: usize>(
     assert_eq!(acc.len(), t.cout * t.cin * K * K);
     // Largest indices read: input (last plane, kernel row, tap, lane) and gradient (last
     // channel; masked lanes are not read).
-    for &(x_off, g_off, mask) in &t.segs {
-        assert!((t.cin - 1) * t.ci_stride + (K - 1) * t.wp + (K - 1) + x_off + 16 <= xp.len());
-        assert!((t.cout - 1) * t.hw + g_off + mask.count_ones() as usize <= gout.len());
+    for seg in &t.segs {
+        assert!((t.cin - 1) * t.ci_stride + (K - 1) * t.wp + (K - 1) + seg.x + 16 <= xp.len());
+        assert!((t.cout - 1) * t.hw + seg.out + seg.mask.count_ones() as usize <= gout.len());
     }
+    let ranges = t.tap_ranges();
     for cb in 0..t.cout.div_ceil(UCO) {
         // Channels past the end repeat the last one; their sums are dropped.
         let gptr: [*const f32; UCO] =
             std::array::from_fn(|c| gout.as_ptr().add((cb * UCO + c).min(t.cout - 1) * t.hw));
         for ci in 0..t.cin {
-            for dy in 0..K {
+            for (dy, segs) in ranges.iter().enumerate() {
+                if segs.is_empty() {
+                    continue;
+                }
                 let xr = xp.as_ptr().add(ci * t.ci_stride + dy * t.wp);
                 let mut s = [[_mm512_setzero_ps(); K]; UCO];
-                for &(x_off, g_off, mask) in &t.segs {
-                    let xs = xr.add(x_off);
+                for seg in &t.segs[segs.clone()] {
+                    let (xs, g_off, mask) = (xr.add(seg.x), seg.out, seg.mask);
                     if UCO * (K + 1) <= 28 {
                         // Few enough registers to hold all gradient vectors: load them once,
                         // then one input vector per tap.
