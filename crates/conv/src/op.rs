@@ -41,6 +41,8 @@ fn geometry(xl: &Layout, wl: &Layout) -> Result<Geom> {
 pub(crate) enum Path {
     /// A direct kernel ([`direct`]) on AVX-512 or AVX2.
     Direct(direct::Simd),
+    /// A channel-blocked direct kernel ([`direct::blocked`]) on AVX-512 or AVX2.
+    Blocked(direct::Simd),
     /// Implicit GEMM through the `gemm` crate ([`kernel`]); any CPU.
     Gemm,
 }
@@ -52,18 +54,63 @@ impl Path {
     }
 }
 
-/// The path this thread's convolutions of geometry `g` use now ([`crate::active_isa`]).
+/// Which layout the direct kernels use: `SNNKIT_CONV_LAYOUT=rows|blocked` forces one (for
+/// before/after comparisons; read once), otherwise [`default_path`] and [`weight_grad_path`]
+/// choose per geometry.
+fn forced_layout() -> Option<bool> {
+    static LAYOUT: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+    *LAYOUT.get_or_init(|| match std::env::var("SNNKIT_CONV_LAYOUT").as_deref() {
+        Ok("blocked") => Some(true),
+        Ok("rows") => Some(false),
+        _ => None,
+    })
+}
+
+/// Whether the channel-blocked kernels suit `g`: a supported kernel size, channel counts that
+/// fill most of a 16-lane block, and enough images for one task per thread.
+fn blocked_fits(g: &Geom) -> bool {
+    direct::blocked::supported(g.k)
+        && g.cin >= 16
+        && g.cout >= 16
+        && g.n >= rayon::current_num_threads()
+}
+
+/// The path this thread's forward convolutions (and input gradients) of geometry `g` use now
+/// ([`crate::active_isa`]).
 ///
-/// Images at most 8 columns wide (SMA-VGG8's deeper blocks at 32x32 input) leave at least half
-/// of a 16-float segment empty, so the AVX-512 family runs its 8-float AVX2 kernels on them:
-/// no slower where a 512-bit FMA does twice the work of a 256-bit one, about twice as fast
-/// where it is split in two halves (AMD Zen 4).
+/// - Images at most 8 columns wide (SMA-VGG8's deeper blocks at 32x32 input) run the
+///   channel-blocked kernels: a row-segment vector would be at least half empty there. Measured
+///   on AMD Zen 4 (`docs/conv.md`): 32 x 256 -> 256 at 8x8, k = 7, forward 57 ms against 70 ms.
+/// - Wider images run the row-segment kernels (the two are within noise of each other there).
+/// - Without enough channels for the blocked layout, images at most 8 wide on the AVX-512
+///   family run its 8-float AVX2 row kernels: no slower where a 512-bit FMA does twice the work
+///   of a 256-bit one, about twice as fast where it is split in two halves (AMD Zen 4).
 pub(crate) fn default_path(g: &Geom) -> Path {
-    match Path::of(crate::active_isa()) {
-        Path::Direct(direct::Simd::Avx512) if g.w <= 8 && crate::Isa::Avx2.supported() => {
+    let Path::Direct(simd) = Path::of(crate::active_isa()) else {
+        return Path::Gemm;
+    };
+    let blocked = forced_layout().unwrap_or(g.w <= 8) && blocked_fits(g);
+    match simd {
+        _ if blocked => Path::Blocked(simd),
+        direct::Simd::Avx512 if g.w <= 8 && crate::Isa::Avx2.supported() => {
             Path::Direct(direct::Simd::Avx2)
         }
-        p => p,
+        _ => Path::Direct(simd),
+    }
+}
+
+/// The path this thread's weight gradients of geometry `g` use now: the channel-blocked kernel
+/// whenever it fits (it needs no horizontal sums; measured faster at every SMA-VGG8 shape with
+/// k >= 3, and at 8x8 with k = 1), else as [`default_path`].
+pub(crate) fn weight_grad_path(g: &Geom) -> Path {
+    let Path::Direct(simd) = Path::of(crate::active_isa()) else {
+        return Path::Gemm;
+    };
+    let suits = g.k > 1 || g.w <= 8;
+    if forced_layout().unwrap_or(suits) && blocked_fits(g) {
+        Path::Blocked(simd)
+    } else {
+        default_path(g)
     }
 }
 
@@ -74,7 +121,13 @@ pub(crate) fn forward_with(path: Path, g: &Geom, x: &[f32], w: &[f32]) -> Vec<f3
         // Empty output, or nothing to sum over: zeros (the kernels assume non-empty sizes).
         return out;
     }
-    if let Path::Direct(simd) = path {
+    let path = match path {
+        Path::Blocked(simd) if !direct::blocked::supported(g.k) => Path::Direct(simd),
+        p => p,
+    };
+    if let Path::Blocked(simd) = path {
+        direct::blocked::conv_forward(simd, g.n, g.cin, g.cout, g.h, g.w, g.k, x, w, &mut out);
+    } else if let Path::Direct(simd) = path {
         let wpk = direct::pack_weights(simd, w, g.cout, g.cin, g.k);
         direct::conv_forward(simd, g.n, g.cin, g.cout, g.h, g.w, g.k, x, &wpk, &mut out);
     } else {
@@ -90,7 +143,10 @@ pub(crate) fn weight_grad_with(path: Path, g: &Geom, x: &[f32], gy: &[f32]) -> V
         return vec![0.0; g.cout * g.cin * g.k * g.k];
     }
     match path {
-        Path::Direct(simd) if direct::wgrad_supported(g.k) => {
+        Path::Blocked(simd) if direct::blocked::supported(g.k) => {
+            direct::blocked::conv_weight_grad(simd, g.n, g.cin, g.cout, g.h, g.w, g.k, x, gy)
+        }
+        Path::Direct(simd) | Path::Blocked(simd) if direct::wgrad_supported(g.k) => {
             direct::conv_weight_grad(simd, g.n, g.cin, g.cout, g.h, g.w, g.k, x, gy)
         }
         _ => {
@@ -236,7 +292,7 @@ impl CustomOp2 for WeightGrad {
             w: wd,
             k: self.k,
         };
-        let gw = weight_grad_with(default_path(&g), &g, x, gy);
+        let gw = weight_grad_with(weight_grad_path(&g), &g, x, gy);
         Ok((
             CpuStorage::F32(gw),
             Shape::from((cout, cin, self.k, self.k)),
@@ -286,6 +342,10 @@ mod tests {
             .into_iter()
             .map(Path::of)
             .filter(|p| *p != Path::Gemm)
+            .flat_map(|p| match p {
+                Path::Direct(simd) => vec![p, Path::Blocked(simd)],
+                p => vec![p],
+            })
             .collect();
         if paths.is_empty() {
             eprintln!("skipping: no direct kernel (AVX-512F or AVX2 + FMA) on this CPU");

@@ -16,6 +16,7 @@
 //! micro-kernels differ.
 
 mod avx2;
+pub(crate) mod blocked;
 mod wgrad;
 
 pub(crate) use wgrad::{conv_weight_grad, wgrad_supported};
@@ -47,7 +48,7 @@ impl Simd {
         }
     }
 
-    fn supported(self) -> bool {
+    pub(crate) fn supported(self) -> bool {
         match self {
             Simd::Avx512 => crate::Isa::Avx512.supported(),
             Simd::Avx2 => crate::Isa::Avx2.supported(),
@@ -55,7 +56,7 @@ impl Simd {
     }
 
     /// Floats per vector: the width of a row segment.
-    fn lanes(self) -> usize {
+    pub(crate) fn lanes(self) -> usize {
         match self {
             Simd::Avx512 => 16,
             Simd::Avx2 => 8,
