@@ -342,6 +342,7 @@ unsafe fn fwd_256<const B: usize>(_: &FwdPass, _: &mut [f32]) {
 
 /// Every `X`-pixel micro-tile of the task for `B` output-channel blocks.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // indexing by value keeps the accumulators in registers
 unsafe fn fwd_pass<V: Vector, const B: usize, const X: usize>(p: &FwdPass, part: &mut [f32]) {
     let t = p.task;
     let (l, k, h, w) = (V::L, t.k, t.h, t.w);
@@ -565,6 +566,7 @@ unsafe fn wgrad_256<const CIT: usize, const K: usize>(_: &WgradPass, _: &mut [f3
 /// output channels, `CIT` input channels and kernel row `dy`, `CIT x K` vector sums over every
 /// pixel whose input row is a real one.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // indexing by value keeps the accumulators in registers
 unsafe fn wgrad_pass<V: Vector, const CIT: usize, const K: usize>(p: &WgradPass, acc: &mut [f32]) {
     let t = p.task;
     let (l, h, w) = (V::L, t.h, t.w);
