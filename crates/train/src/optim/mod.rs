@@ -156,7 +156,9 @@ impl Optimizer {
                 ("momentum_buffer", &st.momentum_buffer),
             ] {
                 if let Some(t) = t {
-                    out.push((key(s), t.clone()));
+                    // A copy: the CPU step updates the state in place, so a shared handle
+                    // would change under whoever holds it.
+                    out.push((key(s), t.copy()?));
                 }
             }
         }
@@ -192,7 +194,8 @@ impl Optimizer {
                                 var.dims()
                             );
                         }
-                        Ok(Some(t.to_dtype(DType::F32)?.to_device(dev)?))
+                        // A copy of our own: the CPU step updates it in place.
+                        Ok(Some(t.to_dtype(DType::F32)?.to_device(dev)?.copy()?))
                     }
                 }
             };
