@@ -77,6 +77,7 @@ pub mod network;
 mod pool_op;
 pub mod profile;
 pub mod resnet;
+pub mod runtime;
 pub mod sma;
 pub mod store;
 pub mod vgg;

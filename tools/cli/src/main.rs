@@ -46,6 +46,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    snnkit_model::runtime::tune_cpu_process();
     restore_default_sigpipe();
     tracing_subscriber::fmt()
         .with_env_filter(
