@@ -14,13 +14,15 @@
 //! - the **forward** micro-kernel keeps `B` blocks of `L` output channels x `X` pixels of one
 //!   row in registers (AVX-512: 3 x 8 = 24 of 32; AVX2: 2 x 4 = 8 of 16) and, per input
 //!   channel and tap, loads `B` weight vectors and broadcasts `X` inputs;
-//! - the **weight gradient** keeps `CIT` input channels x `K` taps of one kernel row for one
-//!   block of output channels in registers and runs over every pixel of the task: per pixel one
-//!   output-gradient vector and one broadcast per multiply-add, with no horizontal sums.
+//! - the **weight gradient** keeps one block of `L` output channels x `L` input channels for
+//!   one tap `(dy, dx)` in registers and runs over exactly the pixels whose input for that tap
+//!   is a real one: per pixel one output-gradient vector and `L` broadcast multiply-adds, with
+//!   no horizontal sums.
 //!
-//! Kernel rows that read only the zero halo for a row are skipped in both, as in the row
-//! kernels. Width does not matter for the lanes, so no lane is ever empty; channel counts that
-//! are not a multiple of `L` leave the last block partly empty instead.
+//! Taps that read only the zero halo are skipped: whole kernel rows in the forward pass (as in
+//! the row kernels) and, in tiles that start or end a row, the halo columns too; every halo
+//! tap in the weight gradient. Width does not matter for the lanes, so no lane is ever empty;
+//! channel counts that are not a multiple of `L` leave the last block partly empty instead.
 
 use super::{tap_rows, Simd};
 use crate::kernel::{with_scratch, SyncPtr};
@@ -380,22 +382,20 @@ unsafe fn fwd_pass<V: Vector, const B: usize, const X: usize>(p: &FwdPass, part:
                 }
                 // Tap (0, 0) of pixel x0 in channel block 0.
                 let xs = p.xb.as_ptr().add(t.at(slot, y, x0));
-                for ci in p.ci.clone() {
-                    let xc = xs.add((ci / l) * t.cstride + ci % l);
-                    for dy in dys.clone() {
-                        let xr = xc.add(dy * t.wp * l);
-                        let woff = (ci * kk + dy * k) * l;
-                        for dx in 0..k {
-                            let wv: [V; B] =
-                                std::array::from_fn(|j| V::load(wblk[j].add(woff + dx * l)));
-                            for q in 0..X {
-                                let xv = V::splat(xr.add((dx + q) * l));
-                                for j in 0..B {
-                                    acc[j][q] = V::fma(wv[j], xv, acc[j][q]);
-                                }
-                            }
-                        }
-                    }
+                let taps = TileTaps {
+                    xs,
+                    cstride: t.cstride,
+                    row: t.wp * l,
+                    k,
+                    ci: p.ci.clone(),
+                    dys: dys.clone(),
+                };
+                // A tile that starts or ends a row skips the taps that would read its halo.
+                match (x0 == 0, x0 + X == w) {
+                    (true, true) => tile_k::<V, B, X, true, true>(&taps, &wblk, &mut acc),
+                    (true, false) => tile_k::<V, B, X, true, false>(&taps, &wblk, &mut acc),
+                    (false, true) => tile_k::<V, B, X, false, true>(&taps, &wblk, &mut acc),
+                    (false, false) => tile_k::<V, B, X, false, false>(&taps, &wblk, &mut acc),
                 }
                 if !p.last {
                     for j in 0..B {
@@ -425,6 +425,76 @@ unsafe fn fwd_pass<V: Vector, const B: usize, const X: usize>(p: &FwdPass, part:
                         for q in 0..cols {
                             *dst.add(q) = tmp[q][c];
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What one forward micro-tile reads: its input at tap (0, 0) in channel block 0, and the
+/// channels and kernel rows it sums over.
+struct TileTaps {
+    xs: *const f32,
+    /// Floats between input-channel blocks.
+    cstride: usize,
+    /// Floats between padded rows.
+    row: usize,
+    k: usize,
+    ci: std::ops::Range<usize>,
+    dys: std::ops::Range<usize>,
+}
+
+/// [`tile_taps`] with the kernel size as a constant (so its tap loops unroll and the skipped
+/// taps vanish at compile time) for k = 1, 3, 5, 7.
+#[inline(always)]
+unsafe fn tile_k<V: Vector, const B: usize, const X: usize, const LEFT: bool, const RIGHT: bool>(
+    t: &TileTaps,
+    wblk: &[*const f32; B],
+    acc: &mut [[V; X]; B],
+) {
+    match t.k {
+        1 => tile_taps::<V, B, X, 1, LEFT, RIGHT>(t, wblk, acc),
+        3 => tile_taps::<V, B, X, 3, LEFT, RIGHT>(t, wblk, acc),
+        5 => tile_taps::<V, B, X, 5, LEFT, RIGHT>(t, wblk, acc),
+        7 => tile_taps::<V, B, X, 7, LEFT, RIGHT>(t, wblk, acc),
+        k => unreachable!("blocked kernels take k = 1, 3, 5, 7, not {k}"),
+    }
+}
+
+/// Adds the taps of input channels `t.ci` and kernel rows `t.dys` into a micro-tile's
+/// accumulators. `LEFT`: the tile's first pixel is column 0, so pixel `q` skips taps
+/// `dx < p - q` (they read the left halo); `RIGHT`: its last pixel is the row's last column, so
+/// pixel `q` skips taps `dx >= X + p - q`. On 8-wide images with k = 7 that is 12 of 56 taps.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // indexing by value keeps the accumulators in registers
+unsafe fn tile_taps<
+    V: Vector,
+    const B: usize,
+    const X: usize,
+    const K: usize,
+    const LEFT: bool,
+    const RIGHT: bool,
+>(
+    t: &TileTaps,
+    wblk: &[*const f32; B],
+    acc: &mut [[V; X]; B],
+) {
+    let (l, p) = (V::L, K / 2);
+    for ci in t.ci.clone() {
+        let xc = t.xs.add((ci / l) * t.cstride + ci % l);
+        for dy in t.dys.clone() {
+            let xr = xc.add(dy * t.row);
+            let woff = (ci * K + dy) * K * l;
+            for dx in 0..K {
+                let wv: [V; B] = std::array::from_fn(|j| V::load(wblk[j].add(woff + dx * l)));
+                for q in 0..X {
+                    if (LEFT && q + dx < p) || (RIGHT && q + dx >= X + p) {
+                        continue;
+                    }
+                    let xv = V::splat(xr.add((dx + q) * l));
+                    for j in 0..B {
+                        acc[j][q] = V::fma(wv[j], xv, acc[j][q]);
                     }
                 }
             }
@@ -490,15 +560,9 @@ pub(crate) fn conv_weight_grad(
             // SAFETY: the CPU supports `simd` (checked above); extents are checked in
             // `wgrad_pass`.
             unsafe {
-                match (simd, k) {
-                    (Simd::Avx512, 1) => wgrad_512::<16, 1>(&pass, acc),
-                    (Simd::Avx512, 3) => wgrad_512::<8, 3>(&pass, acc),
-                    (Simd::Avx512, 5) => wgrad_512::<4, 5>(&pass, acc),
-                    (Simd::Avx512, _) => wgrad_512::<4, 7>(&pass, acc),
-                    (Simd::Avx2, 1) => wgrad_256::<8, 1>(&pass, acc),
-                    (Simd::Avx2, 3) => wgrad_256::<4, 3>(&pass, acc),
-                    (Simd::Avx2, 5) => wgrad_256::<2, 5>(&pass, acc),
-                    (Simd::Avx2, _) => wgrad_256::<2, 7>(&pass, acc),
+                match simd {
+                    Simd::Avx512 => wgrad_512(&pass, acc),
+                    Simd::Avx2 => wgrad_256(&pass, acc),
                 }
             }
         });
@@ -542,75 +606,71 @@ struct WgradPass<'a> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn wgrad_512<const CIT: usize, const K: usize>(p: &WgradPass, acc: &mut [f32]) {
-    wgrad_pass::<__m512, CIT, K>(p, acc)
+unsafe fn wgrad_512(p: &WgradPass, acc: &mut [f32]) {
+    wgrad_pass::<__m512, 16>(p, acc)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn wgrad_256<const CIT: usize, const K: usize>(p: &WgradPass, acc: &mut [f32]) {
-    wgrad_pass::<__m256, CIT, K>(p, acc)
+unsafe fn wgrad_256(p: &WgradPass, acc: &mut [f32]) {
+    wgrad_pass::<__m256, 8>(p, acc)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn wgrad_512<const CIT: usize, const K: usize>(_: &WgradPass, _: &mut [f32]) {
+unsafe fn wgrad_512(_: &WgradPass, _: &mut [f32]) {
     unreachable!("direct kernel is only used where the CPU supports it")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn wgrad_256<const CIT: usize, const K: usize>(_: &WgradPass, _: &mut [f32]) {
+unsafe fn wgrad_256(_: &WgradPass, _: &mut [f32]) {
     unreachable!("direct kernel is only used where the CPU supports it")
 }
 
-/// Adds one task's weight gradient into `acc [cout / L][cin][K][K][L]`: for each block of
-/// output channels, `CIT` input channels and kernel row `dy`, `CIT x K` vector sums over every
-/// pixel whose input row is a real one.
+/// Adds one task's weight gradient into `acc [cout / L][cin][k][k][L]`. For each block of
+/// output channels, block of `L` (= `CI`) input channels and tap `(dy, dx)`: `L` vector sums
+/// (one per input channel, lanes over output channels) over exactly the pixels whose input
+/// for that tap is a real one, so neither halo rows nor halo columns cost anything. Per pixel:
+/// one output-gradient vector and `L` broadcast multiply-adds.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // indexing by value keeps the accumulators in registers
-unsafe fn wgrad_pass<V: Vector, const CIT: usize, const K: usize>(p: &WgradPass, acc: &mut [f32]) {
+unsafe fn wgrad_pass<V: Vector, const CI: usize>(p: &WgradPass, acc: &mut [f32]) {
     let t = p.task;
-    let (l, h, w) = (V::L, t.h, t.w);
-    assert!(t.k == K && l == t.l && CIT <= l);
+    let (l, h, w, k) = (V::L, t.h, t.w, t.k);
+    let (pad, kk) = (k / 2, k * k);
+    assert!(l == t.l && CI == l);
     assert!(t.input_len(p.cin) <= p.xb.len(), "blocked input too short");
-    assert!(
-        p.cob * p.gstride <= p.gb.len(),
-        "blocked gradient too short"
-    );
-    assert_eq!(acc.len(), p.cob * p.cin * K * K * l, "accumulator length");
+    assert!(p.cob * p.gstride <= p.gb.len(), "blocked gradient too short");
+    assert_eq!(acc.len(), p.cob * p.cin * kk * l, "accumulator length");
     for b in 0..p.cob {
         let gblk = p.gb.as_ptr().add(b * p.gstride);
-        for c0 in (0..p.cin).step_by(CIT) {
-            // Channels c0 .. c0 + CIT lie in one block (CIT divides L); those past `cin` read
-            // zeros and are not written back.
-            let xc = p.xb.as_ptr().add((c0 / l) * t.cstride + c0 % l);
-            for dy in 0..K {
-                let mut s = [[V::zero(); K]; CIT];
-                for slot in 0..t.count {
-                    let (p0, p1) = (K / 2, K / 2 + h);
-                    // Real input rows y + dy in p0 .. p1 (padded coordinates).
-                    for y in p0.saturating_sub(dy)..(p1 - dy).min(h) {
-                        let xr = xc.add(t.at(slot, y + dy, 0));
-                        let gr = gblk.add((slot * h + y) * w * l);
-                        for xx in 0..w {
-                            let g = V::load(gr.add(xx * l));
-                            let xp = xr.add(xx * l);
-                            for c in 0..CIT {
-                                for dx in 0..K {
-                                    s[c][dx] = V::fma(V::splat(xp.add(dx * l + c)), g, s[c][dx]);
+        for c0 in (0..p.cin).step_by(CI) {
+            let xc = p.xb.as_ptr().add((c0 / l) * t.cstride);
+            let nci = CI.min(p.cin - c0);
+            for dy in 0..k {
+                // Output rows and columns whose input row y + dy - pad / column x + dx - pad
+                // is a real one.
+                let rows = pad.saturating_sub(dy)..(h + pad - dy).min(h);
+                for dx in 0..k {
+                    let cols = pad.saturating_sub(dx)..(w + pad - dx).min(w);
+                    let mut s = [V::zero(); CI];
+                    for slot in 0..t.count {
+                        for y in rows.clone() {
+                            let xr = xc.add(t.at(slot, y + dy, dx));
+                            let gr = gblk.add((slot * h + y) * w * l);
+                            for xx in cols.clone() {
+                                let g = V::load(gr.add(xx * l));
+                                let xp = xr.add(xx * l);
+                                for c in 0..CI {
+                                    s[c] = V::fma(V::splat(xp.add(c)), g, s[c]);
                                 }
                             }
                         }
                     }
-                }
-                for c in 0..CIT {
-                    let ci = c0 + c;
-                    if ci >= p.cin {
-                        break;
-                    }
-                    let at = acc.as_mut_ptr().add(((b * p.cin + ci) * K + dy) * K * l);
-                    for dx in 0..K {
-                        let a = at.add(dx * l);
-                        V::store(a, V::add(V::load(a), s[c][dx]));
+                    for c in 0..nci {
+                        let a = acc
+                            .as_mut_ptr()
+                            .add((((b * p.cin + c0 + c) * k + dy) * k + dx) * l);
+                        V::store(a, V::add(V::load(a), s[c]));
                     }
                 }
             }
