@@ -76,12 +76,14 @@ fn blocked_fits(g: &Geom) -> bool {
 }
 
 /// The path this thread's forward convolutions (and input gradients) of geometry `g` use now
-/// ([`crate::active_isa`]).
+/// ([`crate::active_isa`]). Measured on AMD Zen 4 (`docs/conv.md` has the table):
 ///
 /// - Images at most 8 columns wide (SMA-VGG8's deeper blocks at 32x32 input) run the
-///   channel-blocked kernels: a row-segment vector would be at least half empty there. Measured
-///   on AMD Zen 4 (`docs/conv.md`): 32 x 256 -> 256 at 8x8, k = 7, forward 57 ms against 70 ms.
-/// - Wider images run the row-segment kernels (the two are within noise of each other there).
+///   channel-blocked kernels: a row-segment vector would be at least half empty there
+///   (32 x 256 -> 256 at 8x8, k = 7: 49 ms against 70 ms).
+/// - With AVX-512, rows of 16 or 32 columns and k >= 3 run them too, on 16-pixel tiles
+///   (32 x 256 -> 256 at 16x16, k = 7: 200 ms against 232 ms); 1x1 kernels and wider rows stay
+///   on the row-segment kernels, which are as fast or faster there.
 /// - Without enough channels for the blocked layout, images at most 8 wide on the AVX-512
 ///   family run its 8-float AVX2 row kernels: no slower where a 512-bit FMA does twice the work
 ///   of a 256-bit one, about twice as fast where it is split in two halves (AMD Zen 4).
@@ -89,7 +91,8 @@ pub(crate) fn default_path(g: &Geom) -> Path {
     let Path::Direct(simd) = Path::of(crate::active_isa()) else {
         return Path::Gemm;
     };
-    let blocked = forced_layout().unwrap_or(g.w <= 8) && blocked_fits(g);
+    let wide_tiles = simd == direct::Simd::Avx512 && g.k > 1 && g.w % 16 == 0 && g.w <= 32;
+    let blocked = forced_layout().unwrap_or(g.w <= 8 || wide_tiles) && blocked_fits(g);
     match simd {
         _ if blocked => Path::Blocked(simd),
         direct::Simd::Avx512 if g.w <= 8 && crate::Isa::Avx2.supported() => {
@@ -371,6 +374,11 @@ mod tests {
             (3, 5, 7, 3, 9, 5),
             (2, 4, 5, 2, 7, 7),
             (3, 2, 2, 8, 8, 3),
+            // Channel-blocked layout: partial channel blocks, 16-pixel tiles (w = 32), edge
+            // tiles on both sides, several input-channel chunks (k = 7, 40 channels).
+            (3, 17, 33, 5, 32, 5),
+            (2, 40, 20, 3, 16, 7),
+            (5, 16, 16, 8, 8, 1),
         ];
         for (i, &(n, cin, cout, h, w, k)) in shapes.iter().enumerate() {
             let g = Geom {
