@@ -91,7 +91,7 @@ pub(crate) fn default_path(g: &Geom) -> Path {
     let Path::Direct(simd) = Path::of(crate::active_isa()) else {
         return Path::Gemm;
     };
-    let wide_tiles = simd == direct::Simd::Avx512 && g.k > 1 && g.w % 16 == 0 && g.w <= 32;
+    let wide_tiles = simd == direct::Simd::Avx512 && g.k > 1 && g.w.is_multiple_of(16) && g.w <= 32;
     let blocked = forced_layout().unwrap_or(g.w <= 8 || wide_tiles) && blocked_fits(g);
     match simd {
         _ if blocked => Path::Blocked(simd),

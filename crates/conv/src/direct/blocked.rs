@@ -118,7 +118,7 @@ impl Vector for __m256 {
 /// (24 of 32 zmm registers); with AVX2, 2 x 4 (8 of 16 ymm; 3 x 4 spilled).
 fn tile_shape(simd: Simd, w: usize) -> (usize, usize) {
     match simd {
-        Simd::Avx512 if w % 16 == 0 => (1, 16),
+        Simd::Avx512 if w.is_multiple_of(16) => (1, 16),
         Simd::Avx512 => (3, 8),
         Simd::Avx2 => (2, 4),
     }
