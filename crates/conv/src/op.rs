@@ -81,9 +81,9 @@ fn blocked_fits(g: &Geom) -> bool {
 /// - Images at most 8 columns wide (SMA-VGG8's deeper blocks at 32x32 input) run the
 ///   channel-blocked kernels: a row-segment vector would be at least half empty there
 ///   (32 x 256 -> 256 at 8x8, k = 7: 49 ms against 70 ms).
-/// - With AVX-512, rows of 16 or 32 columns and k >= 3 run them too, on 16-pixel tiles
-///   (32 x 256 -> 256 at 16x16, k = 7: 200 ms against 232 ms); 1x1 kernels and wider rows stay
-///   on the row-segment kernels, which are as fast or faster there.
+/// - Rows of 16 or 32 columns with k >= 3 run them too (AVX-512 on 16-pixel tiles: 32 x 256 ->
+///   256 at 16x16, k = 7, 200 ms against 232 ms; AVX2 on par or slightly ahead); 1x1 kernels
+///   and wider rows stay on the row-segment kernels, which are as fast or faster there.
 /// - Without enough channels for the blocked layout, images at most 8 wide on the AVX-512
 ///   family run its 8-float AVX2 row kernels: no slower where a 512-bit FMA does twice the work
 ///   of a 256-bit one, about twice as fast where it is split in two halves (AMD Zen 4).
@@ -91,7 +91,7 @@ pub(crate) fn default_path(g: &Geom) -> Path {
     let Path::Direct(simd) = Path::of(crate::active_isa()) else {
         return Path::Gemm;
     };
-    let wide_tiles = simd == direct::Simd::Avx512 && g.k > 1 && g.w.is_multiple_of(16) && g.w <= 32;
+    let wide_tiles = g.k > 1 && g.w.is_multiple_of(16) && g.w <= 32;
     let blocked = forced_layout().unwrap_or(g.w <= 8 || wide_tiles) && blocked_fits(g);
     match simd {
         _ if blocked => Path::Blocked(simd),
