@@ -32,8 +32,8 @@ use rayon::prelude::*;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-/// Pixels a task aims for (whole images): enough that a weight block or an output-gradient
-/// block loaded for it is reused a few hundred times.
+/// Pixels a task aims for (whole images): a weight or output-gradient block loaded for the task
+/// is reused once per pixel (1024 measured about 5 % faster than 256 at 16x16 and 8x8).
 const TASK_PIXELS: usize = 1024;
 /// Bytes of packed weights one forward pass over the task's pixels aims to touch (half of a
 /// 1 MiB L2), which sets how many input channels a chunk holds.
@@ -288,7 +288,7 @@ pub(crate) fn conv_forward(
                         out_len: n * cout * hw,
                     };
                     // SAFETY: the CPU supports `simd` (checked above); buffer extents are
-                    // checked in `FwdPass::run`.
+                    // checked in `fwd_pass`.
                     unsafe {
                         match (simd, cob - b0) {
                             (Simd::Avx512, _) if xt == 16 => fwd_512_wide(&pass, part),
