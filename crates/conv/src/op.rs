@@ -84,9 +84,10 @@ fn blocked_fits(g: &Geom) -> bool {
 /// - With AVX-512, rows of 16 or 32 columns with k >= 3 run them too, on 16-pixel tiles
 ///   (32 x 256 -> 256 at 16x16, k = 7: 200 ms against 232 ms); 1x1 kernels and wider rows stay
 ///   on the row-segment kernels, which are as fast or faster there.
-/// - With AVX2 they run wherever they fit: their 2 x 4 micro-tile was as fast or faster than
-///   the 4 x 2 row tile at every measured shape (32 x 128 -> 128 at 32x32, k = 5: 131 ms
-///   against 161 ms).
+/// - With AVX2 they run wherever they fit except 1x1 kernels on rows wider than 8: their 2 x 4
+///   micro-tile was as fast or faster than the 4 x 2 row tile at every measured k >= 3 shape
+///   (32 x 128 -> 128 at 32x32, k = 5: 131 ms against 161 ms), slower at 1x1 (transposing the
+///   output back to NCHW costs as much as the few multiply-adds per output).
 /// - Without enough channels for the blocked layout, images at most 8 wide on the AVX-512
 ///   family run its 8-float AVX2 row kernels: no slower where a 512-bit FMA does twice the work
 ///   of a 256-bit one, about twice as fast where it is split in two halves (AMD Zen 4).
@@ -96,7 +97,7 @@ pub(crate) fn default_path(g: &Geom) -> Path {
     };
     let suits = match simd {
         direct::Simd::Avx512 => g.w <= 8 || (g.k > 1 && g.w.is_multiple_of(16) && g.w <= 32),
-        direct::Simd::Avx2 => true,
+        direct::Simd::Avx2 => g.w <= 8 || g.k > 1,
     };
     let blocked = forced_layout().unwrap_or(suits) && blocked_fits(g);
     match simd {
