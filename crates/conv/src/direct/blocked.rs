@@ -673,9 +673,9 @@ unsafe fn wgrad_pass<V: Vector, const CI: usize, const OB: usize>(p: &WgradPass,
             for dy in 0..k {
                 // Output rows and columns whose input row y + dy - pad / column x + dx - pad
                 // is a real one.
-                let rows = pad.saturating_sub(dy)..(h + pad - dy).min(h);
+                let rows = pad.saturating_sub(dy)..(h + pad).saturating_sub(dy).min(h);
                 for dx in 0..k {
-                    let cols = pad.saturating_sub(dx)..(w + pad - dx).min(w);
+                    let cols = pad.saturating_sub(dx)..(w + pad).saturating_sub(dx).min(w);
                     let mut s = [[V::zero(); CI]; OB];
                     for slot in 0..t.count {
                         for y in rows.clone() {

@@ -161,7 +161,7 @@ impl WTile {
         (0..self.k)
             .map(|dy| {
                 // Real input rows y + dy - p in 0..h: y in p - dy .. h + p - dy.
-                let (lo_y, hi_y) = (p.saturating_sub(dy), self.h + p - dy);
+                let (lo_y, hi_y) = (p.saturating_sub(dy), (self.h + p).saturating_sub(dy));
                 let lo = self.segs.partition_point(|s| s.y < lo_y);
                 let hi = self.segs.partition_point(|s| s.y < hi_y);
                 lo..hi.max(lo)
