@@ -201,17 +201,9 @@ fn images_per_task(n: usize, hw: usize) -> usize {
 /// Weights `[cout][cin][k][k]` as `[cout / l][cin][k][k][l]`, output channels padded with
 /// zeros, starting on a 64-byte boundary inside the returned buffer (at the returned offset).
 fn pack_weights(w: &[f32], cout: usize, cin: usize, k: usize, l: usize) -> (Vec<f32>, usize) {
-    let kk = k * k;
-    let mut buf = vec![0.0; cout.div_ceil(l) * cin * kk * l + 16];
+    let mut buf = vec![0.0; cout.div_ceil(l) * cin * k * k * l + 16];
     let off = buf.as_ptr().align_offset(64).min(16);
-    for co in 0..cout {
-        let (b, c) = (co / l, co % l);
-        for ci in 0..cin {
-            for t in 0..kk {
-                buf[off + ((b * cin + ci) * kk + t) * l + c] = w[(co * cin + ci) * kk + t];
-            }
-        }
-    }
+    super::pack_blocks(w, cout, cin, k, l, &mut buf[off..]);
     (buf, off)
 }
 

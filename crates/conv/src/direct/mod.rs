@@ -87,18 +87,35 @@ impl Simd {
 /// Weights `[cout][cin][k][k]` rearranged to `[cout / uc][cin][k][k][uc]` (`uc` =
 /// [`Simd::uc`]), channels padded with zeros up to a multiple of `uc`.
 pub(crate) fn pack_weights(simd: Simd, w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
-    let (kk, uc) = (k * k, simd.uc());
-    let blocks = cout.div_ceil(uc);
-    let mut out = vec![0.0; blocks * cin * kk * uc];
+    let uc = simd.uc();
+    let mut out = vec![0.0; cout.div_ceil(uc) * cin * k * k * uc];
+    pack_blocks(w, cout, cin, k, uc, &mut out);
+    out
+}
+
+/// Writes weights `[cout][cin][k][k]` into `out` as `[cout / block][cin][k][k][block]`; the
+/// padding channels of the last block are left as they are (zeros in a fresh buffer).
+pub(crate) fn pack_blocks(
+    w: &[f32],
+    cout: usize,
+    cin: usize,
+    k: usize,
+    block: usize,
+    out: &mut [f32],
+) {
+    let kk = k * k;
+    assert!(
+        out.len() >= cout.div_ceil(block) * cin * kk * block,
+        "packed weight buffer"
+    );
     for co in 0..cout {
-        let (b, c) = (co / uc, co % uc);
+        let (b, c) = (co / block, co % block);
         for ci in 0..cin {
             for t in 0..kk {
-                out[((b * cin + ci) * kk + t) * uc + c] = w[(co * cin + ci) * kk + t];
+                out[((b * cin + ci) * kk + t) * block + c] = w[(co * cin + ci) * kk + t];
             }
         }
     }
-    out
 }
 
 /// Same convolution `out [n, cout, h, w] = conv(x [n, cin, h, w], w)` with weights already

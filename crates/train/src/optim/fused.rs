@@ -107,42 +107,28 @@ pub(super) fn step(
                 );
                 let bc2 = f(bc2);
                 update3(var, &m, &v, &g, |p, m, v, g| {
-                    p.par_iter_mut()
-                        .zip(m.par_iter_mut())
-                        .zip(v.par_iter_mut())
-                        .zip(g.par_iter())
-                        .with_min_len(CHUNK)
-                        .for_each(|(((p, m), v), &g)| {
-                            let g = if coupled { g + *p * wd } else { g };
-                            *m = *m + (g - *m) * w1;
-                            let v0 = if fresh { 0.0 } else { *v * b2 };
-                            *v = v0 + (g * c2) * g;
-                            let denom = (*v / bc2).sqrt() + eps;
-                            let p1 = *p + (g * cg) / denom;
-                            *p = p1 + (*m * cm) / denom;
-                        });
+                    let g = if coupled { g + *p * wd } else { g };
+                    *m = *m + (g - *m) * w1;
+                    let v0 = if fresh { 0.0 } else { *v * b2 };
+                    *v = v0 + (g * c2) * g;
+                    let denom = (*v / bc2).sqrt() + eps;
+                    let p1 = *p + (g * cg) / denom;
+                    *p = p1 + (*m * cm) / denom;
                 })?;
             } else {
                 let step_size = f(-(lr / (1.0 - cfg.beta1.powf(step))));
                 let bc2_sqrt = f(bc2.sqrt());
                 update3(var, &m, &v, &g, |p, m, v, g| {
-                    p.par_iter_mut()
-                        .zip(m.par_iter_mut())
-                        .zip(v.par_iter_mut())
-                        .zip(g.par_iter())
-                        .with_min_len(CHUNK)
-                        .for_each(|(((p, m), v), &g)| {
-                            let mut pv = *p;
-                            let g = if coupled { g + pv * wd } else { g };
-                            if decoupled {
-                                pv *= dscale;
-                            }
-                            *m = *m + (g - *m) * w1;
-                            let v0 = if fresh { 0.0 } else { *v * b2 };
-                            *v = v0 + (g * c2) * g;
-                            let denom = v.sqrt() / bc2_sqrt + eps;
-                            *p = pv + (*m * step_size) / denom;
-                        });
+                    let mut pv = *p;
+                    let g = if coupled { g + pv * wd } else { g };
+                    if decoupled {
+                        pv *= dscale;
+                    }
+                    *m = *m + (g - *m) * w1;
+                    let v0 = if fresh { 0.0 } else { *v * b2 };
+                    *v = v0 + (g * c2) * g;
+                    let denom = v.sqrt() / bc2_sqrt + eps;
+                    *p = pv + (*m * step_size) / denom;
                 })?;
             }
         }
@@ -194,14 +180,14 @@ pub(super) fn step(
     Ok(())
 }
 
-/// Runs `f(param, exp_avg, exp_avg_sq, grad)` on the values of the four tensors, the first
-/// three in place.
+/// Runs `f(param, exp_avg, exp_avg_sq, grad)` on every element of the four tensors in
+/// parallel, the first three in place.
 fn update3(
     var: &Var,
     m: &Tensor,
     v: &Tensor,
     g: &Tensor,
-    f: impl FnOnce(&mut [f32], &mut [f32], &mut [f32], &[f32]),
+    f: impl Fn(&mut f32, &mut f32, &mut f32, f32) + Sync + Send,
 ) -> candle_core::Result<()> {
     with_values(g, |g| {
         with_values_mut(m, |m| {
@@ -210,7 +196,12 @@ fn update3(
                     if p.len() != g.len() || m.len() != g.len() || v.len() != g.len() {
                         candle_core::bail!("optimizer update: state and gradient sizes differ");
                     }
-                    f(p, m, v, g);
+                    p.par_iter_mut()
+                        .zip(m.par_iter_mut())
+                        .zip(v.par_iter_mut())
+                        .zip(g.par_iter())
+                        .with_min_len(CHUNK)
+                        .for_each(|(((p, m), v), &g)| f(p, m, v, g));
                     Ok(())
                 })
             })
